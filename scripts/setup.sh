@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything flashroot, its tests and its demo need on Debian 12, then the npm
+# dependencies. Idempotent and quick when nothing is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  squashfs-tools        # mksquashfs: the root filesystem image
+  syslinux syslinux-common mtools  # BIOS boot loader, installed into the FAT without mounting
+  busybox-static        # the initramfs userland and the demo root
+  linux-image-amd64     # a kernel + modules to build sticks for and boot in tests
+  kmod cpio zstd xz-utils
+  systemd-boot-efi      # UEFI loader and the UKI stub
+  sbsigntool            # Secure Boot signing
+  binutils              # objdump, to cross-check our PE writer
+  ovmf                  # UEFI firmware for QEMU
+  qemu-system-x86 qemu-utils
+  shellcheck            # the generated init is linted
+  dosfstools            # fsck.fat, to check the FAT32 we write
+  file
+)
+
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  if [[ $EUID -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when the lockfile changed since the last install.
+stamp=node_modules/.flashroot-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,75 @@
+/**
+ * Typed errors. Every error a user can meet carries a stable code, an exit code, and a hint that
+ * says what to do next. Only the CLI entry point prints them and exits.
+ */
+export class FlashrootError extends Error {
+  readonly code: string;
+  readonly exitCode: number;
+  readonly hint: string | undefined;
+
+  constructor(code: string, message: string, opts: { hint?: string; exitCode?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = opts.exitCode ?? 1;
+    this.hint = opts.hint;
+  }
+}
+
+/** Bad flags or settings: the user can fix them by changing the command line. */
+export class UsageError extends FlashrootError {
+  constructor(message: string, hint?: string) {
+    super('EUSAGE', message, { hint, exitCode: 2 });
+  }
+}
+
+/** A file or directory the user named is unusable (missing, unreadable, wrong kind). */
+export class InputError extends FlashrootError {
+  readonly path: string;
+  constructor(path: string, message: string, hint?: string) {
+    super('EINPUT', message, { hint, exitCode: 3 });
+    this.path = path;
+  }
+}
+
+/** An external program is not installed. */
+export class ToolMissingError extends FlashrootError {
+  readonly tool: string;
+  constructor(tool: string, why: string, aptPackage: string) {
+    super('ETOOL', `Could not find '${tool}', which is required to ${why}.`, {
+      hint: `Install it: apt-get install ${aptPackage}`,
+      exitCode: 4,
+    });
+    this.tool = tool;
+  }
+}
+
+/** An external program ran and failed. */
+export class CommandError extends FlashrootError {
+  readonly command: string;
+  readonly commandExitCode: number | undefined;
+  readonly stderrTail: string;
+  constructor(command: string, commandExitCode: number | undefined, stderrTail: string, cause?: unknown) {
+    const how = commandExitCode === undefined ? 'was killed' : `failed with exit code ${commandExitCode}`;
+    super('ECOMMAND', `Command ${how}: ${command}${stderrTail ? `\n${stderrTail}` : ''}`, { exitCode: 5, cause });
+    this.command = command;
+    this.commandExitCode = commandExitCode;
+    this.stderrTail = stderrTail;
+  }
+}
+
+/** The kernel given cannot boot a flashroot stick (unreadable, no modules, missing features). */
+export class KernelError extends FlashrootError {
+  constructor(message: string, hint?: string) {
+    super('EKERNEL', message, { hint, exitCode: 3 });
+  }
+}
+
+/** A refusal to touch a device or file because a safety rule failed. */
+export class SafetyError extends FlashrootError {
+  readonly reasons: readonly string[];
+  constructor(message: string, reasons: readonly string[], hint?: string) {
+    super('ESAFETY', message, { hint, exitCode: 6 });
+    this.reasons = reasons;
+  }
+}

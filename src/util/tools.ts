@@ -1,0 +1,79 @@
+/**
+ * Every external program flashroot may run, why it is needed and where it comes from. Preflight
+ * checks the tools a command needs before any work starts, and reports all missing ones at once.
+ */
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { FlashrootError, ToolMissingError } from '../errors.js';
+
+interface ToolInfo {
+  why: string;
+  apt: string;
+}
+
+const TOOLS: Record<string, ToolInfo> = {
+  mksquashfs: { why: 'compress the root filesystem to squashfs', apt: 'squashfs-tools' },
+  unsquashfs: { why: 'inspect a squashfs image', apt: 'squashfs-tools' },
+  syslinux: { why: 'install the BIOS boot loader into the FAT partition', apt: 'syslinux syslinux-common mtools' },
+  busybox: { why: 'provide the shell and tools of the initramfs', apt: 'busybox-static' },
+  'qemu-system-x86_64': { why: 'boot an image in a virtual machine', apt: 'qemu-system-x86' },
+  zstd: { why: 'decompress .ko.zst kernel modules', apt: 'zstd' },
+  xz: { why: 'decompress .ko.xz kernel modules', apt: 'xz-utils' },
+  sbsign: { why: 'sign EFI binaries for Secure Boot', apt: 'sbsigntool' },
+  sbverify: { why: 'verify Secure Boot signatures', apt: 'sbsigntool' },
+  objdump: { why: 'inspect PE/ELF binaries', apt: 'binutils' },
+  losetup: { why: 'attach an image file to a loop device', apt: 'mount' },
+};
+
+export function toolInfo(tool: string): ToolInfo {
+  return TOOLS[tool] ?? { why: `run ${tool}`, apt: tool };
+}
+
+export async function findOnPath(tool: string): Promise<string | undefined> {
+  if (tool.includes('/')) return tool;
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
+    const candidate = join(dir, tool);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/** A data file a step needs (a boot loader blob, a stub), with the package that ships it. */
+export interface RequiredFile {
+  path: string;
+  why: string;
+  apt: string;
+}
+
+/** Fails with every missing tool and file listed, so the user installs them in one go. */
+export async function preflight(tools: readonly string[], files: readonly RequiredFile[] = []): Promise<void> {
+  const missing: ToolMissingError[] = [];
+  for (const t of tools) {
+    if (!(await findOnPath(t))) missing.push(new ToolMissingError(t, toolInfo(t).why, toolInfo(t).apt));
+  }
+  const missingFiles: RequiredFile[] = [];
+  for (const f of files) {
+    try {
+      await access(f.path, constants.R_OK);
+    } catch {
+      missingFiles.push(f);
+    }
+  }
+  if (missing.length === 1 && missingFiles.length === 0) throw missing[0];
+  if (missing.length + missingFiles.length > 0) {
+    const lines = [
+      ...missing.map((m) => `- ${m.message}`),
+      ...missingFiles.map((f) => `- Could not find ${f.path}, which is required to ${f.why}.`),
+    ];
+    const pkgs = [...new Set([...missing.map((m) => toolInfo(m.tool).apt), ...missingFiles.map((f) => f.apt)])];
+    throw new FlashrootError('ETOOL', `Missing what this command needs:\n${lines.join('\n')}`, {
+      hint: `Install them: apt-get install ${pkgs.join(' ')}`,
+      exitCode: 4,
+    });
+  }
+}
