@@ -13,7 +13,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)');
   for (const register of commands) register(program);
   try {
-    await program.parseAsync(argv as string[]);
+    await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     return report(err);

@@ -48,7 +48,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     encoding: 'utf8',
     lines: false,
   };
-  const child = execa(file, args, execaOpts) as ResultPromise<Options>;
+  const child: ResultPromise<Options> = execa(file, args, execaOpts);
   const forward = (stream: NodeJS.ReadableStream | null, cb?: (line: string) => void) => {
     if (!stream || !cb) return;
     let buf = '';

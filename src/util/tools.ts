@@ -64,7 +64,8 @@ export async function preflight(tools: readonly string[], files: readonly Requir
       missingFiles.push(f);
     }
   }
-  if (missing.length === 1 && missingFiles.length === 0) throw missing[0];
+  const [only] = missing;
+  if (only && missing.length === 1 && missingFiles.length === 0) throw only;
   if (missing.length + missingFiles.length > 0) {
     const lines = [
       ...missing.map((m) => `- ${m.message}`),
