@@ -1,0 +1,44 @@
+/**
+ * The named sets of kernel modules the rest of flashroot asks for. This is the one place that
+ * knows module names; everything else (files, dependencies, softdeps) comes from the kernel's own
+ * database. A missing module in an optional group is reported; in a required group it stops the build
+ * unless the kernel has it built in.
+ */
+export interface ModuleGroup {
+  why: string;
+  required: boolean;
+  modules: readonly string[];
+}
+
+export const MODULE_GROUPS = {
+  storage: {
+    why: 'find the stick or disk: USB host controllers, USB mass storage, SATA, virtio, NVMe, SD/MMC',
+    required: false,
+    modules: [
+      'xhci_pci', 'ehci_pci', 'uhci_hcd', 'ohci_pci',
+      'usb_storage', 'uas', 'sd_mod',
+      'ata_piix', 'ahci',
+      'virtio_pci', 'virtio_blk', 'virtio_scsi',
+      'nvme',
+      'sdhci_pci', 'sdhci_acpi', 'mmc_block',
+    ],
+  },
+  fs: {
+    why: 'mount the FAT partition, loop-mount the squashfs and stack the overlay',
+    required: true,
+    // nls_cp437 and nls_ascii are vfat's default codepage and iocharset: without them mount fails.
+    modules: ['vfat', 'nls_cp437', 'nls_ascii', 'nls_utf8', 'nls_iso8859_1', 'squashfs', 'loop', 'overlay'],
+  },
+  input: {
+    why: 'type into the rescue shell on a USB or PS/2 keyboard',
+    required: false,
+    modules: ['xhci_pci', 'usbhid', 'hid_generic', 'atkbd'],
+  },
+  network: {
+    why: 'reach a networked lower layer: FUSE, raw sockets for DHCP, common NICs (failover comes via deps)',
+    required: false,
+    modules: ['fuse', 'af_packet', 'virtio_pci', 'virtio_net', 'e1000', 'e1000e', 'r8169'],
+  },
+} as const satisfies Record<string, ModuleGroup>;
+
+export type ModuleGroupName = keyof typeof MODULE_GROUPS;

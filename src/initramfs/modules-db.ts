@@ -1,0 +1,167 @@
+/**
+ * The kernel's own module database (/lib/modules/<version>/modules.*), parsed into lookups. Every
+ * decision about which module files to carry comes from these files, never from a list of paths.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KernelError } from '../errors.js';
+
+/** Module names are spelled with '-' or '_' interchangeably (usb-storage = usb_storage). */
+export function normaliseModuleName(name: string): string {
+  return name.replaceAll('-', '_');
+}
+
+/** kernel/fs/nls/nls_iso8859-1.ko.xz -> nls_iso8859_1 */
+export function moduleNameFromPath(path: string): string {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  return normaliseModuleName(base.replace(/\.ko(\.\w+)?$/, ''));
+}
+
+export interface SoftDeps {
+  pre: string[];
+  post: string[];
+}
+
+export interface ModuleAlias {
+  pattern: RegExp;
+  module: string;
+  line: string;
+}
+
+export interface ModuleDb {
+  dir: string;
+  /** Module name -> its file, relative to dir, exactly as modules.dep spells it. */
+  paths: Map<string, string>;
+  /** Module name -> the names of the modules it needs (modules.dep already lists them transitively). */
+  deps: Map<string, string[]>;
+  builtin: Set<string>;
+  aliases: ModuleAlias[];
+  /** Aliases of built-in modules (from modules.builtin.modinfo): fs-vfat is satisfied if vfat is built in. */
+  builtinAliases: ModuleAlias[];
+  softdeps: Map<string, SoftDeps>;
+  softdepLines: Map<string, string>;
+  /** Relative paths in the order the kernel build lists them (modules.order). */
+  order: string[];
+  builtinText: string;
+}
+
+/** fnmatch(3) as modprobe uses it for alias patterns: '*', '?' and '[...]'. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob.charAt(i);
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) re += '\\[';
+      else {
+        re += `[${glob.slice(i + 1, end).replace(/^!/, '^').replaceAll('\\', '\\\\')}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+async function readDbFile(dir: string, name: string, required: boolean): Promise<string> {
+  try {
+    return await readFile(join(dir, name), 'utf8');
+  } catch (e) {
+    if (!required) return '';
+    throw new KernelError(
+      `Cannot read ${join(dir, name)}: ${(e as Error).message}.`,
+      'Point at /lib/modules/<version> of an installed kernel (apt-get install linux-image-amd64), or run depmod <version> to regenerate it.',
+    );
+  }
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+}
+
+function parseDep(text: string, db: ModuleDb): void {
+  for (const line of lines(text)) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const path = line.slice(0, colon).trim();
+    const name = moduleNameFromPath(path);
+    db.paths.set(name, path);
+    db.deps.set(name, line.slice(colon + 1).trim().split(/\s+/).filter(Boolean).map(moduleNameFromPath));
+  }
+}
+
+function parseAliases(text: string): ModuleAlias[] {
+  const out: ModuleAlias[] = [];
+  for (const line of lines(text)) {
+    const [keyword, pattern, module] = line.trim().split(/\s+/);
+    if (keyword !== 'alias' || !pattern || !module) continue;
+    out.push({ pattern: globToRegExp(pattern), module: normaliseModuleName(module), line });
+  }
+  return out;
+}
+
+/** modules.builtin.modinfo is NUL-separated "module.key=value" records; only aliases matter here. */
+function parseBuiltinModinfoAliases(text: string): ModuleAlias[] {
+  const out: ModuleAlias[] = [];
+  for (const record of text.split('\0')) {
+    const m = /^([^.]+)\.alias=(.+)$/.exec(record);
+    if (m?.[1] && m[2]) out.push({ pattern: globToRegExp(m[2]), module: normaliseModuleName(m[1]), line: record });
+  }
+  return out;
+}
+
+/** "softdep ext4 pre: crc32c post: foo" */
+function parseSoftdeps(text: string, db: ModuleDb): void {
+  for (const line of lines(text)) {
+    const [keyword, module, ...rest] = line.trim().split(/\s+/);
+    if (keyword !== 'softdep' || !module) continue;
+    const name = normaliseModuleName(module);
+    const entry: SoftDeps = db.softdeps.get(name) ?? { pre: [], post: [] };
+    let list: string[] | undefined;
+    for (const word of rest) {
+      if (word === 'pre:') list = entry.pre;
+      else if (word === 'post:') list = entry.post;
+      else list?.push(word);
+    }
+    db.softdeps.set(name, entry);
+    db.softdepLines.set(name, [db.softdepLines.get(name), line].filter(Boolean).join('\n'));
+  }
+}
+
+export async function loadModuleDb(dir: string): Promise<ModuleDb> {
+  const db: ModuleDb = {
+    dir,
+    paths: new Map(),
+    deps: new Map(),
+    builtin: new Set(),
+    aliases: [],
+    builtinAliases: [],
+    softdeps: new Map(),
+    softdepLines: new Map(),
+    order: [],
+    builtinText: '',
+  };
+  const [dep, alias, softdep, builtin, builtinModinfo, order] = await Promise.all([
+    readDbFile(dir, 'modules.dep', true),
+    readDbFile(dir, 'modules.alias', false),
+    readDbFile(dir, 'modules.softdep', false),
+    readDbFile(dir, 'modules.builtin', false),
+    readDbFile(dir, 'modules.builtin.modinfo', false),
+    readDbFile(dir, 'modules.order', false),
+  ]);
+  parseDep(dep, db);
+  db.aliases = parseAliases(alias);
+  db.builtinAliases = parseBuiltinModinfoAliases(builtinModinfo);
+  parseSoftdeps(softdep, db);
+  for (const line of lines(builtin)) db.builtin.add(moduleNameFromPath(line.trim()));
+  db.builtinText = builtin;
+  db.order = lines(order).map((l) => l.trim());
+  return db;
+}
+
+/** Modules an alias (fs-vfat, pci:v...) resolves to; built-in modules are reported separately. */
+export function lookupAlias(db: ModuleDb, alias: string): { modules: string[]; builtin: string[] } {
+  const matching = (list: ModuleAlias[]) => [...new Set(list.filter((a) => a.pattern.test(alias)).map((a) => a.module))];
+  return { modules: matching(db.aliases).filter((m) => db.paths.has(m)), builtin: matching(db.builtinAliases) };
+}
