@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
   linux-image-amd64     # a kernel + modules to build sticks for and boot in tests
   kmod cpio zstd xz-utils
   systemd-boot-efi      # UEFI loader and the UKI stub
-  sbsigntool            # Secure Boot signing
+  sbsigntool openssl    # Secure Boot signing (openssl: test and user keys)
   binutils              # objdump, to cross-check our PE writer
   ovmf                  # UEFI firmware for QEMU
   qemu-system-x86 qemu-utils

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { register as uki } from './uki.js';
 
 /** Each command file registers its flags and imports its implementation only when it runs. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [uki];
