@@ -29,13 +29,7 @@ export interface ModuleFile {
 }
 
 /** The filtered database files to write to lib/modules/<version>/ next to the modules. */
-export interface ModuleDbFiles {
-  'modules.dep': string;
-  'modules.alias': string;
-  'modules.softdep': string;
-  'modules.builtin': string;
-  'modules.order': string;
-}
+export type ModuleDbFiles = Record<'modules.dep' | 'modules.alias' | 'modules.softdep' | 'modules.builtin' | 'modules.order', string>;
 
 export interface ResolvedModules {
   kernelVersion: string;
