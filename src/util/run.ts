@@ -3,7 +3,7 @@
  * ToolMissingError (with the apt package that provides it); a failing one becomes CommandError
  * with the tail of its stderr.
  */
-import { execa, type Options, type ResultPromise } from 'execa';
+import { execa, type Options, type Result, type ResultPromise } from 'execa';
 import { CommandError, ToolMissingError } from '../errors.js';
 import { toolInfo } from './tools.js';
 
@@ -32,12 +32,27 @@ function tail(text: string): string {
   return text.trimEnd().split('\n').slice(-STDERR_TAIL_LINES).join('\n');
 }
 
-function describe(file: string, args: readonly string[]): string {
+export function describeCommand(file: string, args: readonly string[]): string {
   return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
 }
 
-export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const execaOpts: Options = {
+/** Splits a stream into lines; carriage returns end lines too (progress bars redraw with \r). */
+export function forwardLines(stream: NodeJS.ReadableStream | null | undefined, cb?: (line: string) => void): void {
+  if (!stream || !cb) return;
+  let buf = '';
+  stream.on('data', (chunk: Buffer | string) => {
+    buf += chunk.toString();
+    const parts = buf.split(/\r\n|\n|\r/);
+    buf = parts.pop() ?? '';
+    for (const p of parts) if (p) cb(p);
+  });
+  stream.on('end', () => {
+    if (buf) cb(buf);
+  });
+}
+
+function options(opts: RunOptions, encoding: 'utf8' | 'buffer'): Options {
+  return {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: true,
@@ -45,35 +60,58 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     timeout: opts.timeoutMs,
     reject: false,
     stripFinalNewline: false,
-    encoding: 'utf8',
-    lines: false,
+    encoding,
   };
-  const child: ResultPromise<Options> = execa(file, args, execaOpts);
-  const forward = (stream: NodeJS.ReadableStream | null, cb?: (line: string) => void) => {
-    if (!stream || !cb) return;
-    let buf = '';
-    stream.on('data', (chunk: Buffer | string) => {
-      buf += chunk.toString();
-      // mksquashfs and friends redraw progress with \r; treat it as a line end too.
-      const parts = buf.split(/\r\n|\n|\r/);
-      buf = parts.pop() ?? '';
-      for (const p of parts) if (p) cb(p);
-    });
-  };
-  forward(child.stderr, opts.onStderrLine);
-  forward(child.stdout, opts.onStdoutLine);
-  const r = await child;
-  const stdout = String(r.stdout ?? '');
-  const stderr = String(r.stderr ?? '');
-  const notFound = (r as { code?: string }).code === 'ENOENT' || (r.failed && r.exitCode === undefined && /ENOENT/.test(String(r.message)));
-  if (notFound) {
+}
+
+/** Maps execa's result to our errors: not installed, failed, or timed out. */
+function settle(file: string, args: readonly string[], r: Result, opts: RunOptions): void {
+  if ((r as { code?: string }).code === 'ENOENT') {
     const info = toolInfo(file);
     throw new ToolMissingError(file, info.why, info.apt);
   }
   const ok = r.exitCode !== undefined && (r.exitCode === 0 || (opts.okExitCodes ?? []).includes(r.exitCode));
   if (!ok || r.timedOut) {
     const why = r.timedOut ? `timed out after ${opts.timeoutMs} ms\n` : '';
-    throw new CommandError(describe(file, args), r.exitCode, why + tail(stderr || stdout), r);
+    const stderr = Buffer.isBuffer(r.stderr) ? r.stderr.toString() : String(r.stderr ?? '');
+    throw new CommandError(describeCommand(file, args), r.exitCode, why + tail(stderr), r);
   }
-  return { stdout, stderr, exitCode: r.exitCode ?? 0 };
+}
+
+export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const child: ResultPromise<Options> = execa(file, args, options(opts, 'utf8'));
+  forwardLines(child.stderr, opts.onStderrLine);
+  forwardLines(child.stdout, opts.onStdoutLine);
+  const r = await child;
+  settle(file, args, r, opts);
+  return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? 0 };
+}
+
+/** Like run, for programs whose output is binary (compressors). */
+export async function runBinary(file: string, args: readonly string[], opts: RunOptions = {}): Promise<Buffer> {
+  const r = await execa(file, args, options(opts, 'buffer'));
+  settle(file, args, r, opts);
+  return Buffer.from(r.stdout as Uint8Array);
+}
+
+export interface StartedProcess {
+  pid: number | undefined;
+  /** Resolves when the process ends, with its exit code (undefined when killed by a signal). */
+  exited: Promise<number | undefined>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts a long-running program (QEMU, a server) whose output is consumed while it runs. */
+export function start(file: string, args: readonly string[], opts: RunOptions = {}): StartedProcess {
+  const child = execa(file, args, { ...options(opts, 'utf8'), buffer: false, stdin: opts.input === undefined ? 'ignore' : 'pipe' });
+  forwardLines(child.stderr, opts.onStderrLine);
+  forwardLines(child.stdout, opts.onStdoutLine);
+  const exited = child.then((r) => {
+    if ((r as { code?: string }).code === 'ENOENT') {
+      const info = toolInfo(file);
+      throw new ToolMissingError(file, info.why, info.apt);
+    }
+    return r.exitCode;
+  });
+  return { pid: child.pid, exited, kill: (signal = 'SIGTERM') => void child.kill(signal) };
 }

@@ -1,0 +1,50 @@
+# The kernel command line is the contract: flashroot.KEY=VALUE overrides the defaults baked into
+# /etc/flashroot.conf at build time. Dotted parameters never reach init's environment, so read
+# /proc/cmdline ourselves.
+
+FR_KNOWN_KEYS="label uuid lower sqfs size onfail debug timeout break init modules"
+
+fr_set() {
+	case "$1" in
+	label) FR_LABEL=$2 ;;
+	uuid) FR_UUID=$2 ;;
+	lower) FR_LOWER=$2 ;;
+	sqfs) FR_SQFS=$2 ;;
+	size) FR_SIZE=$2 ;;
+	onfail) FR_ONFAIL=$2 ;;
+	debug) FR_DEBUG=$2 ;;
+	timeout) FR_TIMEOUT=$2 ;;
+	break) FR_BREAK=$(echo "$2" | tr ',' ' ') ;;
+	init) FR_INIT=$2 ;;
+	modules) FR_MODULES="$FR_MODULES $(echo "$2" | tr ',' ' ')" ;;
+	*) return 1 ;;
+	esac
+}
+
+# Parses a command line (argument 1) into FR_* variables; reports keys it does not know.
+fr_parse_cmdline() {
+	for fr_word in $1; do
+		case "$fr_word" in
+		flashroot.*=*) fr_key=${fr_word#flashroot.}; fr_key=${fr_key%%=*}; fr_val=${fr_word#*=} ;;
+		# A bare flag means "on"; "shell" is short for onfail=shell.
+		flashroot.shell) fr_key=onfail; fr_val=shell ;;
+		flashroot.*) fr_key=${fr_word#flashroot.}; fr_val=1 ;;
+		*) continue ;;
+		esac
+		fr_set "$fr_key" "$fr_val" ||
+			echo "flashroot: warning: unknown parameter '$fr_word' ignored (known: $FR_KNOWN_KEYS)"
+	done
+	case "$FR_ONFAIL" in
+	shell | poweroff) ;;
+	*) echo "flashroot: warning: flashroot.onfail=$FR_ONFAIL is not shell|poweroff; using shell"; FR_ONFAIL=shell ;;
+	esac
+	case "$FR_TIMEOUT" in
+	'' | *[!0-9]*) echo "flashroot: warning: flashroot.timeout=$FR_TIMEOUT is not a number of seconds; using 30"; FR_TIMEOUT=30 ;;
+	esac
+}
+
+fr_step_cmdline() {
+	fr_parse_cmdline "$(cat /proc/cmdline)"
+	[ "$FR_DEBUG" = 1 ] && set -x
+	fr_debug "label=$FR_LABEL uuid=$FR_UUID lower=$FR_LOWER sqfs=$FR_SQFS size=$FR_SIZE timeout=$FR_TIMEOUT"
+}

@@ -1,0 +1,23 @@
+# needs: module-groups=storage
+# Loads the modules the build listed (filesystems, loop, overlay) and coldplugs hardware from
+# the modaliases sysfs shows; the medium wait repeats the coldplug as devices keep appearing.
+
+FR_SEEN_ALIASES=""
+
+fr_coldplug() {
+	for fr_f in /sys/bus/*/devices/*/modalias; do
+		[ -r "$fr_f" ] || continue
+		read -r fr_alias <"$fr_f" || continue
+		case "$FR_SEEN_ALIASES" in *" $fr_alias "*) continue ;; esac
+		FR_SEEN_ALIASES="$FR_SEEN_ALIASES $fr_alias "
+		modprobe -q "$fr_alias" 2>/dev/null
+	done
+	return 0
+}
+
+fr_step_modules() {
+	for fr_m in $FR_MODULES; do
+		modprobe -q "$fr_m" || fr_log "warning: could not load module $fr_m"
+	done
+	fr_coldplug
+}

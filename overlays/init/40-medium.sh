@@ -1,0 +1,29 @@
+# needs: module-groups=fs
+# Waits for the stick (by FAT label or serial) until the deadline, coldplugging as USB
+# enumerates, then mounts it read-only: nothing on the stick is ever written.
+
+fr_medium_spec() {
+	if [ -n "$FR_UUID" ]; then echo "UUID=$FR_UUID"; else echo "LABEL=$FR_LABEL"; fi
+}
+
+fr_find_medium() {
+	fr_spec=$(fr_medium_spec)
+	fr_deadline=$(($(fr_uptime) + FR_TIMEOUT))
+	while :; do
+		fr_coldplug
+		FR_MEDIUM_DEV=$(findfs "$fr_spec" 2>/dev/null) && return 0
+		[ "$(fr_uptime)" -ge "$fr_deadline" ] && return 1
+		sleep 0.2
+	done
+}
+
+fr_step_medium() {
+	case "$FR_LOWER" in local | toram) ;; *) return 0 ;; esac
+	fr_find_medium ||
+		fr_fail medium "no device with $(fr_medium_spec) after ${FR_TIMEOUT}s" \
+			"plug the stick in (another port?), or boot with flashroot.label=/flashroot.uuid= matching it, or a longer flashroot.timeout="
+	mkdir -p /run/flashroot/medium
+	mount -t vfat -o ro "$FR_MEDIUM_DEV" /run/flashroot/medium ||
+		fr_fail medium "cannot mount $FR_MEDIUM_DEV (FAT) read-only" "is vfat in the initramfs? rebuild with flashroot build"
+	fr_log "medium $FR_MEDIUM_DEV ($(fr_medium_spec))"
+}

@@ -1,0 +1,12 @@
+# needs: module-groups=fs
+# The root the system sees: overlayfs, writes going to a tmpfs upper layer in RAM.
+
+fr_step_overlay() {
+	mkdir -p /run/flashroot/rw /newroot
+	mount -t tmpfs -o "size=$FR_SIZE,mode=0755" tmpfs /run/flashroot/rw ||
+		fr_fail overlay "cannot create the tmpfs upper layer (size=$FR_SIZE)" "boot with a smaller flashroot.size= (e.g. 25%)"
+	mkdir -p /run/flashroot/rw/upper /run/flashroot/rw/work
+	mount -t overlay -o lowerdir=/run/flashroot/lower,upperdir=/run/flashroot/rw/upper,workdir=/run/flashroot/rw/work \
+		overlay /newroot ||
+		fr_fail overlay "cannot mount the overlay root" "is overlay in the initramfs? rebuild with flashroot build"
+}

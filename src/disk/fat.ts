@@ -1,0 +1,243 @@
+/**
+ * A FAT32 volume inside an image file, formatted and filled with FatFs (js-fatfs, wasm) through
+ * positioned reads and writes on the file: no loop device, no mount, no privileges.
+ */
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import * as FatFs from 'js-fatfs';
+import { FlashrootError } from '../errors.js';
+import { SECTOR } from './mbr.js';
+
+/** FAT32 needs at least 65525 clusters; FatFs refuses to make a smaller one. */
+export const FAT32_MIN_CLUSTERS = 65525;
+export const FAT32_MAX_FILE = 0xffffffff;
+
+const FR_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(FatFs)
+    .filter(([k, v]) => k.startsWith('FR_') && typeof v === 'number')
+    .map(([k, v]) => [v as number, k]),
+);
+
+export class FatError extends FlashrootError {
+  constructor(op: string, result: number) {
+    super('EFAT', `FAT ${op} failed: ${FR_NAMES[result] ?? result}`, { hint: 'the image file may be too small or damaged; rebuild it' });
+  }
+}
+
+function check(op: string, r: number): void {
+  if (r !== FatFs.FR_OK) throw new FatError(op, r);
+}
+
+/** The largest cluster size (bytes, 512..32K) that still leaves FAT32 enough clusters. */
+export function chooseClusterSize(volumeBytes: number): number {
+  for (let size = 32768; size >= 512; size /= 2) {
+    // Leave ~3% for the FATs and reserved sectors.
+    if ((volumeBytes * 0.97) / size >= FAT32_MIN_CLUSTERS + 16) return size;
+  }
+  throw new FlashrootError('EFAT', `a ${volumeBytes}-byte partition is too small for FAT32`, {
+    hint: 'FAT32 needs a partition of at least 33 MiB; use a larger --size',
+  });
+}
+
+class PartitionDisk implements FatFs.DiskIO {
+  constructor(
+    private readonly fd: number,
+    private readonly offset: number,
+    private readonly sectors: number,
+  ) {}
+  initialize(): number {
+    return FatFs.RES_OK;
+  }
+  status(): number {
+    return FatFs.RES_OK;
+  }
+  read(ff: FatFs.FatFs, _pdrv: number, buff: number, sector: number, count: number): number {
+    const len = count * SECTOR;
+    const n = readSync(this.fd, ff.HEAPU8, buff, len, this.offset + sector * SECTOR);
+    // Past the written end of a sparse file reads short: that is zeros.
+    if (n < len) ff.HEAPU8.fill(0, buff + n, buff + len);
+    return FatFs.RES_OK;
+  }
+  write(ff: FatFs.FatFs, _pdrv: number, buff: number, sector: number, count: number): number {
+    writeSync(this.fd, ff.HEAPU8, buff, count * SECTOR, this.offset + sector * SECTOR);
+    return FatFs.RES_OK;
+  }
+  ioctl(ff: FatFs.FatFs, _pdrv: number, cmd: number, buff: number): number {
+    switch (cmd) {
+      case FatFs.CTRL_SYNC:
+        return FatFs.RES_OK;
+      case FatFs.GET_SECTOR_COUNT:
+        ff.setValue(buff, this.sectors, 'i32');
+        return FatFs.RES_OK;
+      case FatFs.GET_SECTOR_SIZE:
+        ff.setValue(buff, SECTOR, 'i16');
+        return FatFs.RES_OK;
+      case FatFs.GET_BLOCK_SIZE:
+        ff.setValue(buff, 1, 'i32');
+        return FatFs.RES_OK;
+      default:
+        return FatFs.RES_PARERR;
+    }
+  }
+}
+
+export interface FormatOptions {
+  label: string;
+  /** FAT volume serial ("UUID=XXXX-XXXX" to findfs), fixed so builds are reproducible. */
+  serial: number;
+  /** Partition start in sectors, recorded in the boot sector's hidden-sectors field. */
+  hiddenSectors: number;
+  /** File and directory timestamps (seconds since the epoch, UTC); now when absent. */
+  epoch?: number;
+}
+
+const CHUNK = 1 << 20;
+const BPB_HIDDEN_SECTORS = 0x1c;
+const BS_VOL_ID_FAT32 = 0x43;
+const BS_VOL_LAB_FAT32 = 0x47;
+const BACKUP_BOOT_SECTOR = 6;
+const ATTR_VOLUME_ID = 0x08;
+
+/** A FAT volume label: up to 11 characters of A-Z 0-9 _ -, space padded. */
+export function fatLabel(label: string): Buffer {
+  if (!/^[A-Z0-9_-]{1,11}$/.test(label)) {
+    throw new FlashrootError('ELABEL', `'${label}' is not a usable FAT label`, {
+      hint: 'use 1-11 characters among A-Z 0-9 _ - (FAT stores labels in upper case)',
+      exitCode: 2,
+    });
+  }
+  return Buffer.from(label.padEnd(11, ' '), 'ascii');
+}
+
+export class FatVolume {
+  private constructor(
+    private readonly ff: FatFs.FatFs,
+    private readonly fd: number,
+    private readonly offset: number,
+    private readonly restoreClock: () => void,
+  ) {}
+
+  /** Formats [offset, offset+size) of the image file as FAT32 and mounts it. */
+  static async format(image: string, offset: number, size: number, o: FormatOptions): Promise<FatVolume> {
+    const fd = openSync(image, 'r+');
+    const sectors = Math.floor(size / SECTOR);
+    // FatFs stamps files with the wasm clock; pin it for reproducible builds.
+    const realNow = Date.now;
+    const realTz = process.env.TZ;
+    if (o.epoch !== undefined) {
+      const fixed = o.epoch * 1000;
+      Date.now = () => fixed;
+      process.env.TZ = 'UTC';
+    }
+    const restoreClock = () => {
+      Date.now = realNow;
+      if (o.epoch !== undefined) {
+        if (realTz === undefined) delete process.env.TZ;
+        else process.env.TZ = realTz;
+      }
+    };
+    try {
+      const ff = await FatFs.create({ diskio: new PartitionDisk(fd, offset, sectors) });
+      const work = ff.malloc(FatFs.FF_MAX_SS * 64);
+      check(
+        'format',
+        ff.f_mkfs('', { fmt: FatFs.FM_FAT32 | FatFs.FM_SFD, n_fat: 2, align: 0, n_root: 0, au_size: chooseClusterSize(size) }, work, FatFs.FF_MAX_SS * 64),
+      );
+      ff.free(work);
+      FatVolume.patchBootSectors(fd, offset, o);
+      const fs = ff.malloc(FatFs.sizeof_FATFS);
+      check('mount', ff.f_mount(fs, '', 1));
+      return new FatVolume(ff, fd, offset, restoreClock);
+    } catch (e) {
+      restoreClock();
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  /**
+   * FatFs picks the serial from the clock, leaves hidden sectors 0 for a partitionless volume, and
+   * js-fatfs is built without f_setlabel: set all three in the boot sector and its backup, and put
+   * the label in the root directory too, where blkid and Windows look first.
+   */
+  private static patchBootSectors(fd: number, offset: number, o: FormatOptions): void {
+    const label = fatLabel(o.label);
+    const boot = Buffer.alloc(SECTOR);
+    for (const sector of [0, BACKUP_BOOT_SECTOR]) {
+      readSync(fd, boot, 0, SECTOR, offset + sector * SECTOR);
+      boot.writeUInt32LE(o.hiddenSectors, BPB_HIDDEN_SECTORS);
+      boot.writeUInt32LE(o.serial >>> 0, BS_VOL_ID_FAT32);
+      boot.set(label, BS_VOL_LAB_FAT32);
+      writeSync(fd, boot, 0, SECTOR, offset + sector * SECTOR);
+    }
+    // The root directory is the first cluster after the reserved sectors and the FATs.
+    const reserved = boot.readUInt16LE(0x0e);
+    const fats = boot.readUInt8(0x10);
+    const fatSectors = boot.readUInt32LE(0x24);
+    const entry = Buffer.alloc(32);
+    entry.set(label, 0);
+    entry[11] = ATTR_VOLUME_ID;
+    writeSync(fd, entry, 0, 32, offset + (reserved + fats * fatSectors) * SECTOR);
+  }
+
+  mkdirp(path: string): void {
+    let cur = '';
+    for (const part of path.split('/').filter(Boolean)) {
+      cur += `/${part}`;
+      const r = this.ff.f_mkdir(cur);
+      if (r !== FatFs.FR_EXIST) check(`mkdir ${cur}`, r);
+    }
+  }
+
+  /** Writes a file from memory or streams it from a host file, creating parent directories. */
+  async writeFile(path: string, content: Uint8Array | { hostPath: string }): Promise<void> {
+    const dir = path.slice(0, path.lastIndexOf('/'));
+    if (dir) this.mkdirp(dir);
+    const ff = this.ff;
+    const fil = ff.malloc(FatFs.sizeof_FIL);
+    const buf = ff.malloc(CHUNK);
+    const written = ff.malloc(4);
+    try {
+      check(`create ${path}`, ff.f_open(fil, path, FatFs.FA_WRITE | FatFs.FA_CREATE_ALWAYS));
+      const put = (data: Uint8Array) => {
+        for (let pos = 0; pos < data.length; pos += CHUNK) {
+          const part = data.subarray(pos, Math.min(pos + CHUNK, data.length));
+          ff.HEAPU8.set(part, buf);
+          check(`write ${path}`, ff.f_write(fil, buf, part.length, written));
+          if (ff.getValue(written, 'i32') !== part.length) {
+            throw new FlashrootError('EFAT', `FAT volume full while writing ${path}`, { hint: 'use a larger --size' });
+          }
+        }
+      };
+      if ('hostPath' in content) {
+        const fh = await open(content.hostPath, 'r');
+        try {
+          const chunk = Buffer.alloc(CHUNK);
+          for (;;) {
+            const { bytesRead } = await fh.read(chunk, 0, CHUNK, null);
+            if (bytesRead === 0) break;
+            put(chunk.subarray(0, bytesRead));
+          }
+        } finally {
+          await fh.close();
+        }
+      } else {
+        put(content);
+      }
+      check(`close ${path}`, ff.f_close(fil));
+    } finally {
+      ff.free(written);
+      ff.free(buf);
+      ff.free(fil);
+    }
+  }
+
+  close(): void {
+    try {
+      check('unmount', this.ff.f_unmount(''));
+    } finally {
+      this.restoreClock();
+      closeSync(this.fd);
+    }
+  }
+}

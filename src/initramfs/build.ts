@@ -1,0 +1,81 @@
+/**
+ * Builds the initramfs: busybox-static, the module closure the init fragments need, the init
+ * assembled from overlays/init/, and the baked defaults, as one sorted, compressed newc cpio.
+ */
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import { run } from '../util/run.js';
+import { findOnPath } from '../util/tools.js';
+import { compressInitrd, type InitrdCompressor } from './compress.js';
+import { writeCpio } from './cpio.js';
+import { assembleInit, loadFragments, renderDefaults, type InitDefaults } from './init-script.js';
+import { MODULE_GROUPS, type ModuleGroupName } from './module-groups.js';
+import { resolveModules, type ResolvedModules } from './modules.js';
+import { stageModules } from './modules-stage.js';
+import { entriesFromDir } from './tree.js';
+
+export interface InitramfsOptions {
+  modulesDir: string;
+  defaults: Omit<InitDefaults, 'modules'>;
+  compressor: InitrdCompressor;
+  /** cpio mtime, for reproducible builds. */
+  epoch: number;
+}
+
+export interface Initramfs {
+  data: Buffer;
+  uncompressedBytes: number;
+  /** Uncompressed bytes per part, for the build summary. */
+  parts: { busybox: number; modules: number; init: number };
+  modules: ResolvedModules;
+}
+
+// Modprobe options the early boot wants: usb-storage waits 1 s per device by default.
+const MODPROBE_CONF = 'options usb_storage delay_use=0\n';
+
+async function stageBusybox(root: string): Promise<number> {
+  const busybox = await findOnPath('busybox');
+  if (!busybox) throw new InputError('busybox', 'busybox not found', 'apt-get install busybox-static');
+  const { stdout: kind } = await run('file', ['-L', '-b', busybox]);
+  if (!/statically linked|static-pie/.test(kind)) {
+    throw new InputError(busybox, `${busybox} is dynamically linked; the initramfs needs a static busybox`, 'apt-get install busybox-static');
+  }
+  await mkdir(join(root, 'bin'), { recursive: true });
+  await copyFile(busybox, join(root, 'bin/busybox'));
+  await chmod(join(root, 'bin/busybox'), 0o755);
+  const { stdout } = await run(busybox, ['--list-full']);
+  for (const applet of stdout.split('\n').filter((a) => a && a !== 'bin/busybox')) {
+    await mkdir(join(root, applet, '..'), { recursive: true });
+    await symlink('/bin/busybox', join(root, applet)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
+  return (await stat(busybox)).size;
+}
+
+export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
+  const fragments = await loadFragments();
+  const init = assembleInit(fragments);
+  const groups = init.moduleGroups.filter((g): g is ModuleGroupName => g in MODULE_GROUPS);
+  const modules = await resolveModules(o.modulesDir, { groups });
+  const root = await mkdtemp(join(tmpdir(), 'flashroot-initramfs-'));
+  try {
+    const busyboxBytes = await stageBusybox(root);
+    const { bytes: moduleBytes } = await stageModules(modules, root);
+    for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'newroot', 'etc/modprobe.d']) await mkdir(join(root, d), { recursive: true });
+    await writeFile(join(root, 'etc/modprobe.d/flashroot.conf'), MODPROBE_CONF);
+    await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, modules: modules.loadOrder }));
+    await writeFile(join(root, 'init'), init.text, { mode: 0o755 });
+    const cpio = writeCpio(await entriesFromDir(root), o.epoch);
+    return {
+      data: await compressInitrd(cpio, o.compressor),
+      uncompressedBytes: cpio.length,
+      parts: { busybox: busyboxBytes, modules: moduleBytes, init: Buffer.byteLength(init.text) },
+      modules,
+    };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}

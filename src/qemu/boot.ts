@@ -1,0 +1,98 @@
+/**
+ * Boots an image in QEMU (software emulation) as a USB stick on an xHCI controller, the serial
+ * console captured line by line. Used by `flashroot try`, the tests and the benchmarks.
+ */
+import { access } from 'node:fs/promises';
+import { FlashrootError } from '../errors.js';
+import { start } from '../util/run.js';
+import { preflight } from '../util/tools.js';
+
+export const OVMF = '/usr/share/ovmf/OVMF.fd';
+
+export interface BootOptions {
+  image: string;
+  uefi?: boolean;
+  memoryMiB?: number;
+  /** Text whose appearance on the console counts as success. */
+  expect?: string;
+  /** Console text that means the boot failed (stop early). */
+  failOn?: readonly string[];
+  timeoutSec: number;
+  /** Let the guest write to the image; otherwise writes go to a throwaway snapshot. */
+  writable?: boolean;
+  /** Attach as a virtio disk instead of a USB stick. */
+  attach?: 'usb' | 'virtio';
+  /** User-mode networking; the host is 10.0.2.2 from the guest. */
+  network?: boolean;
+  /** A QMP unix socket path, for tests that inspect or change the running VM. */
+  qmpSocket?: string;
+  extraArgs?: readonly string[];
+  /** Every console line, as it arrives. */
+  onLine?: (line: string) => void;
+  /** After the expected text, keep reading this long (or until QEMU exits). */
+  graceMs?: number;
+}
+
+export interface BootResult {
+  matched: boolean;
+  failedOn?: string;
+  timedOut: boolean;
+  console: string[];
+  /** Milliseconds from starting QEMU to the expected text. */
+  msToExpect?: number;
+  elapsedMs: number;
+}
+
+export function qemuArgs(o: BootOptions): string[] {
+  const drive = `if=none,id=stick,format=raw,file=${o.image}${o.writable ? '' : ',snapshot=on'}`;
+  const args = ['-m', String(o.memoryMiB ?? 1024), '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-rtc', 'base=utc'];
+  if (o.uefi) args.push('-bios', OVMF);
+  args.push('-drive', drive);
+  if ((o.attach ?? 'usb') === 'usb') {
+    args.push('-device', 'qemu-xhci,id=xhci', '-device', 'usb-storage,bus=xhci.0,drive=stick,removable=on,bootindex=1');
+  } else {
+    args.push('-device', 'virtio-blk-pci,drive=stick,bootindex=1');
+  }
+  args.push(...(o.network ? ['-nic', 'user,model=virtio-net-pci'] : ['-nic', 'none']));
+  if (o.qmpSocket) args.push('-qmp', `unix:${o.qmpSocket},server=on,wait=off`);
+  args.push(...(o.extraArgs ?? []));
+  return args;
+}
+
+export async function bootImage(o: BootOptions): Promise<BootResult> {
+  await preflight(['qemu-system-x86_64', 'timeout'], o.uefi ? [{ path: OVMF, why: 'boot under UEFI firmware', apt: 'ovmf' }] : []);
+  await access(o.image).catch(() => {
+    throw new FlashrootError('EINPUT', `image '${o.image}' does not exist`, { hint: 'build one first: flashroot build', exitCode: 3 });
+  });
+  const started = performance.now();
+  const consoleLines: string[] = [];
+  const result: BootResult = { matched: false, timedOut: false, console: consoleLines, elapsedMs: 0 };
+  // `timeout` ends QEMU even if this process dies first, and forwards our SIGTERM to it.
+  const proc = start('timeout', ['--kill-after=5', String(o.timeoutSec), 'qemu-system-x86_64', ...qemuArgs(o)], {
+    onStdoutLine: (raw) => {
+      // Strip the ANSI sequences the boot menus draw with.
+      // eslint-disable-next-line no-control-regex
+      const line = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+      consoleLines.push(line);
+      o.onLine?.(line);
+      if (!result.matched && o.expect && line.includes(o.expect)) {
+        result.matched = true;
+        result.msToExpect = performance.now() - started;
+        setTimeout(() => proc.kill('SIGTERM'), o.graceMs ?? 3000).unref();
+      }
+      const failed = o.failOn?.find((f) => line.includes(f));
+      if (failed && !result.failedOn && !result.matched) {
+        result.failedOn = line;
+        setTimeout(() => proc.kill('SIGTERM'), 1000).unref();
+      }
+    },
+    onStderrLine: (line) => {
+      consoleLines.push(`[qemu] ${line}`);
+      o.onLine?.(`[qemu] ${line}`);
+    },
+  });
+  const code = await proc.exited.catch(() => undefined);
+  result.timedOut = code === 124 || code === 137;
+  result.elapsedMs = performance.now() - started;
+  return result;
+}

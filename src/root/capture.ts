@@ -1,0 +1,61 @@
+/**
+ * Checks a root filesystem before any work and decides what mksquashfs leaves out: the kernel's
+ * pseudo filesystems and volatile directories (kept as empty mount points), other mounted
+ * filesystems (one-file-system), and the build's own output when it lies inside the root.
+ */
+import { lstat, readlink, stat } from 'node:fs/promises';
+import { isAbsolute, join, posix, relative, resolve } from 'node:path';
+import { InputError } from '../errors.js';
+
+/** Emptied but kept, so the booted system finds its mount points. */
+export const VOLATILE_DIRS = ['proc', 'sys', 'dev', 'run', 'tmp'] as const;
+
+/** Follows symlinks the way the booted system will: absolute targets resolve inside the root. */
+export async function resolveInRoot(root: string, path: string, hops = 40): Promise<string | undefined> {
+  let current = posix.normalize(`/${path}`);
+  for (let i = 0; i < hops; i++) {
+    const host = join(root, current);
+    let st;
+    try {
+      st = await lstat(host);
+    } catch {
+      return undefined;
+    }
+    if (!st.isSymbolicLink()) return host;
+    const target = await readlink(host);
+    current = posix.normalize(target.startsWith('/') ? target : posix.join(posix.dirname(current), target));
+  }
+  return undefined;
+}
+
+export interface CapturedRoot {
+  dir: string;
+  init: string;
+  excludes: string[];
+}
+
+export async function captureRoot(dir: string, init: string, outputs: readonly string[]): Promise<CapturedRoot> {
+  const root = resolve(dir);
+  let st;
+  try {
+    st = await stat(root);
+  } catch {
+    throw new InputError(root, `root '${dir}' does not exist`, 'give --root an existing directory holding a Linux root filesystem, or --demo');
+  }
+  if (!st.isDirectory()) throw new InputError(root, `root '${dir}' is not a directory`, 'give --root a directory');
+  const initHost = await resolveInRoot(root, init);
+  const initSt = initHost ? await stat(initHost).catch(() => undefined) : undefined;
+  if (!initSt?.isFile() || (initSt.mode & 0o111) === 0) {
+    throw new InputError(
+      root,
+      `root '${dir}' has no executable ${init}`,
+      'the booted system would have nothing to run: point --root at a complete root filesystem, or name its init with --init PATH',
+    );
+  }
+  const excludes: string[] = VOLATILE_DIRS.map((d) => `${d}/*`);
+  for (const out of outputs) {
+    const rel = relative(root, resolve(out));
+    if (rel && !rel.startsWith('..') && !isAbsolute(rel)) excludes.push(rel);
+  }
+  return { dir: root, init, excludes };
+}
