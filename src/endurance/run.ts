@@ -1,0 +1,44 @@
+/**
+ * `flashroot endurance`: the model over the three configurations, fed by defaults, the user's
+ * figures, or a measured boot (`--measure`), printed as a table or JSON, and drawn as an SVG.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Reporter } from '../util/log.js';
+import { comparisonLoads, DEFAULT_RW_DAILY_BYTES, estimate, geometricMiddle, type FlashSpec } from './model.js';
+import { meanWriteBytes, type Measurement } from './measurement.js';
+import { parseEnduranceOptions, type EnduranceOptions } from './options.js';
+import { renderTable, toJson } from './report.js';
+import { renderSvg } from './svg.js';
+
+export async function runEndurance(raw: Record<string, unknown>): Promise<void> {
+  const o = parseEnduranceOptions(raw);
+  const flash: FlashSpec = { capacityBytes: o.capacity, nand: o.nand, pe: o.pe, waf: o.waf, pageBytes: o.page, eraseBlockBytes: o.eraseBlock };
+  const reporter = new Reporter(o.json);
+  const measurements = o.measure === undefined ? [] : await measureBoth(o, o.measure, reporter);
+  const rw = measurements.find((m) => m.root === 'rw');
+  const overlay = measurements.find((m) => m.root === 'overlay');
+  const loads = comparisonLoads({
+    rwDailyBytes: rw?.bytesPerDay ?? o.dailyWrites ?? DEFAULT_RW_DAILY_BYTES,
+    rwMeanWriteBytes: (rw && meanWriteBytes(rw)) ?? o.writeSize,
+    rwSource: rw ? 'measured' : o.dailyWrites === undefined ? 'default' : 'user',
+    overlayDailyBytes: overlay?.bytesPerDay ?? 0,
+    overlaySource: overlay ? 'measured' : 'default',
+    imageBytes: o.imageSize,
+    reflashEveryDays: o.reflashEvery / 24,
+    saveBytes: o.save,
+    saveEveryHours: o.saveEvery,
+  });
+  const estimates = loads.map((l) => estimate(flash, l));
+  process.stdout.write(o.json ? toJson(flash, estimates, measurements) : renderTable(flash, estimates, measurements));
+  if (o.svg !== undefined) {
+    // The NAND lines assume the read-write root's amplification: the configuration a reader compares against.
+    const lineWaf = geometricMiddle(estimates[0]!.waf);
+    await writeFile(o.svg, renderSvg(flash, estimates, lineWaf));
+    reporter.info(`chart written to ${o.svg}`);
+  }
+}
+
+async function measureBoth(o: EnduranceOptions, image: string, reporter: Reporter): Promise<Measurement[]> {
+  const { measureWrites } = await import('./measure.js');
+  return measureWrites({ image, rwImage: o.rwImage, workload: o.workload, minutes: o.minutes, reporter });
+}
