@@ -5,7 +5,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { InputError } from '../errors.js';
 import { run } from '../util/run.js';
-import { describeDrives, type DriveFacts, type DriveSnapshot, type DrivelistDrive, type LsblkNode } from './facts.js';
+import { describeDrives, type DriveFacts, type DriveSnapshot, type LsblkNode } from './facts.js';
 
 async function readOrEmpty(path: string): Promise<string> {
   try {

@@ -85,7 +85,7 @@ function check(drive: DriveFacts, opts: PolicyOptions): Refusal[] {
   if (!drive.virtual && !(drive.removable || drive.hotplug || drive.card)) {
     out.push({ rule: 'not-removable', reason: 'it is neither removable nor hot-pluggable', override: '--allow-non-removable' });
   }
-  if (drive.virtual) out.push({ rule: 'virtual', reason: `it is a virtual device (${drive.type})`, override: '--allow-virtual' });
+  if (drive.virtual) out.push({ rule: 'virtual', reason: `it is a virtual device (${drive.name})`, override: '--allow-virtual' });
   return out;
 }
 

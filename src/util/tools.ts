@@ -24,6 +24,8 @@ const TOOLS: Record<string, ToolInfo> = {
   openssl: { why: 'generate a Secure Boot signing key', apt: 'openssl' },
   objdump: { why: 'inspect PE/ELF binaries', apt: 'binutils' },
   losetup: { why: 'attach an image file to a loop device', apt: 'mount' },
+  lsblk: { why: 'list drives and what is built on them (partitions, LVM, md, mounts)', apt: 'util-linux' },
+  umount: { why: "unmount a drive's filesystems before writing it (--unmount)", apt: 'mount' },
 };
 
 export function toolInfo(tool: string): ToolInfo {
