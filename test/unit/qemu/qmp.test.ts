@@ -63,9 +63,10 @@ describe('QmpClient against a real QEMU', () => {
   });
 
   it('fails pending and later commands once QEMU has gone', async () => {
-    await qmp.execute('quit');
+    // QEMU may reset the socket before or after its reply to 'quit': both are a clean quit.
+    await qmp.execute('quit').catch(() => undefined);
     expect((await qemu).exitCode).toBe(0);
-    await expect(qmp.execute('query-status')).rejects.toThrow(/QMP connection closed/);
+    await expect(qmp.execute('query-status')).rejects.toThrow(/QMP connection (closed|failed)/);
   });
 });
 
