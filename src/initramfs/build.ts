@@ -65,9 +65,10 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
     const busyboxBytes = await stageBusybox(root);
     const { bytes: moduleBytes } = await stageModules(modules, root);
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'newroot', 'etc/modprobe.d']) await mkdir(join(root, d), { recursive: true });
-    await writeFile(join(root, 'etc/modprobe.d/flashroot.conf'), MODPROBE_CONF);
-    await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, modules: modules.loadOrder }));
-    await writeFile(join(root, 'init'), init.text, { mode: 0o755 });
+    // 'wx' (O_EXCL) never writes through a symlink: the applet links point at the host's busybox.
+    await writeFile(join(root, 'etc/modprobe.d/flashroot.conf'), MODPROBE_CONF, { flag: 'wx' });
+    await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, modules: modules.loadOrder }), { flag: 'wx' });
+    await writeFile(join(root, 'init'), init.text, { mode: 0o755, flag: 'wx' });
     const cpio = writeCpio(await entriesFromDir(root), o.epoch);
     return {
       data: await compressInitrd(cpio, o.compressor),

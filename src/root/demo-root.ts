@@ -44,18 +44,20 @@ export async function makeDemoRoot(dir: string): Promise<void> {
   await chmod(join(dir, 'bin/busybox'), 0o755);
   const { stdout } = await run(busybox, ['--list-full']);
   for (const applet of stdout.split('\n').filter(Boolean)) {
-    if (applet === 'bin/busybox') continue;
+    // sbin/init is ours, not busybox's.
+    if (applet === 'bin/busybox' || applet === 'sbin/init') continue;
     await symlink('/bin/busybox', join(dir, applet)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
     });
   }
-  await writeFile(join(dir, 'sbin/init'), DEMO_INIT, { mode: 0o755 });
+  // 'wx' (O_EXCL) refuses to write through a symlink: the applet links point at the host's /bin/busybox.
+  await writeFile(join(dir, 'sbin/init'), DEMO_INIT, { mode: 0o755, flag: 'wx' });
   await chmod(join(dir, 'sbin/init'), 0o755);
-  await writeFile(join(dir, 'etc/motd'), 'Welcome to the flashroot demo root.\n');
+  await writeFile(join(dir, 'etc/motd'), 'Welcome to the flashroot demo root.\n', { flag: 'wx' });
   // A symlink and a hard link, so a booted root can show they survived.
   await symlink('motd', join(dir, 'etc/motd-link'));
   await link(join(dir, 'etc/motd'), join(dir, 'etc/motd.hardlink'));
-  await writeFile(join(dir, 'etc/hostname'), 'flashroot-demo\n');
-  await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  await writeFile(join(dir, 'etc/group'), 'root:x:0:\n');
+  await writeFile(join(dir, 'etc/hostname'), 'flashroot-demo\n', { flag: 'wx' });
+  await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n', { flag: 'wx' });
+  await writeFile(join(dir, 'etc/group'), 'root:x:0:\n', { flag: 'wx' });
 }

@@ -24,6 +24,9 @@ const TOOLS: Record<string, ToolInfo> = {
   openssl: { why: 'generate a Secure Boot signing key', apt: 'openssl' },
   objdump: { why: 'inspect PE/ELF binaries', apt: 'binutils' },
   losetup: { why: 'attach an image file to a loop device', apt: 'mount' },
+  mcopy: { why: 'let syslinux write its files into the FAT without mounting it', apt: 'mtools' },
+  file: { why: 'check that busybox is statically linked', apt: 'file' },
+  timeout: { why: 'bound how long a virtual machine may run', apt: 'coreutils' },
   lsblk: { why: 'list drives and what is built on them (partitions, LVM, md, mounts)', apt: 'util-linux' },
   umount: { why: "unmount a drive's filesystems before writing it (--unmount)", apt: 'mount' },
 };

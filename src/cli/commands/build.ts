@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import type { RegisterCommand } from './index.js';
+
+export const register: RegisterCommand = (program: Command) => {
+  program
+    .command('build')
+    .description('Build a bootable stick image from a root filesystem (or the demo root).')
+    .option('--root <dir>', 'root filesystem to put on the stick (a directory, or / for the running system)')
+    .option('--demo', 'use the embedded demo root (the default without --root)')
+    .option('--init <path>', "the root's init, run after switch_root", '/sbin/init')
+    .option('--kernel <file>', 'kernel image (default: the newest /boot/vmlinuz-*)')
+    .option('--modules <dir>', "the kernel's modules (default: /lib/modules/<version read from the kernel>)")
+    .option('--out <file>', 'image file to write', 'images/flashroot.img')
+    .option('--comp <name>', 'squashfs compressor: zstd, xz, gzip, lz4', 'zstd')
+    .option('--initrd-comp <name>', 'initramfs compressor: zstd, xz, gzip', 'zstd')
+    .option('--label <label>', 'FAT label the init finds the stick by', 'FLASHROOT')
+    .option('--size <size>', 'image size, e.g. 2G (default: contents + headroom)')
+    .option('--boot <mode>', 'hybrid (BIOS + UEFI), bios or uefi', 'hybrid')
+    .option('--upper-size <size>', 'RAM for writes to / (tmpfs size: 512M, or a share of RAM like 50%)', '50%')
+    .option('--onfail <what>', 'when the boot fails: shell (rescue shell) or poweroff', 'shell')
+    .option('--timeout <seconds>', 'how long the init waits for the stick', '30')
+    .option('--menu-timeout <seconds>', 'boot menu timeout', '3')
+    .option('--console <where>', 'primary console for the init and rescue shell: serial or screen', 'serial')
+    .option('--cmdline <text>', 'extra kernel command line', '')
+    .option('--reproducible', 'fixed times and ids: two builds of the same input are identical (also with SOURCE_DATE_EPOCH)')
+    .option('--sign-key <pem>', 'sign the UKIs and systemd-boot for Secure Boot (with --sign-cert)')
+    .option('--sign-cert <pem>', 'certificate for --sign-key')
+    .option('--json', 'print the result as JSON on stdout, no progress')
+    .action(async (opts: Record<string, unknown>) => {
+      const { build } = await import('../../pipeline/build.js');
+      const result = await build(opts);
+      if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    });
+};

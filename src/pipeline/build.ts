@@ -1,0 +1,253 @@
+/**
+ * `flashroot build`: a flat list of steps over one context. Every input and tool is checked
+ * before the first byte is written; each step is announced and timed.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { InputError, KernelError } from '../errors.js';
+import { installSyslinux, syslinuxFatFiles, syslinuxMbrCode, SYSLINUX_FILES } from '../boot/syslinux.js';
+import { readBootBlobs, RESCUE_CMDLINE, systemdBootFiles, SYSTEMD_BOOT, type EspFile } from '../boot/systemd-boot.js';
+import { UKI_STUB } from '../boot/uki.js';
+import { checkSigningKey, signEspFiles } from '../boot/sign.js';
+import { assembleImage, stableId, type ImageFile } from '../disk/image.js';
+import { buildInitramfs, type Initramfs } from '../initramfs/build.js';
+import { checkKernelFeatures } from '../kernel/features.js';
+import { findNewestKernel, kernelVersionFromImage } from '../kernel/version.js';
+import { captureRoot } from '../root/capture.js';
+import { makeDemoRoot } from '../root/demo-root.js';
+import { makeSquashfs } from '../squashfs/mksquashfs.js';
+import { formatBytes, formatMs, Reporter } from '../util/log.js';
+import { preflight, type RequiredFile } from '../util/tools.js';
+import { parseBuildOptions, type BuildOptions, type BuildOptionsInput } from './options.js';
+
+export const SQUASHFS_PATH = '/live/root.sqfs';
+export const MANIFEST_PATH = '/live/manifest.json';
+/** FAT cannot store dates before 1980. */
+const FAT_EPOCH_MIN = 315532800;
+
+export interface BuildResult {
+  image: string;
+  imageBytes: number;
+  squashfsBytes: number;
+  squashfsSha256: string;
+  initramfs: { bytes: number; uncompressedBytes: number; parts: Initramfs['parts']; modules: number };
+  kernel: { image: string; version: string };
+  boot: BuildOptions['boot'];
+  signed: boolean;
+  buildId: string;
+  cmdline: string;
+  timings: { step: string; ms: number }[];
+}
+
+interface Context {
+  o: BuildOptions;
+  report: Reporter;
+  work: string;
+  epoch?: number;
+  kernel: { image: string; version: string; modulesDir: string };
+  rootDir: string;
+  excludes: string[];
+  oneFileSystem: boolean;
+}
+
+function buildEpoch(o: BuildOptions): number | undefined {
+  const env = process.env.SOURCE_DATE_EPOCH;
+  if (env !== undefined && env !== '') {
+    if (!/^\d+$/.test(env)) throw new InputError('SOURCE_DATE_EPOCH', `SOURCE_DATE_EPOCH='${env}' is not a number of seconds`, 'unset it or set it to a Unix time');
+    return Math.max(FAT_EPOCH_MIN, Number(env));
+  }
+  return o.reproducible ? FAT_EPOCH_MIN : undefined;
+}
+
+async function checkTools(o: BuildOptions): Promise<void> {
+  const bios = o.boot !== 'uefi';
+  const uefi = o.boot !== 'bios';
+  const tools = ['mksquashfs', 'busybox', 'file', ...(o.initrdComp === 'gzip' ? [] : [o.initrdComp])];
+  if (bios) tools.push('syslinux', 'mcopy');
+  if (o.signKey) tools.push('sbsign', 'sbverify');
+  const files: RequiredFile[] = [...(bios ? SYSLINUX_FILES : []), ...(uefi ? [SYSTEMD_BOOT, UKI_STUB] : [])];
+  await preflight(tools, files);
+}
+
+async function resolveKernel(o: BuildOptions): Promise<Context['kernel']> {
+  const image = o.kernel ? resolve(o.kernel) : (await findNewestKernel()).image;
+  const version = await kernelVersionFromImage(image);
+  const modulesDir = resolve(o.modules ?? `/lib/modules/${version}`);
+  const st = await stat(modulesDir).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new KernelError(
+      `no modules directory ${modulesDir} for kernel ${version} (${image})`,
+      `install the kernel's modules (apt-get install linux-image-${version}), or point --modules at them`,
+    );
+  }
+  await checkKernelFeatures(modulesDir);
+  return { image, version, modulesDir };
+}
+
+function kernelCmdline(o: BuildOptions): string {
+  // The last console= becomes /dev/console: the init's messages and rescue shell go there.
+  const consoles = o.console === 'serial' ? 'console=tty0 console=ttyS0,115200' : 'console=ttyS0,115200 console=tty0';
+  return [consoles, o.cmdline].filter(Boolean).join(' ');
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Context> {
+  const o = parseBuildOptions(input);
+  const epoch = buildEpoch(o);
+  await checkTools(o);
+  if (o.signKey && o.signCert) await checkSigningKey({ key: o.signKey, cert: o.signCert });
+  const kernel = await resolveKernel(o);
+  const out = resolve(o.out);
+  await mkdir(dirname(out), { recursive: true });
+  const work = await mkdtemp(join(tmpdir(), 'flashroot-build-'));
+  if (o.demo || !o.root) {
+    const rootDir = join(work, 'demo-root');
+    await makeDemoRoot(rootDir);
+    return { o: { ...o, demo: true }, report, work, epoch, kernel, rootDir, excludes: [], oneFileSystem: false };
+  }
+  try {
+    const captured = await captureRoot(o.root, o.init, [out, `${out}.partial`, work]);
+    return { o, report, work, epoch, kernel, rootDir: captured.dir, excludes: captured.excludes, oneFileSystem: true };
+  } catch (e) {
+    await rm(work, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export async function build(input: BuildOptionsInput, report = new Reporter(Boolean(input.json))): Promise<BuildResult> {
+  const ctx = await report.step('Checking inputs and tools', () => prepare(input, report));
+  const { o, epoch, kernel } = ctx;
+  try {
+    const sqfs = join(ctx.work, 'root.sqfs');
+    await report.step(`Compressing the root (${ctx.rootDir}) to squashfs (${o.comp})`, () =>
+      makeSquashfs({
+        source: ctx.rootDir,
+        output: sqfs,
+        compressor: o.comp,
+        excludes: ctx.excludes,
+        oneFileSystem: ctx.oneFileSystem,
+        epoch,
+        onProgress: (pct) => report.progress(`${pct}%`),
+      }),
+    );
+    const squashfsBytes = (await stat(sqfs)).size;
+    const squashfsSha256 = await sha256File(sqfs);
+    const buildId = epoch === undefined ? randomBytes(8).toString('hex') : squashfsSha256.slice(0, 16);
+    const serial = stableId(epoch === undefined ? undefined : `serial:${o.label}:${squashfsSha256}`);
+    const uuid = `${(serial >>> 16).toString(16).padStart(4, '0')}-${(serial & 0xffff).toString(16).padStart(4, '0')}`.toUpperCase();
+
+    const initramfs = await report.step(`Building the initramfs for ${kernel.version}`, () =>
+      buildInitramfs({
+        modulesDir: kernel.modulesDir,
+        compressor: o.initrdComp,
+        epoch: epoch ?? Math.floor(Date.now() / 1000),
+        defaults: {
+          label: o.label,
+          uuid: '',
+          lower: 'local',
+          sqfs: SQUASHFS_PATH,
+          size: o.upperSize,
+          onfail: o.onfail,
+          debug: false,
+          timeout: o.timeout,
+          breakAt: '',
+          init: o.init,
+        },
+      }),
+    );
+    const cmdline = kernelCmdline(o);
+    const manifest = {
+      buildId,
+      flashroot: 1,
+      kernel: kernel.version,
+      squashfs: { path: SQUASHFS_PATH, bytes: squashfsBytes, sha256: squashfsSha256, compressor: o.comp },
+      cmdline,
+      defaults: { label: o.label, uuid, upperSize: o.upperSize, onfail: o.onfail, timeout: o.timeout, init: o.init },
+      boot: o.boot,
+      ...(epoch === undefined ? { builtAt: new Date().toISOString() } : { sourceDateEpoch: epoch }),
+    };
+    const kernelBytes = await readFile(kernel.image);
+    const files: ImageFile[] = [
+      { path: SQUASHFS_PATH, content: { hostPath: sqfs } },
+      { path: MANIFEST_PATH, content: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`) },
+    ];
+    const bios = o.boot !== 'uefi';
+    if (bios) {
+      files.push({ path: '/boot/vmlinuz', content: kernelBytes }, { path: '/boot/initrd.img', content: initramfs.data });
+      for (const f of await syslinuxFatFiles({ name: o.demo ? 'flashroot demo' : 'flashroot', cmdline, rescueCmdline: RESCUE_CMDLINE, timeoutSeconds: o.menuTimeout })) {
+        files.push({ path: f.path, content: f.data });
+      }
+    }
+    if (o.boot !== 'bios') {
+      const esp = await report.step('Assembling the Unified Kernel Images and systemd-boot', async () => {
+        const blobs = await readBootBlobs();
+        let espFiles: EspFile[] = systemdBootFiles({ ...blobs, kernel: kernelBytes, initrd: initramfs.data, uname: kernel.version, cmdline, timeoutSec: o.menuTimeout });
+        if (o.signKey && o.signCert) espFiles = await signEspFiles(espFiles, { key: o.signKey, cert: o.signCert });
+        return espFiles;
+      });
+      for (const f of esp) files.push({ path: f.path, content: f.data });
+    }
+    const out = resolve(o.out);
+    const image = await report.step(`Writing the stick image ${o.out}`, async () =>
+      assembleImage({
+        out,
+        files,
+        label: o.label,
+        serial,
+        diskSignature: stableId(epoch === undefined ? undefined : `disk:${o.label}:${squashfsSha256}`),
+        size: o.size,
+        epoch,
+        mbrBootCode: bios ? await syslinuxMbrCode() : undefined,
+        finish: bios ? (partial, offset) => installSyslinux(partial, offset, epoch) : undefined,
+      }),
+    );
+    const result: BuildResult = {
+      image: out,
+      imageBytes: image.size,
+      squashfsBytes,
+      squashfsSha256,
+      initramfs: { bytes: initramfs.data.length, uncompressedBytes: initramfs.uncompressedBytes, parts: initramfs.parts, modules: initramfs.modules.files.length },
+      kernel: { image: kernel.image, version: kernel.version },
+      boot: o.boot,
+      signed: Boolean(o.signKey),
+      buildId,
+      cmdline,
+      timings: report.timings.map((t) => ({ step: t.name, ms: Math.round(t.ms) })),
+    };
+    printSummary(report, result, o);
+    return result;
+  } finally {
+    await rm(ctx.work, { recursive: true, force: true });
+  }
+}
+
+function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
+  const total = r.timings.reduce((s, t) => s + t.ms, 0);
+  const p = r.initramfs.parts;
+  report.info(
+    [
+      '',
+      `Built ${r.image} (${formatBytes(r.imageBytes)}, sparse) in ${formatMs(total)}`,
+      `  boot:       ${r.boot === 'hybrid' ? 'BIOS (syslinux) + UEFI (systemd-boot, UKI)' : r.boot === 'bios' ? 'BIOS (syslinux)' : 'UEFI (systemd-boot, UKI)'}`,
+      `  secure boot: ${r.boot === 'bios' ? 'n/a' : r.signed ? 'UKIs and systemd-boot signed' : 'unsigned (use --sign-key/--sign-cert to sign)'}`,
+      `  kernel:     ${r.kernel.version}`,
+      `  root:       ${formatBytes(r.squashfsBytes)} squashfs, sha256 ${r.squashfsSha256.slice(0, 16)}…`,
+      `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.modules)}, init ${formatBytes(p.init)})`,
+      `  RAM:        at least ${formatBytes(minimumRam(r))} to boot; writes to / go to RAM (tmpfs, up to ${o.upperSize} of RAM)`,
+      `  try it:     flashroot try ${o.out}${r.boot === 'uefi' ? ' --uefi' : ''}`,
+    ].join('\n'),
+  );
+}
+
+/** Kernel + unpacked initramfs + a working margin for the kernel and the root's init. */
+function minimumRam(r: BuildResult): number {
+  return r.initramfs.uncompressedBytes + 160 * 1024 * 1024;
+}

@@ -1,0 +1,75 @@
+/**
+ * The build's settings, declared once: defaults, validation and the problems reported together.
+ */
+import { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { INITRD_COMPRESSORS } from '../initramfs/compress.js';
+import { COMPRESSORS } from '../squashfs/mksquashfs.js';
+
+export const BOOT_MODES = ['hybrid', 'bios', 'uefi'] as const;
+export type BootMode = (typeof BOOT_MODES)[number];
+
+const sizeRe = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i;
+
+/** "512M", "2G", "1500000000" -> bytes. */
+export function parseSize(text: string): number | undefined {
+  const m = sizeRe.exec(text.trim());
+  if (!m) return undefined;
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[(m[2] ?? '').toUpperCase()] ?? 1;
+  return Math.round(Number(m[1]) * mult);
+}
+
+export const BuildOptionsSchema = z.object({
+  root: z.string().optional(),
+  demo: z.boolean().default(false),
+  init: z.string().startsWith('/', 'must be an absolute path inside the root').default('/sbin/init'),
+  kernel: z.string().optional(),
+  modules: z.string().optional(),
+  out: z.string().default('images/flashroot.img'),
+  comp: z.enum(COMPRESSORS).default('zstd'),
+  initrdComp: z.enum(INITRD_COMPRESSORS).default('zstd'),
+  label: z
+    .string()
+    .regex(/^[A-Z0-9_-]{1,11}$/, 'must be 1-11 characters among A-Z 0-9 _ - (FAT labels are upper case)')
+    .default('FLASHROOT'),
+  size: z
+    .string()
+    .optional()
+    .refine((s) => s === undefined || parseSize(s) !== undefined, 'must be a size like 512M or 2G')
+    .transform((s) => (s === undefined ? undefined : parseSize(s))),
+  boot: z.enum(BOOT_MODES).default('hybrid'),
+  upperSize: z
+    .string()
+    .regex(/^(\d+%|\d+[kmgKMG]?)$/, 'must be a size like 512M or a share of RAM like 50%')
+    .default('50%'),
+  onfail: z.enum(['shell', 'poweroff']).default('shell'),
+  timeout: z.coerce.number().int().min(1).max(600).default(30),
+  menuTimeout: z.coerce.number().int().min(0).max(600).default(3),
+  console: z.enum(['serial', 'screen']).default('serial'),
+  cmdline: z.string().default(''),
+  reproducible: z.boolean().default(false),
+  signKey: z.string().optional(),
+  signCert: z.string().optional(),
+  json: z.boolean().default(false),
+});
+
+export type BuildOptionsInput = z.input<typeof BuildOptionsSchema>;
+export type BuildOptions = z.output<typeof BuildOptionsSchema>;
+
+export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
+  const r = BuildOptionsSchema.safeParse(input);
+  const problems = r.success ? [] : r.error.issues.map((i) => `--${kebab(String(i.path[0]))}: ${i.message}`);
+  if (r.success) {
+    if (r.data.demo && r.data.root) problems.push('--demo and --root: choose one');
+    if (Boolean(r.data.signKey) !== Boolean(r.data.signCert)) problems.push('--sign-key and --sign-cert: give both or neither');
+    if (r.data.signKey && r.data.boot === 'bios') problems.push('--sign-key: signing applies to UEFI; use --boot hybrid or uefi');
+  }
+  if (!r.success || problems.length) {
+    throw new UsageError(`invalid options:\n- ${problems.join('\n- ')}`, 'see flashroot build --help');
+  }
+  return r.data;
+}
+
+function kebab(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
