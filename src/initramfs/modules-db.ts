@@ -95,14 +95,22 @@ export function fnmatch(pattern: string, text: string): boolean {
   return p === pattern.length;
 }
 
+/** The depmod command that writes modules.dep for <root>/lib/modules/<version>. */
+function depmodCommand(dir: string): string {
+  const m = /^(.*)\/lib\/modules\/([^/]+)$/.exec(dir);
+  if (!m) return 'depmod -b <root> <version>';
+  return m[1] ? `depmod -b ${m[1]} ${m[2]}` : `depmod ${m[2]}`;
+}
+
 async function readDbFile(dir: string, name: string, required: boolean): Promise<string> {
   try {
     return await readFile(join(dir, name), 'utf8');
   } catch (e) {
     if (!required) return '';
+    // Kernel packages do not ship modules.dep: their postinst runs depmod. An unpacked package needs it run.
     throw new KernelError(
       `Cannot read ${join(dir, name)}: ${(e as Error).message}.`,
-      'Point at /lib/modules/<version> of an installed kernel (apt-get install linux-image-amd64), or run depmod <version> to regenerate it.',
+      `Point at /lib/modules/<version> of an installed kernel (apt-get install linux-image-amd64); for an unpacked kernel package run: ${depmodCommand(dir)}`,
     );
   }
 }
@@ -160,7 +168,8 @@ function parseSoftdeps(text: string, db: ModuleDb): void {
   }
 }
 
-export async function loadModuleDb(dir: string): Promise<ModuleDb> {
+export async function loadModuleDb(modulesDir: string): Promise<ModuleDb> {
+  const dir = modulesDir.replace(/\/+$/, '');
   const db: ModuleDb = {
     dir,
     paths: new Map(),

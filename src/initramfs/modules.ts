@@ -131,9 +131,9 @@ async function moduleFile(db: ModuleDb, kernelVersion: string, name: string): Pr
 }
 
 export async function resolveModules(modulesDir: string, req: ModuleRequest): Promise<ResolvedModules> {
-  const dir = modulesDir.replace(/\/+$/, '');
+  const db = await loadModuleDb(modulesDir);
+  const dir = db.dir;
   const kernelVersion = basename(dir);
-  const db = await loadModuleDb(dir);
   const closure = new Closure(db);
   const missing = new Set<string>();
   const builtin = new Set<string>();

@@ -146,6 +146,14 @@ describe('resolveModules on fixture kernels', () => {
     expect(r).toMatchObject({ builtin: ['vfat'], missing: [], files: [] });
   });
 
+  it('says how to run depmod for an unpacked kernel package without modules.dep', async () => {
+    const dir = await makeModulesDir('9.9.9-nodep', { dep: {} });
+    await rm(join(dir, 'modules.dep'));
+    const err = await resolveModules(`${dir}/`, { names: ['x'] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KernelError);
+    expect((err as KernelError).hint).toContain(`depmod -b ${dir.replace(/\/lib\/modules\/.*$/, '')} 9.9.9-nodep`);
+  });
+
   it('reports a module named in modules.dep whose file is gone', async () => {
     const dir = await makeModulesDir('9.9.9-gone', { dep: { 'kernel/x.ko': [] } });
     await rm(join(dir, 'kernel/x.ko'));

@@ -2,7 +2,7 @@
  * Test fixtures for kernels: a hand-written /lib/modules/<version> tree, and a second real kernel
  * (Debian's real-time flavour) fetched with apt into .cache/kernels when it is not there yet.
  */
-import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,12 @@ async function unpackedKernel(root: string): Promise<FetchedKernel | undefined> 
   return { root, version, image: join(root, 'boot', image), modulesDir: join(root, 'lib', 'modules', version) };
 }
 
+/** A cache entry counts only once depmod has run in it (the package's postinst would have). */
+async function cachedKernel(root: string): Promise<FetchedKernel | undefined> {
+  const k = await unpackedKernel(root);
+  return k && (await access(join(k.modulesDir, 'modules.dep')).then(() => true, () => false)) ? k : undefined;
+}
+
 /**
  * Debian's real-time kernel, unpacked (never installed) into .cache/kernels. Says why it is
  * unavailable only when apt cannot reach its archive; any other failure fails the test.
@@ -82,8 +88,9 @@ export async function fetchRtKernel(): Promise<FetchedKernel | { unavailable: st
   }
   if (!pkg) return { unavailable: 'apt knows no linux-image-rt-amd64 (run apt-get update)' };
   const root = join(KERNEL_CACHE, pkg);
-  const cached = await unpackedKernel(root);
+  const cached = await cachedKernel(root);
   if (cached) return cached;
+  await rm(root, { recursive: true, force: true });
 
   await mkdir(KERNEL_CACHE, { recursive: true });
   // Unpack beside the cache entry and rename it in, so parallel test files never see half a kernel.
@@ -96,13 +103,16 @@ export async function fetchRtKernel(): Promise<FetchedKernel | { unavailable: st
     }
     const deb = (await readdir(work)).find((n) => n.endsWith('.deb')) ?? '';
     await run('dpkg-deb', ['-x', join(work, deb), join(work, 'root')]);
-    await rename(join(work, 'root'), root).catch(async (e: NodeJS.ErrnoException) => {
-      if (!(await unpackedKernel(root))) throw e;
+    const unpacked = await unpackedKernel(join(work, 'root'));
+    if (!unpacked) throw new Error(`${pkg} holds no boot/vmlinuz-*`);
+    await run('depmod', ['-b', unpacked.root, unpacked.version]);
+    await rename(unpacked.root, root).catch(async (e: NodeJS.ErrnoException) => {
+      if (!(await cachedKernel(root))) throw e;
     });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  const fetched = await unpackedKernel(root);
-  if (!fetched) throw new Error(`${pkg} unpacked into ${root} but holds no boot/vmlinuz-*`);
+  const fetched = await cachedKernel(root);
+  if (!fetched) throw new Error(`${pkg} unpacked into ${root} but has no modules.dep`);
   return fetched;
 }
