@@ -18,6 +18,7 @@ DEBIAN_PACKAGES=(
   shellcheck            # the generated init is linted
   dosfstools            # fsck.fat, to check the FAT32 we write
   file
+  strace                # tests prove a refused drive is never opened
 )
 
 missing=()
