@@ -17,7 +17,7 @@ DEBIAN_PACKAGES=(
   qemu-system-x86 qemu-utils
   shellcheck            # the generated init is linted
   dosfstools            # fsck.fat, to check the FAT32 we write
-  file
+  file fdisk          # file: is busybox static; sfdisk: tests read our partition tables
   strace                # tests prove a refused drive is never opened
 )
 

@@ -87,10 +87,10 @@ export function assembleInit(fragments: readonly InitFragment[]): InitScript {
   const parts = [
     '#!/bin/sh',
     '# flashroot /init, generated from overlays/init/*.sh by flashroot build. Do not edit.',
-    '# shellcheck disable=SC1091',
+    '# shellcheck disable=SC1090,SC1091',
     'PATH=/sbin:/bin:/usr/sbin:/usr/bin',
     'export PATH',
-    '. /etc/flashroot.conf',
+    '. "${FLASHROOT_CONF:-/etc/flashroot.conf}"',
     ...fragments.map((f) => `# --- ${f.file}\n${f.source.trimEnd()}`),
     '# --- main',
     'fr_main() {',
