@@ -19,6 +19,7 @@ DEBIAN_PACKAGES=(
   dosfstools            # fsck.fat, to check the FAT32 we write
   file fdisk          # file: is busybox static; sfdisk: tests read our partition tables
   strace                # tests prove a refused drive is never opened
+  gcc libc6-dev         # tests: build a tiny binary with a $ORIGIN runpath for the ELF closure
 )
 
 missing=()
