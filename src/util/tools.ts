@@ -24,6 +24,7 @@ const TOOLS: Record<string, ToolInfo> = {
   openssl: { why: 'generate a Secure Boot signing key', apt: 'openssl' },
   objdump: { why: 'inspect PE/ELF binaries', apt: 'binutils' },
   losetup: { why: 'attach an image file to a loop device', apt: 'mount' },
+  mke2fs: { why: 'make the ext4 read-write root that endurance measurements compare against', apt: 'e2fsprogs' },
   mcopy: { why: 'let syslinux write its files into the FAT without mounting it', apt: 'mtools' },
   file: { why: 'check that busybox is statically linked', apt: 'file' },
   timeout: { why: 'bound how long a virtual machine may run', apt: 'coreutils' },
