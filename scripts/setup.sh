@@ -20,6 +20,8 @@ DEBIAN_PACKAGES=(
   file fdisk          # file: is busybox static; sfdisk: tests read our partition tables
   strace                # tests prove a refused drive is never opened
   gcc libc6-dev         # tests: build a tiny binary with a $ORIGIN runpath for the ELF closure
+  e2fsprogs             # mke2fs -d: the read-write comparison root of endurance --measure
+  python3               # tests: its XML parser checks the endurance SVG
 )
 
 missing=()
