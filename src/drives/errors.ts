@@ -78,7 +78,7 @@ export class DevicePermissionError extends FlashrootError {
   ) {
     super('EPERM', `Permission denied opening ${device} for writing.`, {
       hint: 'Writing a drive needs root: run it with sudo.',
-      exitCode: 6,
+      exitCode: 77,
       cause,
     });
   }

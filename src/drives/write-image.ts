@@ -2,12 +2,14 @@
  * `flashroot write IMAGE --drive /dev/sdX`: every rule is checked before the drive is opened, the
  * user confirms, then the image is written sparse, first block last, and verified from the device.
  */
+import { access, constants } from 'node:fs/promises';
 import { SafetyError } from '../errors.js';
 import { parseSize } from '../endurance/units.js';
 import { formatBytes, formatMs, Reporter } from '../util/log.js';
 import { run } from '../util/run.js';
 import { preflight } from '../util/tools.js';
 import { confirmWrite } from './confirm.js';
+import { DevicePermissionError } from './errors.js';
 import { detectDrives, findDrive } from './detect.js';
 import type { DriveFacts } from './facts.js';
 import { flashImage, type FlashProgress, type FlashResult } from './flash.js';
@@ -103,6 +105,10 @@ export async function runWrite(image: string, opts: WriteOptions): Promise<void>
     unmount: opts.unmount,
   };
   let { drive, verdict } = await selectDrive(opts.drive, policy);
+  // Before asking for a confirmation that could not be acted on.
+  await access(drive.path, constants.R_OK | constants.W_OK).catch((err: unknown) => {
+    throw new DevicePermissionError(drive.path, err);
+  });
   const map = await mapImage(image, Math.max(drive.physicalBlockSize, 4096));
   reporter.info(confirmationText(drive, verdict));
   reporter.info(`  Image: ${formatBytes(map.size)}, of which ${formatBytes(map.mappedBytes)} will be written (${map.notes.join('; ')}).`);
