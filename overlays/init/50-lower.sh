@@ -1,19 +1,22 @@
 # needs: module-groups=fs
-# The read-only lower layer: the squashfs on the stick, loop-mounted.
+# The read-only lower layer, mounted at /run/flashroot/lower by the fr_lower_KIND function of
+# the kind flashroot.lower names (local: 51-lower-local.sh; others in their own fragments).
+
+fr_lower_kind() {
+	case "$FR_LOWER" in
+	*://*) echo "${FR_LOWER%%://*}" ;;
+	*) echo "$FR_LOWER" ;;
+	esac
+}
 
 fr_step_lower() {
 	fr_break_point premount
 	mkdir -p /run/flashroot/lower
-	case "$FR_LOWER" in
-	local)
-		fr_img=/run/flashroot/medium$FR_SQFS
-		[ -f "$fr_img" ] ||
-			fr_fail lower "no $FR_SQFS on $FR_MEDIUM_DEV" "is this a flashroot stick? check flashroot.sqfs= or rebuild it"
-		mount -t squashfs -o ro,loop "$fr_img" /run/flashroot/lower ||
-			fr_fail lower "cannot mount $FR_SQFS as squashfs" "the image may be damaged: rebuild or reflash the stick"
-		;;
-	*)
-		fr_fail lower "unknown lower layer '$FR_LOWER'" "use flashroot.lower=local"
-		;;
+	fr_kind=$(fr_lower_kind)
+	case "$fr_kind" in
+	*[!a-z0-9_]* | '') fr_fail lower "unknown lower layer '$FR_LOWER'" "use flashroot.lower=local" ;;
 	esac
+	command -v "fr_lower_$fr_kind" >/dev/null ||
+		fr_fail lower "this initramfs has no support for lower layer '$fr_kind'" "rebuild with flashroot build --lower $FR_LOWER"
+	"fr_lower_$fr_kind"
 }

@@ -22,6 +22,10 @@ export interface InitramfsOptions {
   compressor: InitrdCompressor;
   /** cpio mtime, for reproducible builds. */
   epoch: number;
+  /** Module groups beyond those the init fragments declare (e.g. network for a networked lower). */
+  extraModuleGroups?: readonly ModuleGroupName[];
+  /** Called with the staging directory before it is archived, to add files (FUSE clients, keys). */
+  stageExtra?: (root: string) => Promise<void>;
 }
 
 export interface Initramfs {
@@ -58,7 +62,7 @@ async function stageBusybox(root: string): Promise<number> {
 export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
   const fragments = await loadFragments();
   const init = assembleInit(fragments);
-  const groups = init.moduleGroups.filter((g): g is ModuleGroupName => g in MODULE_GROUPS);
+  const groups = [...new Set([...init.moduleGroups.filter((g): g is ModuleGroupName => g in MODULE_GROUPS), ...(o.extraModuleGroups ?? [])])];
   const modules = await resolveModules(o.modulesDir, { groups });
   const root = await mkdtemp(join(tmpdir(), 'flashroot-initramfs-'));
   try {
@@ -69,6 +73,7 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
     await writeFile(join(root, 'etc/modprobe.d/flashroot.conf'), MODPROBE_CONF, { flag: 'wx' });
     await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, modules: modules.loadOrder }), { flag: 'wx' });
     await writeFile(join(root, 'init'), init.text, { mode: 0o755, flag: 'wx' });
+    await o.stageExtra?.(root);
     const cpio = writeCpio(await entriesFromDir(root), o.epoch);
     return {
       data: await compressInitrd(cpio, o.compressor),
