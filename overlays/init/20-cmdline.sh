@@ -2,7 +2,7 @@
 # /etc/flashroot.conf at build time. Dotted parameters never reach init's environment, so read
 # /proc/cmdline ourselves.
 
-FR_KNOWN_KEYS="label uuid lower sqfs size onfail debug timeout break init modules"
+FR_KNOWN_KEYS="label uuid lower sqfs size toram verify onfail debug timeout break init modules"
 
 fr_set() {
 	case "$1" in
@@ -11,6 +11,8 @@ fr_set() {
 	lower) FR_LOWER=$2 ;;
 	sqfs) FR_SQFS=$2 ;;
 	size) FR_SIZE=$2 ;;
+	toram) FR_TORAM=$2 ;;
+	verify) FR_VERIFY=$2 ;;
 	onfail) FR_ONFAIL=$2 ;;
 	debug) FR_DEBUG=$2 ;;
 	timeout) FR_TIMEOUT=$2 ;;
