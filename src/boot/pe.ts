@@ -41,6 +41,7 @@ export interface PeHeaders {
     coff: number;
     optional: number;
     sectionTable: number;
+    checkSum: number;
   };
   machine: number;
   timeDateStamp: number;
@@ -99,7 +100,7 @@ export function parsePe(buf: Buffer): PeHeaders {
     });
   }
   return {
-    offsets: { coff, optional, sectionTable },
+    offsets: { coff, optional, sectionTable, checkSum: optional + OPT.checkSum },
     machine: buf.readUInt16LE(coff + COFF.machine),
     timeDateStamp: buf.readUInt32LE(coff + COFF.timeDateStamp),
     sizeOfInitializedData: buf.readUInt32LE(optional + OPT.sizeOfInitializedData),
@@ -204,7 +205,7 @@ export function addSections(image: Buffer, newSections: readonly NewSection[]): 
   const addedInitialized = placed.reduce((sum, p) => sum + alignUp(p.section.virtualSize, pe.sectionAlignment), 0);
   out.writeUInt32LE(pe.sizeOfInitializedData + addedInitialized, optional + OPT.sizeOfInitializedData);
   out.writeUInt32LE(nextVirtual, optional + OPT.sizeOfImage);
-  out.writeUInt32LE(peChecksum(out, optional + OPT.checkSum), optional + OPT.checkSum);
+  out.writeUInt32LE(peChecksum(out, pe.offsets.checkSum), pe.offsets.checkSum);
   return out;
 }
 
