@@ -47,7 +47,12 @@ export interface InitDefaults {
   uuid: string;
   lower: string;
   sqfs: string;
+  /** sha256 of the squashfs, checked at boot with flashroot.verify. */
+  sqfsSha256: string;
   size: string;
+  /** Copy the lower layer to RAM first: '' (no), '1' (if it fits, else run from the stick), 'strict' (fail if not). */
+  toram: '' | '1' | 'strict';
+  verify: boolean;
   onfail: 'shell' | 'poweroff';
   debug: boolean;
   timeout: number;
@@ -66,7 +71,10 @@ export function renderDefaults(d: InitDefaults): string {
     ['FR_UUID', d.uuid],
     ['FR_LOWER', d.lower],
     ['FR_SQFS', d.sqfs],
+    ['FR_SQFS_SHA256', d.sqfsSha256],
     ['FR_SIZE', d.size],
+    ['FR_TORAM', d.toram],
+    ['FR_VERIFY', d.verify ? '1' : '0'],
     ['FR_ONFAIL', d.onfail],
     ['FR_DEBUG', d.debug ? '1' : '0'],
     ['FR_TIMEOUT', String(d.timeout)],

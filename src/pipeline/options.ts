@@ -42,6 +42,8 @@ export const BuildOptionsSchema = z.object({
     .string()
     .regex(/^(\d+%|\d+[kmgKMG]?)$/, 'must be a size like 512M or a share of RAM like 50%')
     .default('50%'),
+  toram: z.enum(['', '1', 'strict']).default(''),
+  verify: z.boolean().default(false),
   onfail: z.enum(['shell', 'poweroff']).default('shell'),
   timeout: z.coerce.number().int().min(1).max(600).default(30),
   menuTimeout: z.coerce.number().int().min(0).max(600).default(3),

@@ -17,6 +17,8 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--size <size>', 'image size, e.g. 2G (default: contents + headroom)')
     .option('--boot <mode>', 'hybrid (BIOS + UEFI), bios or uefi', 'hybrid')
     .option('--upper-size <size>', 'RAM for writes to / (tmpfs size: 512M, or a share of RAM like 50%)', '50%')
+    .option('--toram [mode]', "copy the root to RAM at boot so the stick can be pulled; 'strict' fails instead of running from the stick when RAM is short")
+    .option('--verify', 'check the sha256 of the root image at boot before mounting it')
     .option('--onfail <what>', 'when the boot fails: shell (rescue shell) or poweroff', 'shell')
     .option('--timeout <seconds>', 'how long the init waits for the stick', '30')
     .option('--menu-timeout <seconds>', 'boot menu timeout', '3')
@@ -28,7 +30,8 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--json', 'print the result as JSON on stdout, no progress')
     .action(async (opts: Record<string, unknown>) => {
       const { build } = await import('../../pipeline/build.js');
-      const result = await build(opts);
+      // --toram alone means "if it fits"; commander gives true for a bare optional-value flag.
+      const result = await build({ ...opts, toram: opts.toram === true ? '1' : opts.toram });
       if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     });
 };
