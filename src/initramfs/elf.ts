@@ -90,29 +90,34 @@ export async function elfClosure(binaries: readonly string[], opts: ElfClosureOp
     return real;
   };
 
-  /** ld.so's order: DT_RPATH (only without DT_RUNPATH), DT_RUNPATH, ld.so.conf, trusted dirs. */
-  const findLibrary = async (name: string, object: string, info: { rpath: string[]; runpath: string[]; machine: number }): Promise<string> => {
+  const findLibrary = async (name: string, object: string, ownDirs: string[], machine: number): Promise<string> => {
     if (name.includes('/')) return name;
-    const own = info.runpath.length > 0 ? info.runpath : info.rpath;
-    for (const dir of [...expandOrigin(own, object), ...systemDirs]) {
+    for (const dir of [...ownDirs, ...systemDirs]) {
       const candidate = posix.join(dir, name);
       const real = await resolveInRoot(root, candidate, []);
       // Skip libraries of another architecture (an i386 libc in /lib, say), as ld.so does.
-      if (real !== undefined && (await elf64Machine(join(root, real))) === info.machine) return candidate;
+      if (real !== undefined && (await elf64Machine(join(root, real))) === machine) return candidate;
     }
-    throw new InputError(name, `Library ${name} needed by ${object} was not found in ${root}.`, `Install the package that provides ${name} (searched: ${[...own, ...systemDirs].join(' ')}).`);
+    throw new InputError(name, `Library ${name} needed by ${object} was not found in ${root}.`, `Install the package that provides ${name} (searched: ${[...ownDirs, ...systemDirs].join(' ')}).`);
   };
 
-  const visit = async (path: string, neededBy: string): Promise<void> => {
+  /**
+   * ld.so's order: an object with DT_RUNPATH searches only that; one without searches its DT_RPATH,
+   * then the DT_RPATH of each object that loaded it up to the executable. Then ld.so.conf and trusted dirs.
+   */
+  const visit = async (path: string, neededBy: string, loaderRpath: string[]): Promise<void> => {
     const real = await include(path, neededBy);
     if (visited.has(real)) return;
     visited.add(real);
     const info = await readElfDynamicInfo(join(root, real));
     if (info.interpreter) await include(info.interpreter, path);
-    for (const name of info.needed) await visit(await findLibrary(name, path, info), path);
+    const hasRunpath = info.runpath.length > 0;
+    const chainRpath = hasRunpath ? loaderRpath : [...expandOrigin(info.rpath, path), ...loaderRpath];
+    const ownDirs = hasRunpath ? expandOrigin(info.runpath, path) : chainRpath;
+    for (const name of info.needed) await visit(await findLibrary(name, path, ownDirs, info.machine), path, chainRpath);
   };
 
-  for (const binary of binaries) await visit(binary, 'the initramfs');
+  for (const binary of binaries) await visit(binary, 'the initramfs', []);
   return { files: [...files].sort() };
 }
 

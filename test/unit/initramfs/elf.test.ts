@@ -132,6 +132,26 @@ describe('elfClosure inside another root', () => {
     expect(ran.exitCode).toBe(42);
   });
 
+  it('passes DT_RPATH on to the libraries an executable loads, but not DT_RUNPATH (as ld.so does)', async () => {
+    const root = await rootWithLibc('chain-');
+    await mkdir(join(root, 'app/lib'), { recursive: true });
+    await mkdir(join(root, 'app/bin'), { recursive: true });
+    await writeFile(join(scratch, 'inner.c'), 'int inner(void) { return 7; }\n');
+    await writeFile(join(scratch, 'outer.c'), 'int inner(void);\nint outer(void) { return inner(); }\n');
+    await writeFile(join(scratch, 'chain.c'), 'int outer(void);\nint main(void) { return outer(); }\n');
+    const lib = join(root, 'app/lib');
+    await run('gcc', ['-shared', '-fPIC', '-o', join(lib, 'libinner.so'), join(scratch, 'inner.c')]);
+    await run('gcc', ['-shared', '-fPIC', '-o', join(lib, 'libouter.so'), join(scratch, 'outer.c'), `-L${lib}`, '-linner']);
+    for (const [exe, tags] of [['rpath', '--disable-new-dtags'], ['runpath', '--enable-new-dtags']]) {
+      await run('gcc', ['-o', join(root, 'app/bin', exe), join(scratch, 'chain.c'), `-L${lib}`, '-louter', `-Wl,${tags},-rpath-link,${lib},-rpath,/app/lib`]);
+    }
+    expect((await elfClosure(['/app/bin/rpath'], { root })).files).toEqual(expect.arrayContaining(['/app/lib/libouter.so', '/app/lib/libinner.so']));
+    await expect(elfClosure(['/app/bin/runpath'], { root })).rejects.toThrow(/libinner\.so needed by \/app\/lib\/libouter\.so/);
+    if (process.getuid?.() !== 0) return;
+    expect((await run('chroot', [root, '/app/bin/rpath'], { okExitCodes: [7] })).exitCode).toBe(7);
+    expect((await run('chroot', [root, '/app/bin/runpath'], { okExitCodes: [127] })).stderr).toMatch(/libinner\.so/);
+  });
+
   it('names the missing library and the binary that needs it', async () => {
     const root = await rootWithLibc('bare-');
     await mkdir(join(root, 'usr/bin'), { recursive: true });
