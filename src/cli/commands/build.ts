@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { BuildOptionsInput } from '../../pipeline/options.js';
 import type { RegisterCommand } from './index.js';
 
 export const register: RegisterCommand = (program: Command) => {
@@ -31,7 +32,7 @@ export const register: RegisterCommand = (program: Command) => {
     .action(async (opts: Record<string, unknown>) => {
       const { build } = await import('../../pipeline/build.js');
       // --toram alone means "if it fits"; commander gives true for a bare optional-value flag.
-      const result = await build({ ...opts, toram: opts.toram === true ? '1' : opts.toram });
+      const result = await build({ ...opts, toram: opts.toram === true ? '1' : (opts.toram as BuildOptionsInput['toram']) });
       if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     });
 };
