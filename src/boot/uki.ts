@@ -90,7 +90,7 @@ export async function buildUkiFromFiles(files: UkiFiles): Promise<Buffer> {
     readFile(stubPath),
     readInput(files.kernel, 'kernel'),
     readInput(files.initrd, 'initrd'),
-    files.osReleasePath ? readInput(files.osReleasePath, 'os-release').then((b) => b.toString('utf8')) : osRelease(`flashroot (${uname})`, uname),
+    files.osReleasePath ? readOsRelease(files.osReleasePath) : osRelease(`flashroot (${uname})`, uname),
   ]);
   return buildUki({ stub, kernel, initrd, cmdline: files.cmdline, osRelease: osrel, uname });
 }
@@ -101,4 +101,14 @@ async function readInput(path: string, what: string): Promise<Buffer> {
   } catch (e) {
     throw new InputError(path, `Cannot read the ${what} ${path}: ${(e as Error).message}.`, 'Check the path and that you may read it.');
   }
+}
+
+/** systemd-boot silently leaves out a UKI whose os-release lacks a name or a version. */
+async function readOsRelease(path: string): Promise<string> {
+  const text = (await readInput(path, 'os-release')).toString('utf8');
+  const has = (keys: readonly string[]) => keys.some((k) => new RegExp(`^${k}=\\S`, 'm').test(text));
+  if (!has(['PRETTY_NAME', 'IMAGE_ID', 'NAME', 'ID']) || !has(['IMAGE_VERSION', 'VERSION', 'VERSION_ID', 'BUILD_ID'])) {
+    throw new InputError(path, `${path} has no name or no version; systemd-boot would not list a UKI built with it.`, 'Give it PRETTY_NAME= (or NAME=) and VERSION_ID= (or VERSION=) lines.');
+  }
+  return text;
 }

@@ -31,11 +31,16 @@ it('writes a signed UKI that sbverify accepts and objdump reads', async () => {
   expect((await run('objdump', ['-h', out])).stdout).toMatch(/\.osrel[\s\S]*\.cmdline[\s\S]*\.uname[\s\S]*\.initrd[\s\S]*\.linux/);
 });
 
-it('exits with a usage error for half a signing key and an input error for a missing kernel', async () => {
+it('exits with a usage error for half a signing key, an input error for a missing kernel or a versionless os-release', async () => {
   const half = await cli(['--kernel', kernel, '--initrd', initrd, '--cmdline', 'x', '--out', join(dir, 'a.efi'), '--sign-key', key.key]);
   expect(half.exitCode).toBe(2);
   expect(half.stderr).toMatch(/--sign-key and --sign-cert go together/);
   const missing = await cli(['--kernel', join(dir, 'nope'), '--initrd', initrd, '--cmdline', 'x', '--out', join(dir, 'b.efi')]);
   expect(missing.exitCode).toBe(3);
   expect(missing.stderr).toMatch(/hint: /);
+  const nameless = join(dir, 'os-release');
+  await writeFile(nameless, 'NAME="no version here"\n');
+  const unlisted = await cli(['--kernel', kernel, '--initrd', initrd, '--cmdline', 'x', '--out', join(dir, 'c.efi'), '--os-release', nameless]);
+  expect(unlisted.exitCode).toBe(3);
+  expect(unlisted.stderr).toMatch(/systemd-boot would not list/);
 });

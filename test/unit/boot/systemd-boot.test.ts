@@ -20,6 +20,11 @@ describe('systemdBootFiles', () => {
     expect(files.at(-1)?.data.toString()).toBe('timeout 5\ndefault flashroot.efi\n');
   });
 
+  it('is reproducible', () => {
+    const [a, b] = [systemdBootFiles(inputs), systemdBootFiles(inputs)];
+    expect(a.every((f, i) => f.path === b[i]?.path && f.data.equals(b[i].data))).toBe(true);
+  });
+
   it('gives the rescue entry its extra command line and its own title', () => {
     const [, normal, rescue] = systemdBootFiles(inputs);
     expect(sectionData(normal?.data ?? Buffer.alloc(0), '.cmdline')?.toString()).toBe('console=ttyS0');
