@@ -142,7 +142,7 @@ describe('elfClosure inside another root', () => {
     const lib = join(root, 'app/lib');
     await run('gcc', ['-shared', '-fPIC', '-o', join(lib, 'libinner.so'), join(scratch, 'inner.c')]);
     await run('gcc', ['-shared', '-fPIC', '-o', join(lib, 'libouter.so'), join(scratch, 'outer.c'), `-L${lib}`, '-linner']);
-    for (const [exe, tags] of [['rpath', '--disable-new-dtags'], ['runpath', '--enable-new-dtags']]) {
+    for (const [exe, tags] of [['rpath', '--disable-new-dtags'], ['runpath', '--enable-new-dtags']] as const) {
       await run('gcc', ['-o', join(root, 'app/bin', exe), join(scratch, 'chain.c'), `-L${lib}`, '-louter', `-Wl,${tags},-rpath-link,${lib},-rpath,/app/lib`]);
     }
     expect((await elfClosure(['/app/bin/rpath'], { root })).files).toEqual(expect.arrayContaining(['/app/lib/libouter.so', '/app/lib/libinner.so']));
