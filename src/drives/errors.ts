@@ -44,11 +44,14 @@ export class VerifyMismatchError extends FlashrootError {
     readonly offset: number,
     readonly expectedSha256: string,
     readonly actualSha256: string,
+    /** Set when the writer erased the partition table again, since the stick cannot be trusted. */
+    readonly madeNotBootable = false,
   ) {
     super(
       'EVERIFY',
       `Verification failed: ${device} differs from the image at byte ${offset} ` +
-        `(image block sha256 ${expectedSha256.slice(0, 16)}…, read back ${actualSha256.slice(0, 16)}…).`,
+        `(image block sha256 ${expectedSha256.slice(0, 16)}…, read back ${actualSha256.slice(0, 16)}…).` +
+        (madeNotBootable ? ' The partition table was erased again, so the stick will not boot in this state.' : ''),
       { hint: 'The stick does not keep what is written to it (counterfeit or worn out?); use another one.', exitCode: 8 },
     );
   }

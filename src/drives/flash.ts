@@ -90,6 +90,12 @@ async function flush(target: Target, drive: DriveFacts, offset: number): Promise
   }
 }
 
+async function wipeHead(target: Target, drive: DriveFacts, head: ByteRange): Promise<void> {
+  // Aligned buffers come from native memory that is not guaranteed to be zeroed.
+  await writeAt(target, drive, alignedBuffer(head.end, target.alignment).fill(0), 0);
+  await flush(target, drive, 0);
+}
+
 function firstDifference(a: Buffer, b: Buffer): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
@@ -144,8 +150,7 @@ export async function flashImage(opts: FlashOptions): Promise<FlashResult> {
     const buf = alignedBuffer(CHUNK, target.alignment);
     const head = headOf(target);
     const headBytes = Math.min(head.end, map.size);
-    await writeAt(target, drive, alignedBuffer(head.end, target.alignment), 0);
-    await flush(target, drive, 0);
+    await wipeHead(target, drive, head);
     for (const r of chunks(map.ranges, head)) {
       if (signal?.aborted) throw new WriteAbortedError(drive.path, written, 'not-bootable');
       await writeAt(target, drive, await readImage(fh, buf, r), r.start);
@@ -159,7 +164,12 @@ export async function flashImage(opts: FlashOptions): Promise<FlashResult> {
     written += headBytes;
     opts.onProgress?.({ phase: 'writing', bytes: written, total: map.mappedBytes });
     const writeMs = performance.now() - started;
-    const verify = await verifyDrive(opts, target);
+    const verify = await verifyDrive(opts, target).catch(async (err: unknown) => {
+      if (!(err instanceof VerifyMismatchError)) throw err;
+      // A stick that does not hold what was written must not boot into something half-right.
+      await wipeHead(target, drive, head);
+      throw new VerifyMismatchError(err.device, err.offset, err.expectedSha256, err.actualSha256, true);
+    });
     return { imageSize: map.size, bytesWritten: written, writeMs, verify };
   } finally {
     await fh.close();

@@ -4,6 +4,7 @@
  * non-zero exit and a stick that does not look bootable.
  */
 import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +144,33 @@ describe('write faults on a loop device', () => {
     } finally {
       await held.close();
     }
+  });
+
+  it('a mismatch found while writing erases the partition table again and exits 8', async () => {
+    const file = join(dir, 'bad-medium.bin');
+    const dev = await stick(file, 128 * MiB);
+    const last = map.ranges.at(-1);
+    if (!last) throw new Error('empty map');
+    const offset = last.end - 4096 + 5;
+    let broken = false;
+    const err = await flashImage({
+      image: image.path,
+      drive: await facts(dev),
+      map,
+      onProgress: (p) => {
+        if (p.phase !== 'verifying' || broken) return;
+        broken = true;
+        // The medium "forgets" a byte after it was written (synchronously: before the next read-back).
+        const fd = openSync(file, 'r+');
+        writeSync(fd, Buffer.from('X'), 0, 1, offset);
+        closeSync(fd);
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VerifyMismatchError);
+    expect((err as VerifyMismatchError).offset).toBe(offset);
+    expect((err as VerifyMismatchError).madeNotBootable).toBe(true);
+    expect((err as VerifyMismatchError).exitCode).toBe(8);
+    await expectNotBootable(file);
   });
 
   it('a user who may not open the device is told to run as root, before any confirmation', async () => {
