@@ -46,7 +46,7 @@ export function renderTable(flash: FlashSpec, estimates: readonly Estimate[], me
 function describeMeasurement(m: Measurement): string {
   const mean = m.writeOps === 0 ? '-' : formatDecimalBytes(m.writeBytes / m.writeOps);
   return [
-    `Measured (${m.root} root, ${(m.seconds / 60).toFixed(1)} min of '${m.workload}'):`,
+    `Measured (${m.root} root, ${m.seconds} s of '${m.workload}'):`,
     `  stick: ${formatDecimalBytes(m.writeBytes)} in ${m.writeOps} write operations (mean ${mean}) → ${formatDecimalBytes(m.bytesPerDay)}/day`,
     m.upperBytes === undefined ? '' : `  tmpfs upper layer grew ${formatDecimalBytes(m.upperBytes)} → RAM needed ${formatDecimalBytes(m.upperBytesPerDay ?? 0)}/day`,
   ]
