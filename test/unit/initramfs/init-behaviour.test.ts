@@ -1,0 +1,117 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initSandbox, type InitSandbox } from '../../helpers/init-sandbox.js';
+
+let sb: InitSandbox;
+beforeAll(async () => {
+  sb = await initSandbox();
+});
+
+// A clock that advances one second per reading (kept in a file: the init reads it in a
+// subshell), and no real sleeping or hardware.
+const FAKE_CLOCK = `
+fr_clock=$(mktemp); echo 100 >"$fr_clock"
+fr_uptime() { read -r fr_t <"$fr_clock"; fr_t=$((fr_t + 1)); echo "$fr_t" >"$fr_clock"; echo "$fr_t"; }
+sleep() { :; }
+fr_coldplug() { fr_polls=$((fr_polls + 1)); }
+`;
+// Failure handling without a console or a power button.
+const FAKE_FAIL_EXITS = `
+sync() { :; }
+poweroff() { echo "POWEROFF $*"; exit 42; }
+fr_shell() { echo "SHELL: $1"; }
+`;
+
+describe('init: waiting for the stick', () => {
+  it('gives up at the deadline, having coldplugged on every poll', async () => {
+    const r = await sb.run(`${FAKE_CLOCK}
+findfs() { return 1; }
+FR_TIMEOUT=5
+if fr_find_medium; then echo found; else echo "gave up at $(cat "$fr_clock") after $fr_polls polls"; fi`);
+    // Deadline = 101 + 5; each poll reads the clock once more.
+    expect(r.stdout.trim()).toBe('gave up at 106 after 5 polls');
+  });
+
+  it('returns the device as soon as the label shows up', async () => {
+    const r = await sb.run(`${FAKE_CLOCK}
+findfs() { [ "$fr_polls" -ge 3 ] && [ "$1" = LABEL=FLASHROOT ] && echo /dev/sdb1; }
+fr_find_medium && echo "found $FR_MEDIUM_DEV after $fr_polls polls"`);
+    expect(r.stdout.trim()).toBe('found /dev/sdb1 after 3 polls');
+  });
+
+  it('looks the stick up by FAT serial when flashroot.uuid is given', async () => {
+    const r = await sb.run(`${FAKE_CLOCK}
+findfs() { echo "asked $1" >&2; [ "$1" = UUID=1234-ABCD ] && echo /dev/sdc1; }
+fr_parse_cmdline "flashroot.uuid=1234-ABCD"; fr_find_medium && echo "$FR_MEDIUM_DEV"`);
+    expect(r.stdout.trim()).toBe('/dev/sdc1');
+  });
+
+  it('fails the medium step with the label, the timeout and a hint, then powers off when asked', async () => {
+    const r = await sb.run(`${FAKE_CLOCK}${FAKE_FAIL_EXITS}
+findfs() { return 1; }
+fr_parse_cmdline "flashroot.onfail=poweroff flashroot.timeout=2 flashroot.label=OTHER"
+fr_step_medium; echo "not reached"`);
+    expect(r.stdout).toContain('flashroot: FAIL medium: no device with LABEL=OTHER after 2s — plug the stick in');
+    expect(r.stdout).toContain('POWEROFF -f');
+    expect(r.stdout).not.toContain('not reached');
+    expect(r.exitCode).toBe(42);
+  });
+
+  it('offers the rescue shell before powering off when onfail=shell', async () => {
+    const r = await sb.run(`${FAKE_FAIL_EXITS}
+fr_fail lower "cannot mount it" "reflash"`);
+    expect(r.stdout.split('\n').slice(0, 3)).toEqual([
+      'flashroot: FAIL lower: cannot mount it — reflash',
+      "SHELL: rescue shell (boot failed at step 'lower')",
+      'flashroot: powering off',
+    ]);
+  });
+});
+
+describe('init: lower layer', () => {
+  it('refuses an unknown or malformed lower kind with a FAIL line', async () => {
+    const unknown = await sb.run(`${FAKE_FAIL_EXITS}
+mkdir() { :; }  # the step would create /run/flashroot/lower on this host
+FR_ONFAIL=poweroff; FR_LOWER=pigeon://loft/root.sqfs; fr_step_lower`);
+    expect(unknown.stdout).toContain("flashroot: FAIL lower: this initramfs has no support for lower layer 'pigeon'");
+    const malformed = await sb.run(`${FAKE_FAIL_EXITS}
+mkdir() { :; }
+FR_ONFAIL=poweroff; FR_LOWER='rm -rf'; fr_step_lower`);
+    expect(malformed.stdout).toContain("flashroot: FAIL lower: unknown lower layer 'rm -rf'");
+  });
+
+  it('break points drop to a shell, then the boot continues', async () => {
+    const r = await sb.run(`${FAKE_FAIL_EXITS}
+fr_parse_cmdline "flashroot.break=premount"; fr_break_point premount; echo continued; fr_break_point preswitch; echo done`);
+    expect(r.stdout.trim().split('\n')).toEqual(["SHELL: break point 'premount' (flashroot.break=premount)", 'continued', 'done']);
+  });
+
+  it('toram: copies when the image fits, and falls back (or fails when strict) when it does not', async () => {
+    const img = join(sb.dir, 'root.sqfs');
+    await writeFile(img, Buffer.alloc(3 * 1024 * 1024, 1));
+    const tooLittle = `fr_mem_available_kib() { echo 66000; }`;
+    const r = await sb.run(`${tooLittle}
+fr_copy_to_ram ${img} || echo "fallback"`);
+    expect(r.stdout).toContain('flashroot: toram: the root image needs 3 MiB plus 64 MiB to spare, but only 64 MiB of RAM is available');
+    expect(r.stdout).toContain('fallback');
+    const strict = await sb.run(`${tooLittle}${FAKE_FAIL_EXITS}
+mkdir -p ${sb.dir}/medium/live && cp ${img} ${sb.dir}/medium/live/root.sqfs
+fr_img_dir=${sb.dir}/medium
+FR_ONFAIL=poweroff FR_TORAM=strict
+fr_copy_to_ram ${img} || fr_fail lower "the root image does not fit in RAM (flashroot.toram=strict)" "boot without flashroot.toram"`);
+    expect(strict.stdout).toContain('flashroot: FAIL lower: the root image does not fit in RAM (flashroot.toram=strict)');
+  });
+
+  it('verify: passes a matching image and fails a modified one with both hashes', async () => {
+    const img = join(sb.dir, 'verify.sqfs');
+    await writeFile(img, 'squashfs bytes');
+    const good = await sb.run(`${FAKE_FAIL_EXITS}
+FR_SQFS_SHA256=$(sha256sum ${img} | cut -d' ' -f1); fr_verify_image ${img}`);
+    expect(good.stdout).toContain('flashroot: verify: sha256 ok');
+    const bad = await sb.run(`${FAKE_FAIL_EXITS}
+FR_ONFAIL=poweroff; fr_verify_image ${img}`);
+    expect(bad.stdout).toMatch(/flashroot: FAIL verify: \/live\/root.sqfs has sha256 [0-9a-f]{64}, expected (ab){32} — the stick is damaged or was modified: reflash it/);
+    expect(bad.exitCode).toBe(42);
+  });
+});
