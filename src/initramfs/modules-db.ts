@@ -96,7 +96,7 @@ export function fnmatch(pattern: string, text: string): boolean {
 }
 
 /** The depmod command that writes modules.dep for <root>/lib/modules/<version>. */
-function depmodCommand(dir: string): string {
+export function depmodCommand(dir: string): string {
   const m = /^(.*)\/lib\/modules\/([^/]+)$/.exec(dir);
   if (!m) return 'depmod -b <root> <version>';
   return m[1] ? `depmod -b ${m[1]} ${m[2]}` : `depmod ${m[2]}`;

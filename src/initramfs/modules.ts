@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { KernelError } from '../errors.js';
 import { MODULE_GROUPS, type ModuleGroupName } from './module-groups.js';
-import { loadModuleDb, lookupAlias, moduleNameFromPath, normaliseModuleName, type ModuleDb } from './modules-db.js';
+import { depmodCommand, loadModuleDb, lookupAlias, moduleNameFromPath, normaliseModuleName, type ModuleDb } from './modules-db.js';
 
 export type ModuleCompression = 'xz' | 'zstd' | 'gzip';
 
@@ -117,14 +117,12 @@ function filteredDb(db: ModuleDb, included: ReadonlySet<string>): ModuleDbFiles 
 }
 
 async function moduleFile(db: ModuleDb, kernelVersion: string, name: string): Promise<{ file: ModuleFile; bytes: number }> {
-  const rel = db.paths.get(name) ?? '';
+  const rel = db.paths.get(name);
+  const broken = (what: string) => new KernelError(`modules.dep ${what}.`, `The module tree is inconsistent: reinstall the kernel package, or run ${depmodCommand(db.dir)}`);
+  if (rel === undefined) throw broken(`lists ${name} as a dependency but has no line for it`);
   const src = `${db.dir}/${rel}`;
-  let bytes: number;
-  try {
-    bytes = (await stat(src)).size;
-  } catch {
-    throw new KernelError(`modules.dep names ${rel}, but ${src} does not exist.`, `The module tree is incomplete: reinstall the kernel package or run depmod ${kernelVersion}.`);
-  }
+  const bytes = await stat(src).then((st) => (st.isFile() ? st.size : undefined), () => undefined);
+  if (bytes === undefined) throw broken(`names ${rel}, but ${src} is not a file`);
   const decompress = compressionOf(rel);
   const dest = `lib/modules/${kernelVersion}/${uncompressedPath(rel)}`;
   return { file: decompress ? { src, dest, decompress } : { src, dest }, bytes };
@@ -150,7 +148,7 @@ export async function resolveModules(modulesDir: string, req: ModuleRequest): Pr
   if (fatal.length > 0) {
     throw new KernelError(
       `Kernel ${kernelVersion} has no ${fatal.join(', ')}: neither a module in ${dir} nor built in.`,
-      'Use a kernel built with these (Debian linux-image-amd64 has them as modules), or run depmod if the files exist.',
+      `Use a kernel built with these (Debian linux-image-amd64 has them as modules), or run ${depmodCommand(dir)} if their files exist.`,
     );
   }
   const included = new Set(closure.loadOrder);

@@ -157,7 +157,7 @@ describe('resolveModules on fixture kernels', () => {
   it('reports a module named in modules.dep whose file is gone', async () => {
     const dir = await makeModulesDir('9.9.9-gone', { dep: { 'kernel/x.ko': [] } });
     await rm(join(dir, 'kernel/x.ko'));
-    await expect(resolveModules(dir, { names: ['x'] })).rejects.toThrow(/modules\.dep names kernel\/x\.ko/);
+    await expect(resolveModules(dir, { names: ['x'] })).rejects.toThrow(/modules\.dep names kernel\/x\.ko, but .* is not a file/);
   });
 });
 
