@@ -142,12 +142,22 @@ async function skippableInPartition(fh: FileHandle, p: Partition, notes: string[
   return [];
 }
 
+/** Sorted union of ranges: adjoining ones are joined before alignment could split them again. */
+function union(ranges: ByteRange[]): ByteRange[] {
+  const out: ByteRange[] = [];
+  for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
+    const prev = out.at(-1);
+    if (prev && r.start <= prev.end) prev.end = Math.max(prev.end, r.end);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
 /** The complement of `skip` in [0, size), with skipped ranges shrunk inward to `alignment`. */
 export function complement(size: number, skip: ByteRange[], alignment: number): ByteRange[] {
-  const aligned = skip
+  const aligned = union(skip)
     .map((r) => ({ start: Math.ceil(r.start / alignment) * alignment, end: Math.floor(Math.min(r.end, size) / alignment) * alignment }))
-    .filter((r) => r.end > r.start)
-    .sort((a, b) => a.start - b.start);
+    .filter((r) => r.end > r.start);
   const out: ByteRange[] = [];
   let pos = 0;
   for (const r of aligned) {
