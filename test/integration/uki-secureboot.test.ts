@@ -12,7 +12,7 @@ import { defaultMenu, readBootBlobs, systemdBootFiles, type EspFile } from '../.
 import { bootImage, type BootOptions } from '../../src/qemu/boot.js';
 import { run } from '../../src/util/run.js';
 import { formatMs } from '../../src/util/log.js';
-import { cmdlineSeen, espStick, MARKER, testKernel } from './uki-fixtures.js';
+import { cmdlineSeen, espStick, MARKER, testKernel, type TestKernel } from './uki-fixtures.js';
 
 const SECBOOT_CODE = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
 const SNAKEOIL_VARS = '/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd';
@@ -21,6 +21,7 @@ const SNAKEOIL_CERT = '/usr/share/ovmf/PkKek-1-snakeoil.pem';
 
 let dir: string;
 let snakeoil: SigningKey;
+let k: TestKernel;
 let files: EspFile[];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flashroot-uki-sb-'));
@@ -28,7 +29,7 @@ beforeAll(async () => {
   const key = join(dir, 'snakeoil.key');
   await run('openssl', ['pkey', '-in', SNAKEOIL_KEY, '-passin', 'pass:snakeoil', '-out', key]);
   snakeoil = { key, cert: SNAKEOIL_CERT };
-  const k = await testKernel();
+  k = await testKernel();
   files = systemdBootFiles({ ...(await readBootBlobs()), ...k, cmdline: 'console=ttyS0', entries: defaultMenu('flashroot test'), timeoutSec: 1 });
 });
 afterAll(async () => {
@@ -67,6 +68,15 @@ describe('Secure Boot', () => {
     expect(text).toMatch(/flashroot test(?! \().*flashroot test \(rescue shell\)/);
     expect(cmdlineSeen(r.console)).toBe('console=ttyS0');
     console.log(`Secure Boot (OVMF, SMM, no KVM) to marker: ${formatMs(r.msToExpect ?? 0)}`);
+  });
+
+  it('boots the rescue UKI with its own command line when it is the default', async () => {
+    const [normal, rescue] = defaultMenu('flashroot test');
+    if (!normal || !rescue) throw new Error('defaultMenu() lost an entry');
+    const rescueFirst = systemdBootFiles({ ...(await readBootBlobs()), ...k, cmdline: 'console=ttyS0', entries: [rescue, normal], timeoutSec: 0 });
+    const r = await secureBoot('rescue', await signEspFiles(rescueFirst, snakeoil), { expect: MARKER, failOn: ['Access Denied', 'Kernel panic'] });
+    expect(r.matched, r.console.join('\n')).toBe(true);
+    expect(cmdlineSeen(r.console)).toBe('console=ttyS0 flashroot.break=premount flashroot.shell');
   });
 
   it('refuses a UKI signed with a key the firmware does not trust', async () => {
