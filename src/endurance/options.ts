@@ -24,7 +24,7 @@ const hours = (flag: string) => converted(flag, parseHours);
 const positiveNumber = (flag: string) => z.coerce.number({ invalid_type_error: `${flag} must be a number` }).positive(`${flag} must be positive`);
 
 export const enduranceOptionsSchema = z.object({
-  capacity: size('--capacity'),
+  capacity: size('--capacity').refine((n) => n > 0, '--capacity must be more than 0'),
   nand: z.enum(NAND_TYPES, { message: `--nand must be one of ${NAND_TYPES.join(', ')}` }).default(D.nand),
   pe: positiveNumber('--pe').optional(),
   waf: z

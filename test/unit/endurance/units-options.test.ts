@@ -64,6 +64,9 @@ describe('endurance options', () => {
     const msg = (err as Error).message;
     for (const what of ['capacity', '--nand must be one of', "--waf must be 'auto'", '--pe must be positive', 'minutes']) expect(msg).toContain(what);
   });
+  it('refuses a zero capacity before the model runs', () => {
+    expect(() => parseEnduranceOptions({ capacity: '0' })).toThrow(/--capacity must be more than 0/);
+  });
   it('reads a fixed WAF', () => {
     expect(parseEnduranceOptions({ capacity: '8G', waf: '2.5' }).waf).toBe(2.5);
   });
