@@ -2,7 +2,8 @@
  * `flashroot write` on real block devices (loop devices over files): a sparse, verified write that
  * leaves a correct filesystem over old data, and refusals that write not a single byte.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +67,40 @@ describe('flashroot write to a loop device', () => {
       await run('mcopy', ['-i', `${file}@@${PARTITION_OFFSET}`, `::/${name}`, back]);
       expect((await readFile(back)).equals(data), name).toBe(true);
     }
+  });
+
+  it('takes the time of the data, not of the size: a 1 GiB image with 8 MiB of files', async () => {
+    const big = await makeFatImage(dir, 'big.img', 1024, [8 * MiB]);
+    const file = join(dir, 'big-stick.bin');
+    await writeFile(file, '');
+    await truncate(file, 1100 * MiB);
+    const dev = await attachLoop(file);
+    loops.push(dev);
+    const r = await flashroot(['write', big.path, '--drive', dev, '--allow-virtual', `--yes-i-am-sure=${dev}`, '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { bytesWritten: number; imageSize: number; writeMs: number; verifyMs: number };
+    // The first MiB, two 8 MiB FATs (512-byte clusters) and the files.
+    expect(out.bytesWritten).toBeLessThan(30 * MiB);
+    console.log(`[write-loop] 1 GiB image: written ${out.bytesWritten} B (${((100 * out.bytesWritten) / out.imageSize).toFixed(1)} %) in ${out.writeMs} ms, verified in ${out.verifyMs} ms`);
+  });
+
+  it('Ctrl-C during the write stops cleanly, says so, exits 130 and leaves no partition table', async () => {
+    // A dense image with no partition table: every byte is written, so the write lasts long enough to interrupt.
+    const dense = join(dir, 'dense.img');
+    await makeUsedStick(dense, 768 * MiB);
+    const { file, dev } = await stick('interrupted.bin', 800 * MiB);
+    const child = spawn('node', ['bin/flashroot.js', 'write', dense, '--drive', dev, '--allow-virtual', `--yes-i-am-sure=${dev}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let interrupted = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      // Once: a second Ctrl-C is the user's way to kill it outright.
+      if (!interrupted && stderr.includes('==> Writing')) interrupted = child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/Interrupted: Stopped after \d+ bytes\. The stick was left without a partition table/);
+    expect((await readRange(file, 0, 4096)).every((b) => b === 0)).toBe(true);
   });
 
   it('refuses a loop device without --allow-virtual, writing nothing', async () => {
