@@ -39,6 +39,14 @@ async function rootWithLibc(name: string): Promise<string> {
   return root;
 }
 
+/** Compiles C source to a file inside root (parents created); extra gcc arguments follow the source. */
+async function compile(root: string, out: string, source: string, extra: string[]): Promise<void> {
+  const src = join(scratch, `${out.replaceAll('/', '_')}.c`);
+  await writeFile(src, `${source}\n`);
+  await mkdir(dirname(join(root, out)), { recursive: true });
+  await run('gcc', ['-o', join(root, out), src, ...extra]);
+}
+
 async function realFilesOf(files: string[]): Promise<string[]> {
   const kinds = await Promise.all(files.map(async (f) => ((await lstat(f)).isSymbolicLink() ? undefined : f)));
   return kinds.filter((f): f is string => f !== undefined).sort();
@@ -112,12 +120,8 @@ describe('elfClosure inside another root', () => {
 
   it('follows a $ORIGIN runpath, and the result runs', async () => {
     const root = await rootWithLibc('origin-');
-    await mkdir(join(root, 'app/lib'), { recursive: true });
-    await mkdir(join(root, 'app/bin'), { recursive: true });
-    await writeFile(join(scratch, 'greet.c'), 'int greet(void) { return 42; }\n');
-    await writeFile(join(scratch, 'main.c'), 'int greet(void);\nint main(void) { return greet(); }\n');
-    await run('gcc', ['-shared', '-fPIC', '-o', join(root, 'app/lib/libgreet.so'), join(scratch, 'greet.c')]);
-    await run('gcc', ['-o', join(root, 'app/bin/main'), join(scratch, 'main.c'), `-L${join(root, 'app/lib')}`, '-lgreet', '-Wl,--enable-new-dtags,-rpath,$ORIGIN/../lib']);
+    await compile(root, 'app/lib/libgreet.so', 'int greet(void) { return 42; }', ['-shared', '-fPIC']);
+    await compile(root, 'app/bin/main', 'int greet(void);\nint main(void) { return greet(); }', [`-L${join(root, 'app/lib')}`, '-lgreet', '-Wl,--enable-new-dtags,-rpath,$ORIGIN/../lib']);
     const { files } = await elfClosure(['/app/bin/main'], { root });
     expect(files).toEqual([
       '/app/bin/main',
@@ -134,16 +138,11 @@ describe('elfClosure inside another root', () => {
 
   it('passes DT_RPATH on to the libraries an executable loads, but not DT_RUNPATH (as ld.so does)', async () => {
     const root = await rootWithLibc('chain-');
-    await mkdir(join(root, 'app/lib'), { recursive: true });
-    await mkdir(join(root, 'app/bin'), { recursive: true });
-    await writeFile(join(scratch, 'inner.c'), 'int inner(void) { return 7; }\n');
-    await writeFile(join(scratch, 'outer.c'), 'int inner(void);\nint outer(void) { return inner(); }\n');
-    await writeFile(join(scratch, 'chain.c'), 'int outer(void);\nint main(void) { return outer(); }\n');
     const lib = join(root, 'app/lib');
-    await run('gcc', ['-shared', '-fPIC', '-o', join(lib, 'libinner.so'), join(scratch, 'inner.c')]);
-    await run('gcc', ['-shared', '-fPIC', '-o', join(lib, 'libouter.so'), join(scratch, 'outer.c'), `-L${lib}`, '-linner']);
+    await compile(root, 'app/lib/libinner.so', 'int inner(void) { return 7; }', ['-shared', '-fPIC']);
+    await compile(root, 'app/lib/libouter.so', 'int inner(void);\nint outer(void) { return inner(); }', ['-shared', '-fPIC', `-L${lib}`, '-linner']);
     for (const [exe, tags] of [['rpath', '--disable-new-dtags'], ['runpath', '--enable-new-dtags']] as const) {
-      await run('gcc', ['-o', join(root, 'app/bin', exe), join(scratch, 'chain.c'), `-L${lib}`, '-louter', `-Wl,${tags},-rpath-link,${lib},-rpath,/app/lib`]);
+      await compile(root, `app/bin/${exe}`, 'int outer(void);\nint main(void) { return outer(); }', [`-L${lib}`, '-louter', `-Wl,${tags},-rpath-link,${lib},-rpath,/app/lib`]);
     }
     expect((await elfClosure(['/app/bin/rpath'], { root })).files).toEqual(expect.arrayContaining(['/app/lib/libouter.so', '/app/lib/libinner.so']));
     await expect(elfClosure(['/app/bin/runpath'], { root })).rejects.toThrow(/libinner\.so needed by \/app\/lib\/libouter\.so/);
