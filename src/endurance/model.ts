@@ -166,7 +166,7 @@ export function comparisonLoads(c: ComparisonInput): WriteLoad[] {
   const reflashPerDay = c.imageBytes / c.reflashEveryDays;
   const savePerDay = (c.saveBytes * 24) / c.saveEveryHours;
   return [
-    { id: 'rw', label: 'read-write root (ext4 + journal, journald persistent)', bytesPerDay: c.rwDailyBytes, meanWriteBytes: c.rwMeanWriteBytes, source: c.rwSource },
+    { id: 'rw', label: 'read-write root (ext4 + journal)', bytesPerDay: c.rwDailyBytes, meanWriteBytes: c.rwMeanWriteBytes, source: c.rwSource },
     { id: 'overlay', label: `flashroot overlay (reflash ${c.imageBytes > 0 ? `every ${c.reflashEveryDays} d` : 'never'})`, bytesPerDay: c.overlayDailyBytes + reflashPerDay, meanWriteBytes: Math.max(c.imageBytes, DEFAULT_RW_WRITE_BYTES), source: c.overlaySource },
     { id: 'overlay-save', label: `flashroot overlay + save every ${c.saveEveryHours} h`, bytesPerDay: c.overlayDailyBytes + reflashPerDay + savePerDay, meanWriteBytes: Math.max(c.saveBytes, DEFAULT_RW_WRITE_BYTES), source: 'user' },
   ];

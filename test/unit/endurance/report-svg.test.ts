@@ -30,7 +30,7 @@ describe('projectDaily', () => {
 describe('renderTable', () => {
   const text = renderTable(flash, estimates, [rwMeasured, overlayMeasured]);
   it('shows each configuration with a lifetime range and what limits it', () => {
-    expect(text).toContain('read-write root (ext4 + journal, journald persistent) [measured]');
+    expect(text).toContain('read-write root (ext4 + journal) [measured]');
     expect(text).toMatch(/flashroot overlay \(reflash never\) \[measured\]\s+0 B .*retention, not wear \(nothing written\)/);
     expect(text).toContain('4.32 GB');
   });
