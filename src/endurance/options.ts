@@ -42,7 +42,7 @@ export const enduranceOptionsSchema = z.object({
   page: size('--page').default(D.page),
   save: size('--save').default(D.save),
   saveEvery: hours('--save-every').default(D.saveEvery),
-  imageSize: size('--image-size').default(D.imageSize),
+  imageSize: size('--image-size').optional(),
   reflashEvery: hours('--reflash-every').default(D.reflashEvery),
   measure: z.string().optional(),
   rwImage: z.string().optional(),

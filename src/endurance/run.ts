@@ -2,13 +2,15 @@
  * `flashroot endurance`: the model over the three configurations, fed by defaults, the user's
  * figures, or a measured boot (`--measure`), printed as a table or JSON, and drawn as an SVG.
  */
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { Reporter } from '../util/log.js';
+import { ENDURANCE_DEFAULTS } from './defaults.js';
 import { comparisonLoads, DEFAULT_RW_DAILY_BYTES, estimate, geometricMiddle, type FlashSpec } from './model.js';
 import { meanWriteBytes, type Measurement } from './measurement.js';
 import { parseEnduranceOptions, type EnduranceOptions } from './options.js';
 import { renderTable, toJson } from './report.js';
 import { renderSvg } from './svg.js';
+import { parseSize } from './units.js';
 
 export async function runEndurance(raw: Record<string, unknown>): Promise<void> {
   const o = parseEnduranceOptions(raw);
@@ -23,7 +25,7 @@ export async function runEndurance(raw: Record<string, unknown>): Promise<void> 
     rwSource: rw ? 'measured' : o.dailyWrites === undefined ? 'default' : 'user',
     overlayDailyBytes: overlay?.bytesPerDay ?? 0,
     overlaySource: overlay ? 'measured' : 'default',
-    imageBytes: o.imageSize,
+    imageBytes: o.imageSize ?? (o.measure === undefined ? parseSize(ENDURANCE_DEFAULTS.imageSize, '--image-size') : (await stat(o.measure)).size),
     reflashEveryDays: o.reflashEvery / 24,
     saveBytes: o.save,
     saveEveryHours: o.saveEvery,

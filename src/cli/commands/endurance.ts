@@ -16,7 +16,7 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--page <size>', 'NAND page size', D.page)
     .option('--save <size>', 'overlay + save: bytes saved each time', D.save)
     .option('--save-every <duration>', 'overlay + save: interval (6h, 30m, 2d)', D.saveEvery)
-    .option('--image-size <size>', 'image size written by each reflash', D.imageSize)
+    .option('--image-size <size>', `image size written by each reflash (default: the measured image's size, else ${D.imageSize})`)
     .option('--reflash-every <duration>', 'how often the stick is reflashed', D.reflashEvery)
     .option('--measure <image>', 'boot this flashroot image in QEMU and measure its writes')
     .option('--rw-image <image>', 'read-write comparison image (default: an ext4 image made from the same root)')
