@@ -44,12 +44,13 @@ class PartitionDisk implements FatFs.DiskIO {
     private readonly fd: number,
     private readonly offset: number,
     private readonly sectors: number,
+    private readonly readOnly = false,
   ) {}
   initialize(): number {
-    return FatFs.RES_OK;
+    return this.status();
   }
   status(): number {
-    return FatFs.RES_OK;
+    return this.readOnly ? FatFs.STA_PROTECT : 0;
   }
   read(ff: FatFs.FatFs, _pdrv: number, buff: number, sector: number, count: number): number {
     const len = count * SECTOR;
@@ -59,6 +60,7 @@ class PartitionDisk implements FatFs.DiskIO {
     return FatFs.RES_OK;
   }
   write(ff: FatFs.FatFs, _pdrv: number, buff: number, sector: number, count: number): number {
+    if (this.readOnly) return FatFs.RES_WRPRT;
     writeSync(this.fd, ff.HEAPU8, buff, count * SECTOR, this.offset + sector * SECTOR);
     return FatFs.RES_OK;
   }
@@ -113,9 +115,21 @@ export class FatVolume {
   private constructor(
     private readonly ff: FatFs.FatFs,
     private readonly fd: number,
-    private readonly offset: number,
     private readonly restoreClock: () => void,
   ) {}
+
+  /** Mounts an existing FAT volume read-only, to list and read its files. */
+  static async mount(image: string, offset: number, size: number): Promise<FatVolume> {
+    const fd = openSync(image, 'r');
+    try {
+      const ff = await FatFs.create({ diskio: new PartitionDisk(fd, offset, Math.floor(size / SECTOR), true) });
+      check('mount', ff.f_mount(ff.malloc(FatFs.sizeof_FATFS), '', 1));
+      return new FatVolume(ff, fd, () => undefined);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
 
   /** Formats [offset, offset+size) of the image file as FAT32 and mounts it. */
   static async format(image: string, offset: number, size: number, o: FormatOptions): Promise<FatVolume> {
@@ -147,7 +161,7 @@ export class FatVolume {
       FatVolume.patchBootSectors(fd, offset, o);
       const fs = ff.malloc(FatFs.sizeof_FATFS);
       check('mount', ff.f_mount(fs, '', 1));
-      return new FatVolume(ff, fd, offset, restoreClock);
+      return new FatVolume(ff, fd, restoreClock);
     } catch (e) {
       restoreClock();
       closeSync(fd);
@@ -230,6 +244,52 @@ export class FatVolume {
       ff.free(buf);
       ff.free(fil);
     }
+  }
+
+  /** Every file and directory under `dir`, depth first, directories with a trailing '/'. */
+  list(dir = ''): { path: string; size: number; directory: boolean }[] {
+    const ff = this.ff;
+    const dp = ff.malloc(FatFs.sizeof_DIR);
+    const fno = ff.malloc(FatFs.sizeof_FILINFO);
+    const out: { path: string; size: number; directory: boolean }[] = [];
+    try {
+      check(`open directory ${dir || '/'}`, ff.f_opendir(dp, dir || '/'));
+      for (;;) {
+        check(`read directory ${dir || '/'}`, ff.f_readdir(dp, fno));
+        const name = ff.FILINFO_fname(fno);
+        if (!name) break;
+        const directory = (ff.FILINFO_fattrib(fno) & FatFs.AM_DIR) !== 0;
+        out.push({ path: `${dir}/${name}${directory ? '/' : ''}`, size: ff.FILINFO_fsize(fno), directory });
+      }
+      ff.f_closedir(dp);
+    } finally {
+      ff.free(fno);
+      ff.free(dp);
+    }
+    return out.flatMap((e) => (e.directory ? [e, ...this.list(e.path.slice(0, -1))] : [e]));
+  }
+
+  readFile(path: string): Buffer {
+    const ff = this.ff;
+    const fil = ff.malloc(FatFs.sizeof_FIL);
+    const buf = ff.malloc(CHUNK);
+    const got = ff.malloc(4);
+    const parts: Buffer[] = [];
+    try {
+      check(`open ${path}`, ff.f_open(fil, path, FatFs.FA_READ));
+      for (;;) {
+        check(`read ${path}`, ff.f_read(fil, buf, CHUNK, got));
+        const n = ff.getValue(got, 'i32');
+        if (n === 0) break;
+        parts.push(Buffer.from(ff.HEAPU8.subarray(buf, buf + n)));
+      }
+      ff.f_close(fil);
+    } finally {
+      ff.free(got);
+      ff.free(buf);
+      ff.free(fil);
+    }
+    return Buffer.concat(parts);
   }
 
   close(): void {

@@ -2,14 +2,13 @@
  * `flashroot build`: a flat list of steps over one context. Every input and tool is checked
  * before the first byte is written; each step is announced and timed.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { InputError, KernelError } from '../errors.js';
 import { installSyslinux, syslinuxFatFiles, syslinuxMbrCode, SYSLINUX_FILES } from '../boot/syslinux.js';
-import { readBootBlobs, RESCUE_CMDLINE, systemdBootFiles, SYSTEMD_BOOT, type EspFile } from '../boot/systemd-boot.js';
+import { defaultMenu, readBootBlobs, RESCUE_CMDLINE, systemdBootFiles, SYSTEMD_BOOT, type EspFile } from '../boot/systemd-boot.js';
 import { UKI_STUB } from '../boot/uki.js';
 import { checkSigningKey, signEspFiles } from '../boot/sign.js';
 import { assembleImage, stableId, type ImageFile } from '../disk/image.js';
@@ -19,6 +18,9 @@ import { findNewestKernel, kernelVersionFromImage } from '../kernel/version.js';
 import { captureRoot } from '../root/capture.js';
 import { makeDemoRoot } from '../root/demo-root.js';
 import { makeSquashfs } from '../squashfs/mksquashfs.js';
+import { makeNetworkImage, NETWORK_BUILD_TOOLS, networkInitramfsHooks, type NetworkImage } from '../network/build-lower.js';
+import { parseLower } from '../network/lower.js';
+import { sha256File } from '../util/hash.js';
 import { formatBytes, formatMs, Reporter } from '../util/log.js';
 import { preflight, type RequiredFile } from '../util/tools.js';
 import { parseBuildOptions, type BuildOptions, type BuildOptionsInput } from './options.js';
@@ -37,6 +39,8 @@ export interface BuildResult {
   kernel: { image: string; version: string };
   boot: BuildOptions['boot'];
   signed: boolean;
+  /** Set when the root is a network image: publish `path` where `url` points. */
+  network?: Omit<NetworkImage, 'verity'> & { rootHash: string };
   buildId: string;
   cmdline: string;
   timings: { step: string; ms: number }[];
@@ -68,6 +72,7 @@ async function checkTools(o: BuildOptions): Promise<void> {
   const tools = ['mksquashfs', 'busybox', 'file', ...(o.initrdComp === 'gzip' ? [] : [o.initrdComp])];
   if (bios) tools.push('syslinux', 'mcopy');
   if (o.signKey) tools.push('sbsign', 'sbverify');
+  if (o.lower !== 'local') tools.push(...NETWORK_BUILD_TOOLS);
   const files: RequiredFile[] = [...(bios ? SYSLINUX_FILES : []), ...(uefi ? [SYSTEMD_BOOT, UKI_STUB] : [])];
   await preflight(tools, files);
 }
@@ -91,12 +96,6 @@ function kernelCmdline(o: BuildOptions): string {
   // The last console= becomes /dev/console: the init's messages and rescue shell go there.
   const consoles = o.console === 'serial' ? 'console=tty0 console=ttyS0,115200' : 'console=ttyS0,115200 console=tty0';
   return [consoles, o.cmdline].filter(Boolean).join(' ');
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Context> {
@@ -138,6 +137,11 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         onProgress: (pct) => report.progress(`${pct}%`),
       }),
     );
+    const lower = parseLower(o.lower);
+    const net =
+      lower.kind === 'http'
+        ? await report.step('Appending the dm-verity hash tree and naming the network image', () => makeNetworkImage(sqfs, lower, dirname(resolve(o.out))))
+        : undefined;
     const squashfsBytes = (await stat(sqfs)).size;
     const squashfsSha256 = await sha256File(sqfs);
     const buildId = epoch === undefined ? randomBytes(8).toString('hex') : squashfsSha256.slice(0, 16);
@@ -152,7 +156,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         defaults: {
           label: o.label,
           uuid: '',
-          lower: 'local',
+          lower: net?.url ?? 'local',
           sqfs: SQUASHFS_PATH,
           sqfsSha256: squashfsSha256,
           size: o.upperSize,
@@ -164,6 +168,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           breakAt: '',
           init: o.init,
         },
+        ...(net ? networkInitramfsHooks(net) : {}),
       }),
     );
     const cmdline = kernelCmdline(o);
@@ -171,7 +176,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       buildId,
       flashroot: 1,
       kernel: kernel.version,
-      squashfs: { path: SQUASHFS_PATH, bytes: squashfsBytes, sha256: squashfsSha256, compressor: o.comp },
+      squashfs: { path: net ? net.url : SQUASHFS_PATH, bytes: squashfsBytes, sha256: squashfsSha256, compressor: o.comp },
+      ...(net ? { verity: { rootHash: net.verity.rootHash, dataBlocks: net.verity.dataBlocks } } : {}),
       cmdline,
       defaults: { label: o.label, uuid, upperSize: o.upperSize, toram: o.toram, verify: o.verify, onfail: o.onfail, timeout: o.timeout, init: o.init },
       boot: o.boot,
@@ -179,20 +185,22 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     };
     const kernelBytes = await readFile(kernel.image);
     const files: ImageFile[] = [
-      { path: SQUASHFS_PATH, content: { hostPath: sqfs } },
+      // A network root stays off the stick: the stick carries only what boots and finds it.
+      ...(net ? [] : [{ path: SQUASHFS_PATH, content: { hostPath: sqfs } }]),
       { path: MANIFEST_PATH, content: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`) },
     ];
     const bios = o.boot !== 'uefi';
+    const menuName = o.demo ? 'flashroot demo' : 'flashroot';
     if (bios) {
       files.push({ path: '/boot/vmlinuz', content: kernelBytes }, { path: '/boot/initrd.img', content: initramfs.data });
-      for (const f of await syslinuxFatFiles({ name: o.demo ? 'flashroot demo' : 'flashroot', cmdline, rescueCmdline: RESCUE_CMDLINE, timeoutSeconds: o.menuTimeout })) {
+      for (const f of await syslinuxFatFiles({ name: menuName, cmdline, rescueCmdline: RESCUE_CMDLINE, timeoutSeconds: o.menuTimeout })) {
         files.push({ path: f.path, content: f.data });
       }
     }
     if (o.boot !== 'bios') {
       const esp = await report.step('Assembling the Unified Kernel Images and systemd-boot', async () => {
         const blobs = await readBootBlobs();
-        let espFiles: EspFile[] = systemdBootFiles({ ...blobs, kernel: kernelBytes, initrd: initramfs.data, uname: kernel.version, cmdline, timeoutSec: o.menuTimeout });
+        let espFiles: EspFile[] = systemdBootFiles({ ...blobs, kernel: kernelBytes, initrd: initramfs.data, uname: kernel.version, cmdline, timeoutSec: o.menuTimeout, entries: defaultMenu(menuName) });
         if (o.signKey && o.signCert) espFiles = await signEspFiles(espFiles, { key: o.signKey, cert: o.signCert });
         return espFiles;
       });
@@ -221,6 +229,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       kernel: { image: kernel.image, version: kernel.version },
       boot: o.boot,
       signed: Boolean(o.signKey),
+      ...(net ? { network: { url: net.url, path: net.path, bytes: net.bytes, sha256: net.sha256, rootHash: net.verity.rootHash } } : {}),
       buildId,
       cmdline,
       timings: report.timings.map((t) => ({ step: t.name, ms: Math.round(t.ms) })),
@@ -243,6 +252,12 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       `  secure boot: ${r.boot === 'bios' ? 'n/a' : r.signed ? 'UKIs and systemd-boot signed' : 'unsigned (use --sign-key/--sign-cert to sign)'}`,
       `  kernel:     ${r.kernel.version}`,
       `  root:       ${formatBytes(r.squashfsBytes)} squashfs, sha256 ${r.squashfsSha256.slice(0, 16)}…`,
+      ...(r.network
+        ? [
+            `  lower:      ${r.network.url} (dm-verity root hash ${r.network.rootHash.slice(0, 16)}… baked in)`,
+            `  publish:    flashroot publish ${r.network.path} --to <web root serving ${r.network.url.replace(/[^/]*$/, '')}>`,
+          ]
+        : []),
       `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.modules)}, init ${formatBytes(p.init)})`,
       `  RAM:        at least ${formatBytes(minimumRam(r))} to boot; writes to / go to RAM (tmpfs, up to ${o.upperSize} of RAM)`,
       `  try it:     flashroot try ${o.out}${r.boot === 'uefi' ? ' --uefi' : ''}`,

@@ -8,6 +8,8 @@ import { start } from '../util/run.js';
 import { preflight } from '../util/tools.js';
 
 export const OVMF = '/usr/share/ovmf/OVMF.fd';
+/** The QEMU device id of the stick, for QMP (e.g. device_del to pull it out). */
+export const STICK_DEVICE_ID = 'stick-dev';
 
 export interface BootOptions {
   image: string;
@@ -27,8 +29,8 @@ export interface BootOptions {
   /** A QMP unix socket path, for tests that inspect or change the running VM. */
   qmpSocket?: string;
   extraArgs?: readonly string[];
-  /** Every console line, as it arrives. */
-  onLine?: (line: string) => void;
+  /** Every console line, as it arrives; `type` sends keystrokes to the serial console. */
+  onLine?: (line: string, type: (text: string) => void) => void;
   /** After the expected text, keep reading this long (or until QEMU exits). */
   graceMs?: number;
   /**
@@ -54,9 +56,9 @@ export function qemuArgs(o: BootOptions): string[] {
   if (o.uefi) args.push('-bios', OVMF);
   args.push('-drive', drive);
   if ((o.attach ?? 'usb') === 'usb') {
-    args.push('-device', 'qemu-xhci,id=xhci', '-device', 'usb-storage,bus=xhci.0,drive=stick,removable=on,bootindex=1');
+    args.push('-device', 'qemu-xhci,id=xhci', '-device', `usb-storage,id=${STICK_DEVICE_ID},bus=xhci.0,drive=stick,removable=on,bootindex=1`);
   } else {
-    args.push('-device', 'virtio-blk-pci,drive=stick,bootindex=1');
+    args.push('-device', `virtio-blk-pci,id=${STICK_DEVICE_ID},drive=stick,bootindex=1`);
   }
   args.push(...(o.network ? ['-nic', 'user,model=virtio-net-pci'] : ['-nic', 'none']));
   if (o.qmpSocket) args.push('-qmp', `unix:${o.qmpSocket},server=on,wait=off`);
@@ -75,12 +77,13 @@ export async function bootImage(o: BootOptions): Promise<BootResult> {
   // `timeout` ends QEMU even if this process dies first, and forwards our SIGTERM to it.
   const proc = start('timeout', ['--kill-after=5', String(o.timeoutSec), 'qemu-system-x86_64', ...qemuArgs(o)], {
     input: o.consoleInput,
+    interactive: true,
     onStdoutLine: (raw) => {
       // Strip the ANSI sequences the boot menus draw with.
       // eslint-disable-next-line no-control-regex
       const line = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
       consoleLines.push(line);
-      o.onLine?.(line);
+      o.onLine?.(line, proc.write);
       if (!result.matched && o.expect && line.includes(o.expect)) {
         result.matched = true;
         result.msToExpect = performance.now() - started;
@@ -94,7 +97,7 @@ export async function bootImage(o: BootOptions): Promise<BootResult> {
     },
     onStderrLine: (line) => {
       consoleLines.push(`[qemu] ${line}`);
-      o.onLine?.(`[qemu] ${line}`);
+      o.onLine?.(`[qemu] ${line}`, proc.write);
     },
   });
   const code = await proc.exited.catch(() => undefined);

@@ -32,8 +32,8 @@ sync
 poweroff -f
 `;
 
-/** Builds the demo root in dir (which must be empty or missing). */
-export async function makeDemoRoot(dir: string): Promise<void> {
+/** Builds the demo root in dir (which must be empty or missing); `init` replaces its /sbin/init script. */
+export async function makeDemoRoot(dir: string, init = DEMO_INIT): Promise<void> {
   const busybox = await findOnPath('busybox');
   if (!busybox) throw new ToolMissingError('busybox', 'build the demo root', 'busybox-static');
   for (const d of ['bin', 'sbin', 'etc', 'root', 'proc', 'sys', 'dev', 'run', 'tmp', 'usr/bin', 'usr/sbin']) {
@@ -51,7 +51,7 @@ export async function makeDemoRoot(dir: string): Promise<void> {
     });
   }
   // 'wx' (O_EXCL) refuses to write through a symlink: the applet links point at the host's /bin/busybox.
-  await writeFile(join(dir, 'sbin/init'), DEMO_INIT, { mode: 0o755, flag: 'wx' });
+  await writeFile(join(dir, 'sbin/init'), init, { mode: 0o755, flag: 'wx' });
   await chmod(join(dir, 'sbin/init'), 0o755);
   await writeFile(join(dir, 'etc/motd'), 'Welcome to the flashroot demo root.\n', { flag: 'wx' });
   // A symlink and a hard link, so a booted root can show they survived.

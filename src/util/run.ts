@@ -96,14 +96,17 @@ export async function runBinary(file: string, args: readonly string[], opts: Run
 
 export interface StartedProcess {
   pid: number | undefined;
+  /** Writes to the program's stdin (open only when started with `interactive`). */
+  write(text: string): void;
   /** Resolves when the process ends, with its exit code (undefined when killed by a signal). */
   exited: Promise<number | undefined>;
   kill(signal?: NodeJS.Signals): void;
 }
 
 /** Starts a long-running program (QEMU, a server) whose output is consumed while it runs. */
-export function start(file: string, args: readonly string[], opts: RunOptions = {}): StartedProcess {
-  const child = execa(file, args, { ...options(opts, 'utf8'), buffer: false, stdin: opts.input === undefined ? 'ignore' : 'pipe' });
+export function start(file: string, args: readonly string[], opts: RunOptions & { interactive?: boolean } = {}): StartedProcess {
+  const stdin = opts.input !== undefined || opts.interactive ? 'pipe' : 'ignore';
+  const child = execa(file, args, { ...options(opts, 'utf8'), buffer: false, stdin });
   forwardLines(child.stderr, opts.onStderrLine);
   forwardLines(child.stdout, opts.onStdoutLine);
   const exited = child.then((r) => {
@@ -113,5 +116,12 @@ export function start(file: string, args: readonly string[], opts: RunOptions = 
     }
     return r.exitCode;
   });
-  return { pid: child.pid, exited, kill: (signal = 'SIGTERM') => void child.kill(signal) };
+  return {
+    pid: child.pid,
+    exited,
+    write: (text) => {
+      if (child.stdin?.writable) child.stdin.write(text);
+    },
+    kill: (signal = 'SIGTERM') => void child.kill(signal),
+  };
 }

@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import type { RegisterCommand } from './index.js';
+
+export const register: RegisterCommand = (program: Command) => {
+  program
+    .command('inspect')
+    .description('Show what a built image holds: partition table, files, build manifest and boot entries.')
+    .argument('<image>', 'image built by flashroot build')
+    .option('--json', 'print as JSON')
+    .action(async (image: string, opts: { json?: boolean }) => {
+      const [{ inspectImage }, { formatBytes }] = await Promise.all([import('../../inspect/inspect.js'), import('../../util/log.js')]);
+      const r = await inspectImage(image);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      const lines = [
+        `${r.image}: ${formatBytes(r.bytes)}, MBR disk signature 0x${r.mbr.diskSignature.toString(16).padStart(8, '0')}`,
+        ...r.mbr.partitions.map((p, i) => `  partition ${i + 1}: type 0x${p.type.toString(16)}${p.active ? ' (active)' : ''}, start ${p.startLba * 512} B, ${formatBytes(p.sectors * 512)}`),
+        'files:',
+        ...r.files.map((f) => `  ${f.path.padEnd(40)} ${formatBytes(f.size)}`),
+        'boot entries:',
+        ...r.entries.map((e) => `  [${e.loader}] ${e.name}\n      ${e.cmdline}`),
+        'manifest:',
+        JSON.stringify(r.manifest, null, 2).replace(/^/gm, '  '),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+};

@@ -1,0 +1,85 @@
+/**
+ * `flashroot inspect`: what is on a built image, read without mounting it: the partition table,
+ * the FAT's files, the build manifest, and the boot entries of both loaders.
+ */
+import { open, stat } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import { sectionData } from '../boot/pe.js';
+import { FatVolume } from '../disk/fat.js';
+import { parseMbr, SECTOR, type Mbr } from '../disk/mbr.js';
+import { MANIFEST_PATH } from '../pipeline/build.js';
+
+export interface BootEntry {
+  loader: 'syslinux' | 'systemd-boot';
+  name: string;
+  cmdline: string;
+}
+
+export interface Inspection {
+  image: string;
+  bytes: number;
+  mbr: Mbr;
+  files: { path: string; size: number }[];
+  manifest: unknown;
+  entries: BootEntry[];
+}
+
+/** LABEL blocks of a syslinux.cfg: the MENU LABEL (or label) and the APPEND line. */
+export function syslinuxEntries(cfg: string): BootEntry[] {
+  const entries: BootEntry[] = [];
+  let current: BootEntry | undefined;
+  for (const raw of cfg.split('\n')) {
+    const line = raw.trim();
+    const [keyword = '', ...rest] = line.split(/\s+/);
+    const value = rest.join(' ');
+    switch (keyword.toUpperCase()) {
+      case 'LABEL':
+        current = { loader: 'syslinux', name: value, cmdline: '' };
+        entries.push(current);
+        break;
+      case 'MENU':
+        if (current && rest[0]?.toUpperCase() === 'LABEL') current.name = rest.slice(1).join(' ');
+        break;
+      case 'APPEND':
+        if (current) current.cmdline = value;
+        break;
+    }
+  }
+  return entries;
+}
+
+function ukiEntry(path: string, uki: Buffer): BootEntry {
+  const osrel = sectionData(uki, '.osrel')?.toString('utf8') ?? '';
+  const pretty = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(osrel)?.[1];
+  const cmdline = sectionData(uki, '.cmdline')?.toString('utf8').replace(/\0+$/, '') ?? '';
+  return { loader: 'systemd-boot', name: pretty ?? path, cmdline };
+}
+
+export async function inspectImage(image: string): Promise<Inspection> {
+  const st = await stat(image).catch(() => undefined);
+  if (!st?.isFile() && !st?.isBlockDevice()) throw new InputError(image, `'${image}' is not an image file`, 'give the path of an image built by flashroot build');
+  const fh = await open(image, 'r');
+  const sector0 = Buffer.alloc(SECTOR);
+  await fh.read(sector0, 0, SECTOR, 0);
+  await fh.close();
+  let mbr: Mbr;
+  try {
+    mbr = parseMbr(sector0);
+  } catch {
+    throw new InputError(image, `'${image}' has no MBR partition table`, 'is it an image built by flashroot build?');
+  }
+  const fatPart = mbr.partitions.find((p) => p.type === 0x0c || p.type === 0x0b || p.type === 0xef);
+  if (!fatPart) throw new InputError(image, `'${image}' has no FAT partition`, 'is it an image built by flashroot build?');
+  const fat = await FatVolume.mount(image, fatPart.startLba * SECTOR, fatPart.sectors * SECTOR);
+  try {
+    const files = fat.list().filter((f) => !f.directory).map(({ path, size }) => ({ path, size }));
+    const has = (p: string) => files.some((f) => f.path.toLowerCase() === p.toLowerCase());
+    const manifest: unknown = has(MANIFEST_PATH) ? JSON.parse(fat.readFile(MANIFEST_PATH).toString('utf8')) : undefined;
+    const entries: BootEntry[] = [];
+    if (has('/syslinux/syslinux.cfg')) entries.push(...syslinuxEntries(fat.readFile('/syslinux/syslinux.cfg').toString('utf8')));
+    for (const f of files.filter((f) => /^\/EFI\/Linux\/[^/]+\.efi$/i.test(f.path))) entries.push(ukiEntry(f.path, fat.readFile(f.path)));
+    return { image, bytes: st.size, mbr, files, manifest, entries };
+  } finally {
+    fat.close();
+  }
+}
