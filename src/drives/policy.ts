@@ -108,3 +108,12 @@ export function judge(drive: DriveFacts, opts: PolicyOptions): Verdict {
   const refusals = failed.filter((r) => !lifted(r, opts));
   return { path: drive.path, writable: refusals.length === 0, refusals, overridden: failed.filter((r) => lifted(r, opts)) };
 }
+
+/**
+ * The drive about to be opened is the one the user confirmed (same serial, size and model), and no
+ * override is needed that the user did not see.
+ */
+export function sameDrive(a: DriveFacts, av: Verdict, b: DriveFacts, bv: Verdict): boolean {
+  const confirmed = new Set(av.overridden.map((r) => r.rule));
+  return a.serial === b.serial && a.size === b.size && a.model === b.model && bv.overridden.every((r) => confirmed.has(r.rule));
+}

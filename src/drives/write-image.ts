@@ -15,7 +15,7 @@ import type { DriveFacts } from './facts.js';
 import { flashImage, type FlashProgress, type FlashResult } from './flash.js';
 import { mapImage } from './image-map.js';
 import { imageSize } from './list-drives.js';
-import { DEFAULT_MAX_SIZE, judge, type PolicyOptions, type Verdict } from './policy.js';
+import { DEFAULT_MAX_SIZE, judge, sameDrive, type PolicyOptions, type Verdict } from './policy.js';
 import { confirmationText, progressText } from './render.js';
 
 export interface WriteOptions {
@@ -104,24 +104,29 @@ export async function runWrite(image: string, opts: WriteOptions): Promise<void>
     allowVirtual: opts.allowVirtual,
     unmount: opts.unmount,
   };
-  let { drive, verdict } = await selectDrive(opts.drive, policy);
+  const { drive: shown, verdict } = await selectDrive(opts.drive, policy);
   // Before asking for a confirmation that could not be acted on.
-  await access(drive.path, constants.R_OK | constants.W_OK).catch((err: unknown) => {
-    throw new DevicePermissionError(drive.path, err);
+  await access(shown.path, constants.R_OK | constants.W_OK).catch((err: unknown) => {
+    throw new DevicePermissionError(shown.path, err);
   });
-  const map = await mapImage(image, Math.max(drive.physicalBlockSize, 4096));
-  reporter.info(confirmationText(drive, verdict));
+  const map = await mapImage(image, Math.max(shown.physicalBlockSize, 4096));
+  reporter.info(confirmationText(shown, verdict));
   reporter.info(`  Image: ${formatBytes(map.size)}, of which ${formatBytes(map.mappedBytes)} will be written (${map.notes.join('; ')}).`);
-  await confirmWrite(drive, verdict, {
+  await confirmWrite(shown, verdict, {
     yes: opts.yes,
     yesIAmSure: opts.yesIAmSure,
     interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
   });
-  if (opts.unmount && drive.mountpoints.length) {
-    await reporter.step(`Unmounting ${drive.mountpoints.join(', ')}`, () => unmountAll(drive));
-    // Judge again from a fresh look: what was mounted must now be gone, and nothing else changed.
-    ({ drive, verdict } = await selectDrive(opts.drive, { ...policy, unmount: false }));
+  if (opts.unmount && shown.mountpoints.length) {
+    await reporter.step(`Unmounting ${shown.mountpoints.join(', ')}`, () => unmountAll(shown));
   }
+  // Judge again from a fresh look: the user may have swapped sticks while reading the prompt, and
+  // what was unmounted must now be gone.
+  const fresh = await selectDrive(opts.drive, { ...policy, unmount: false });
+  if (!sameDrive(shown, verdict, fresh.drive, fresh.verdict)) {
+    throw new SafetyError(`${shown.path} changed since you confirmed; nothing was written.`, [], 'Run the command again and check the drive it shows.');
+  }
+  const drive = fresh.drive;
   const stop = stopOnSignals();
   let result: FlashResult;
   try {

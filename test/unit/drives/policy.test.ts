@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeDrives, type DriveFacts, type DriveSnapshot } from '../../../src/drives/facts.js';
-import { DEFAULT_MAX_SIZE, judge, type PolicyOptions, type RuleId } from '../../../src/drives/policy.js';
+import { DEFAULT_MAX_SIZE, judge, sameDrive, type PolicyOptions, type RuleId } from '../../../src/drives/policy.js';
 
 const GiB = 1024 ** 3;
 const FIXTURES = join(import.meta.dirname, '../../fixtures/drives');
@@ -90,5 +90,25 @@ describe('safety policy over recorded machines', () => {
     const vm = machine('vm-virtio-zram-loop');
     expect(vm.map((d) => d.path).sort()).toEqual(['/dev/loop0', '/dev/loop1', '/dev/vda', '/dev/zram0']);
     expect(vm.filter((d) => d.virtual).map((d) => d.path).sort()).toEqual(['/dev/loop0', '/dev/loop1', '/dev/zram0']);
+  });
+});
+
+describe('sameDrive (checked again after the confirmation)', () => {
+  const sdb = drive('laptop-nvme-usb-sdreader', '/dev/sdb');
+  const ok = judge(sdb, IMAGE);
+
+  it('accepts the same stick, and a stick that lost an overridden refusal (unmounted)', () => {
+    expect(sameDrive(sdb, ok, { ...sdb }, ok)).toBe(true);
+    const sda = drive('laptop-nvme-usb-sdreader', '/dev/sda');
+    const confirmed = judge(sda, { ...IMAGE, unmount: true });
+    const unmounted = { ...sda, mountpoints: [] };
+    expect(sameDrive(sda, confirmed, unmounted, judge(unmounted, IMAGE))).toBe(true);
+  });
+
+  it('rejects another stick under the same name, or one that now needs an override the user did not see', () => {
+    expect(sameDrive(sdb, ok, { ...sdb, serial: 'OTHER' }, ok)).toBe(false);
+    expect(sameDrive(sdb, ok, { ...sdb, size: 8 * GiB }, ok)).toBe(false);
+    const internal = { ...sdb, removable: false, hotplug: false };
+    expect(sameDrive(sdb, ok, internal, judge(internal, { ...IMAGE, allowNonRemovable: true }))).toBe(false);
   });
 });
