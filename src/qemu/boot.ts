@@ -83,7 +83,7 @@ export async function bootImage(o: BootOptions): Promise<BootResult> {
       // eslint-disable-next-line no-control-regex
       const line = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
       consoleLines.push(line);
-      o.onLine?.(line, proc.write);
+      o.onLine?.(line, (t) => proc.write(t));
       if (!result.matched && o.expect && line.includes(o.expect)) {
         result.matched = true;
         result.msToExpect = performance.now() - started;
@@ -97,7 +97,7 @@ export async function bootImage(o: BootOptions): Promise<BootResult> {
     },
     onStderrLine: (line) => {
       consoleLines.push(`[qemu] ${line}`);
-      o.onLine?.(`[qemu] ${line}`, proc.write);
+      o.onLine?.(`[qemu] ${line}`, (t) => proc.write(t));
     },
   });
   const code = await proc.exited.catch(() => undefined);
