@@ -1,5 +1,5 @@
 /** `flashroot drives`: every drive, and whether flashroot would write to it and why not. */
-import { stat } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
 import { InputError } from '../errors.js';
 import { parseSize } from '../endurance/units.js';
 import { preflight } from '../util/tools.js';
@@ -18,11 +18,12 @@ export interface DrivesOptions {
 export async function imageSize(path: string): Promise<number> {
   try {
     const s = await stat(path);
+    await access(path, constants.R_OK);
     if (s.isFile()) return s.size;
   } catch {
     // reported below
   }
-  throw new InputError(path, `Image not found or not a regular file: ${path}`, 'Build one with `flashroot build`, or check the path.');
+  throw new InputError(path, `Image not found, unreadable or not a regular file: ${path}`, 'Build one with `flashroot build`, or check the path.');
 }
 
 export async function runDrives(opts: DrivesOptions): Promise<void> {
