@@ -39,3 +39,14 @@ export function projectDaily(raw: RawMeasurement): Measurement {
 export function meanWriteBytes(m: Measurement): number | undefined {
   return m.writeOps === 0 ? undefined : m.writeBytes / m.writeOps;
 }
+
+/**
+ * How many times more the read-write root wrote to the stick than the overlay root, for the same
+ * workload: Infinity when the overlay wrote nothing, undefined when neither wrote anything.
+ */
+export function savingRatio(measurements: readonly Measurement[]): number | undefined {
+  const rw = measurements.find((m) => m.root === 'rw');
+  const overlay = measurements.find((m) => m.root === 'overlay');
+  if (!rw || !overlay || rw.writeBytes === 0) return undefined;
+  return overlay.writeBytes === 0 ? Infinity : rw.writeBytes / overlay.writeBytes;
+}

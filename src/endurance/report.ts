@@ -3,7 +3,7 @@
  * the JSON keeps raw numbers in bytes and years so scripts do their own rounding.
  */
 import { RETENTION_YEARS, type Estimate, type FlashSpec, type Range } from './model.js';
-import type { Measurement } from './measurement.js';
+import { savingRatio, type Measurement } from './measurement.js';
 import { formatDecimalBytes, formatYears } from './units.js';
 
 function range(r: Range, fmt: (n: number) => string): string {
@@ -40,7 +40,15 @@ export function renderTable(flash: FlashSpec, estimates: readonly Estimate[], me
   ];
   const lines = [header, '', pad(rows)];
   for (const m of measurements) lines.push('', describeMeasurement(m));
+  const ratio = savingRatio(measurements);
+  if (ratio !== undefined) lines.push('', describeSaving(ratio));
   return `${lines.join('\n')}\n`;
+}
+
+function describeSaving(ratio: number): string {
+  return Number.isFinite(ratio)
+    ? `Saving: the read-write root wrote ${ratio.toFixed(1)}× as much to the stick as the overlay root.`
+    : 'Saving: the overlay root wrote 0 B to the stick where the read-write root wrote some: the ratio is unbounded.';
 }
 
 function describeMeasurement(m: Measurement): string {
@@ -52,6 +60,12 @@ function describeMeasurement(m: Measurement): string {
   ]
     .filter(Boolean)
     .join('\n');
+}
+
+/** rw ÷ overlay bytes written to the stick: 'unbounded' when the overlay wrote nothing, null when not measured. */
+function jsonRatio(ratio: number | undefined): number | 'unbounded' | null {
+  if (ratio === undefined) return null;
+  return Number.isFinite(ratio) ? ratio : 'unbounded';
 }
 
 export function toJson(flash: FlashSpec, estimates: readonly Estimate[], measurements: readonly Measurement[] = []): string {
@@ -70,6 +84,7 @@ export function toJson(flash: FlashSpec, estimates: readonly Estimate[], measure
         limitedBy: e.limitedBy,
       })),
       measurements,
+      savingRatio: jsonRatio(savingRatio(measurements)),
     },
     null,
     2,

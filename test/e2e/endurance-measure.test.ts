@@ -17,6 +17,7 @@ const WINDOW_SECONDS = 15;
 
 interface Report {
   configurations: { id: string; bytesPerDay: number; source: string; years: { low: number | null } }[];
+  savingRatio: number | 'unbounded' | null;
   measurements: Measurement[];
 }
 
@@ -72,6 +73,7 @@ describe('endurance --measure on the demo stick', () => {
     expect(rw.years.low).toBeGreaterThan(0);
     const overlay = report.configurations.find((c) => c.id === 'overlay')!;
     expect(overlay.source).toBe('measured');
+    expect(report.savingRatio).toBe('unbounded');
   });
 
   it('draws the measured read-write point in a well-formed SVG', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { comparisonLoads, estimate, type FlashSpec } from '../../../src/endurance/model.js';
-import { projectDaily } from '../../../src/endurance/measurement.js';
+import { projectDaily, savingRatio } from '../../../src/endurance/measurement.js';
 import { renderTable, toJson } from '../../../src/endurance/report.js';
 import { renderSvg } from '../../../src/endurance/svg.js';
 import { run } from '../../../src/util/run.js';
@@ -38,12 +38,21 @@ describe('renderTable', () => {
     // mean write: 3e6 / 100 = 30 kB
     expect(text).toContain('3.00 MB in 100 write operations (mean 30.0 kB) → 4.32 GB/day');
     expect(text).toContain('tmpfs upper layer grew 2.00 MB → RAM needed 2.88 GB/day');
+    expect(text).toContain('Saving: the overlay root wrote 0 B to the stick where the read-write root wrote some: the ratio is unbounded.');
+  });
+  it('gives the saving as a ratio when the overlay wrote something', () => {
+    // rw 3e6 B ÷ overlay 1.5e5 B = 20
+    const leaky = projectDaily({ root: 'overlay', workload: 'dd', seconds: 60, writeBytes: 1.5e5, writeOps: 3 });
+    expect(savingRatio([rwMeasured, leaky])).toBe(20);
+    expect(renderTable(flash, estimates, [rwMeasured, leaky])).toContain('wrote 20.0× as much to the stick as the overlay root');
+    expect(savingRatio([rwMeasured])).toBeUndefined();
   });
 });
 
 describe('toJson', () => {
   it('is valid JSON with raw numbers and null for an unbounded lifetime', () => {
-    const j = JSON.parse(toJson(flash, estimates, [rwMeasured])) as { configurations: { id: string; years: { low: number | null } }[] };
+    const j = JSON.parse(toJson(flash, estimates, [rwMeasured, overlayMeasured])) as { savingRatio: unknown; configurations: { id: string; years: { low: number | null } }[] };
+    expect(j.savingRatio).toBe('unbounded');
     expect(j.configurations.map((c) => c.id)).toEqual(['rw', 'overlay', 'overlay-save']);
     expect(j.configurations[1]!.years.low).toBeNull();
     expect(j.configurations[0]!.years.low).toBeGreaterThan(0);
