@@ -13,7 +13,8 @@
  * - unpartitioned space after the first MiB (before it: MBR, a stale GPT header at LBA 1, boot code).
  * Anything not understood (no MBR, GPT, unknown partition types) is written in full.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { access, constants, open, stat, type FileHandle } from 'node:fs/promises';
+import { InputError } from '../errors.js';
 
 export interface ByteRange {
   start: number;
@@ -192,4 +193,15 @@ export async function mapImage(path: string, alignment = 4096): Promise<ImageMap
   } finally {
     await fh.close();
   }
+}
+
+export async function imageSize(path: string): Promise<number> {
+  try {
+    const s = await stat(path);
+    await access(path, constants.R_OK);
+    if (s.isFile()) return s.size;
+  } catch {
+    // reported below
+  }
+  throw new InputError(path, `Image not found, unreadable or not a regular file: ${path}`, 'Build one with `flashroot build`, or check the path.');
 }

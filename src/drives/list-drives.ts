@@ -1,9 +1,8 @@
 /** `flashroot drives`: every drive, and whether flashroot would write to it and why not. */
-import { access, constants, stat } from 'node:fs/promises';
-import { InputError } from '../errors.js';
 import { parseSize } from '../endurance/units.js';
 import { preflight } from '../util/tools.js';
 import { takeSnapshot } from './detect.js';
+import { imageSize } from './image-map.js';
 import { describeDrives } from './facts.js';
 import { DEFAULT_MAX_SIZE, judge } from './policy.js';
 import { drivesText } from './render.js';
@@ -13,17 +12,6 @@ export interface DrivesOptions {
   image?: string;
   maxSize?: string;
   raw?: boolean;
-}
-
-export async function imageSize(path: string): Promise<number> {
-  try {
-    const s = await stat(path);
-    await access(path, constants.R_OK);
-    if (s.isFile()) return s.size;
-  } catch {
-    // reported below
-  }
-  throw new InputError(path, `Image not found, unreadable or not a regular file: ${path}`, 'Build one with `flashroot build`, or check the path.');
 }
 
 export async function runDrives(opts: DrivesOptions): Promise<void> {

@@ -13,8 +13,7 @@ import { DevicePermissionError } from './errors.js';
 import { detectDrives, findDrive } from './detect.js';
 import type { DriveFacts } from './facts.js';
 import { flashImage, type FlashProgress, type FlashResult } from './flash.js';
-import { mapImage } from './image-map.js';
-import { imageSize } from './list-drives.js';
+import { imageSize, mapImage } from './image-map.js';
 import { DEFAULT_MAX_SIZE, judge, sameDrive, type PolicyOptions, type Verdict } from './policy.js';
 import { confirmationText, progressText } from './render.js';
 
