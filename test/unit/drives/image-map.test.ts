@@ -120,4 +120,19 @@ describe('mapImage', () => {
     expect(m.ranges).toEqual([{ start: 0, end: MiB + Math.ceil(((32 + 2048 + 1) * 512) / 4096) * 4096 }]);
     expect(m.notes[0]).toMatch(/FAT32/);
   });
+
+  it('skips a raw squashfs partition past its bytes_used', async () => {
+    const size = 8 * MiB;
+    const image = Buffer.alloc(size);
+    const s0 = mbr(size);
+    s0.writeUInt8(0x83, 446 + 4);
+    s0.copy(image, 0);
+    image.write('hsqs', MiB, 'latin1');
+    image.writeBigUInt64LE(10_000n, MiB + 40);
+    const path = join(dir, 'sqfs.img');
+    await writeFile(path, image);
+    const m = await mapImage(path);
+    expect(m.ranges).toEqual([{ start: 0, end: MiB + 12_288 }]);
+    expect(m.notes[0]).toMatch(/squashfs, 10000 bytes used/);
+  });
 });
