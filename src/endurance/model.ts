@@ -153,6 +153,8 @@ export interface ComparisonInput {
   rwSource: WriteLoad['source'];
   /** Bytes the overlay root writes per day (0 by design; measured when --measure ran). */
   overlayDailyBytes: number;
+  /** Mean size of those runtime writes, when there are any. */
+  overlayMeanWriteBytes?: number;
   overlaySource: WriteLoad['source'];
   /** Size of one reflash of the whole image, and how often it happens. */
   imageBytes: number;
@@ -165,10 +167,13 @@ export function comparisonLoads(c: ComparisonInput): WriteLoad[] {
   // A reflash and a save are single sequential streams: the controller sees one large write.
   const reflashPerDay = c.imageBytes / c.reflashEveryDays;
   const savePerDay = (c.saveBytes * 24) / c.saveEveryHours;
+  // One mean size per configuration: if the overlay root writes small blocks at runtime, they set the
+  // WAF for all its bytes (pessimistic for the large reflash and save streams, never optimistic).
+  const sized = (streamBytes: number) => (c.overlayDailyBytes > 0 && c.overlayMeanWriteBytes !== undefined ? c.overlayMeanWriteBytes : Math.max(streamBytes, DEFAULT_RW_WRITE_BYTES));
   return [
     { id: 'rw', label: 'read-write root (ext4 + journal)', bytesPerDay: c.rwDailyBytes, meanWriteBytes: c.rwMeanWriteBytes, source: c.rwSource },
-    { id: 'overlay', label: `flashroot overlay (reflash ${c.imageBytes > 0 ? `every ${c.reflashEveryDays} d` : 'never'})`, bytesPerDay: c.overlayDailyBytes + reflashPerDay, meanWriteBytes: Math.max(c.imageBytes, DEFAULT_RW_WRITE_BYTES), source: c.overlaySource },
-    { id: 'overlay-save', label: `flashroot overlay + save every ${c.saveEveryHours} h`, bytesPerDay: c.overlayDailyBytes + reflashPerDay + savePerDay, meanWriteBytes: Math.max(c.saveBytes, DEFAULT_RW_WRITE_BYTES), source: 'user' },
+    { id: 'overlay', label: `flashroot overlay (reflash ${c.imageBytes > 0 ? `every ${c.reflashEveryDays} d` : 'never'})`, bytesPerDay: c.overlayDailyBytes + reflashPerDay, meanWriteBytes: sized(c.imageBytes), source: c.overlaySource },
+    { id: 'overlay-save', label: `flashroot overlay + save every ${c.saveEveryHours} h`, bytesPerDay: c.overlayDailyBytes + reflashPerDay + savePerDay, meanWriteBytes: sized(c.saveBytes), source: 'user' },
   ];
 }
 

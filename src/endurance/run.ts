@@ -24,6 +24,7 @@ export async function runEndurance(raw: Record<string, unknown>): Promise<void> 
     rwMeanWriteBytes: (rw && meanWriteBytes(rw)) ?? o.writeSize,
     rwSource: rw ? 'measured' : o.dailyWrites === undefined ? 'default' : 'user',
     overlayDailyBytes: overlay?.bytesPerDay ?? 0,
+    overlayMeanWriteBytes: overlay && meanWriteBytes(overlay),
     overlaySource: overlay ? 'measured' : 'default',
     imageBytes: o.imageSize ?? (o.measure === undefined ? parseSize(ENDURANCE_DEFAULTS.imageSize, '--image-size') : (await stat(o.measure)).size),
     reflashEveryDays: o.reflashEvery / 24,

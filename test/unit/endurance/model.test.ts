@@ -131,6 +131,13 @@ describe('comparisonLoads', () => {
     expect(save!.bytesPerDay).toBeCloseTo(1e9 / 90 + 64e6, 6);
     expect(save!.meanWriteBytes).toBe(64e6);
   });
+  it('an overlay root that writes small blocks at runtime gets their WAF, not the reflash size', () => {
+    const [, overlay, save] = comparisonLoads({
+      rwDailyBytes: 2e9, rwMeanWriteBytes: 4096, rwSource: 'measured', overlayDailyBytes: 1e6, overlayMeanWriteBytes: 8192, overlaySource: 'measured',
+      imageBytes: 1e9, reflashEveryDays: 90, saveBytes: 64e6, saveEveryHours: 24,
+    });
+    expect([overlay!.meanWriteBytes, save!.meanWriteBytes]).toEqual([8192, 8192]);
+  });
   it('saving every 6 h quadruples the daily save volume', () => {
     // 64e6 × 24 / 6 = 256e6 B/day
     const loads = comparisonLoads({
