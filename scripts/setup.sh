@@ -22,6 +22,9 @@ DEBIAN_PACKAGES=(
   gcc libc6-dev         # tests: build a tiny binary with a $ORIGIN runpath for the ELF closure
   e2fsprogs             # mke2fs -d: the read-write comparison root of endurance --measure
   python3               # tests: its XML parser checks the endurance SVG
+  cryptsetup-bin dmsetup  # network lowers: dm-verity tree at build time, dm table at boot
+  httpfs2               # network lowers: the HTTP range-request FUSE client staged into the initramfs
+  nginx-light           # tests: the web server network images are booted from
 )
 
 missing=()

@@ -19,6 +19,7 @@ fr_set() {
 	break) FR_BREAK=$(echo "$2" | tr ',' ' ') ;;
 	init) FR_INIT=$2 ;;
 	modules) FR_MODULES="$FR_MODULES $(echo "$2" | tr ',' ' ')" ;;
+	ip) FR_IP=$2 ;;
 	*) return 1 ;;
 	esac
 }
@@ -31,6 +32,8 @@ fr_parse_cmdline() {
 		# A bare flag means "on"; "shell" is short for onfail=shell.
 		flashroot.shell) fr_key=onfail; fr_val=shell ;;
 		flashroot.*) fr_key=${fr_word#flashroot.}; fr_val=1 ;;
+		# The kernel's own ip= (unused by Debian's kernel) configures the network for network lowers.
+		ip=*) fr_key=ip; fr_val=${fr_word#ip=} ;;
 		*) continue ;;
 		esac
 		fr_set "$fr_key" "$fr_val" ||

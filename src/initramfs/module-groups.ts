@@ -39,6 +39,11 @@ export const MODULE_GROUPS = {
     required: false,
     modules: ['fuse', 'af_packet', 'virtio_pci', 'virtio_net', 'e1000', 'e1000e', 'r8169'],
   },
+  verity: {
+    why: 'check a network image block by block against the root hash baked into the stick (dm-verity)',
+    required: true,
+    modules: ['dm_verity'],
+  },
 } as const satisfies Record<string, ModuleGroup>;
 
 export type ModuleGroupName = keyof typeof MODULE_GROUPS;

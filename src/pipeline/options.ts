@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { INITRD_COMPRESSORS } from '../initramfs/compress.js';
+import { lowerProblem } from '../network/lower.js';
 import { COMPRESSORS } from '../squashfs/mksquashfs.js';
 
 export const BOOT_MODES = ['hybrid', 'bios', 'uefi'] as const;
@@ -50,6 +51,13 @@ export const BuildOptionsSchema = z.object({
   console: z.enum(['serial', 'screen']).default('serial'),
   cmdline: z.string().default(''),
   reproducible: z.boolean().default(false),
+  lower: z
+    .string()
+    .default('local')
+    .superRefine((v, ctx) => {
+      const problem = lowerProblem(v);
+      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    }),
   signKey: z.string().optional(),
   signCert: z.string().optional(),
   json: z.boolean().default(false),

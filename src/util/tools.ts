@@ -29,6 +29,10 @@ const TOOLS: Record<string, ToolInfo> = {
   file: { why: 'check that busybox is statically linked', apt: 'file' },
   timeout: { why: 'bound how long a virtual machine may run', apt: 'coreutils' },
   lsblk: { why: 'list drives and what is built on them (partitions, LVM, md, mounts)', apt: 'util-linux' },
+  veritysetup: { why: 'append the dm-verity hash tree that lets a stick trust a network image', apt: 'cryptsetup-bin' },
+  dmsetup: { why: 'map a network image through dm-verity at boot', apt: 'dmsetup' },
+  httpfs2: { why: 'read a network image over HTTP at boot (FUSE, range requests)', apt: 'httpfs2' },
+  nginx: { why: 'serve network images in tests', apt: 'nginx-light' },
   umount: { why: "unmount a drive's filesystems before writing it (--unmount)", apt: 'mount' },
 };
 

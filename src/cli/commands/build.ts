@@ -25,6 +25,7 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--menu-timeout <seconds>', 'boot menu timeout', '3')
     .option('--console <where>', 'primary console for the init and rescue shell: serial or screen', 'serial')
     .option('--cmdline <text>', 'extra kernel command line', '')
+    .option('--lower <where>', "the root's lower layer: local (squashfs on the stick) or http://HOST/PATH/ (image published there, see flashroot publish)", 'local')
     .option('--reproducible', 'fixed times and ids: two builds of the same input are identical (also with SOURCE_DATE_EPOCH)')
     .option('--sign-key <pem>', 'sign the UKIs and systemd-boot for Secure Boot (with --sign-cert)')
     .option('--sign-cert <pem>', 'certificate for --sign-key')

@@ -1,0 +1,62 @@
+# Network bring-up for a networked lower layer (flashroot.lower=http://…). The NIC driver came
+# with the modules step (the build adds the network module group for such lowers); the interface
+# is configured by DHCP (busybox udhcpc with our script) or by a static ip= on the kernel command
+# line, in the kernel's format: ip=CLIENT::GATEWAY:NETMASK::DEVICE::DNS0 (Debian's kernel has no
+# ip= autoconfiguration, so it leaves the parameter to us).
+
+fr_lower_is_networked() {
+	case "$FR_LOWER" in *://*) return 0 ;; esac
+	return 1
+}
+
+# The interface ip= names, or the first one that is not loopback.
+fr_net_iface() {
+	if [ -n "$fr_ip_dev" ]; then
+		[ -e "/sys/class/net/$fr_ip_dev" ] && echo "$fr_ip_dev"
+		return
+	fi
+	for fr_dev in /sys/class/net/*; do
+		[ "${fr_dev##*/}" = lo ] || [ ! -e "$fr_dev" ] || { echo "${fr_dev##*/}"; return; }
+	done
+}
+
+fr_net_static() {
+	ifconfig "$FR_NET_IFACE" "$fr_ip_addr" netmask "${fr_ip_mask:-255.255.255.0}" up || return 1
+	[ -z "$fr_ip_gw" ] || route add default gw "$fr_ip_gw" dev "$FR_NET_IFACE" || return 1
+	: >/etc/resolv.conf
+	[ -z "$fr_ip_dns" ] || echo "nameserver $fr_ip_dns" >/etc/resolv.conf
+	fr_log "network $FR_NET_IFACE $fr_ip_addr/${fr_ip_mask:-255.255.255.0} via ${fr_ip_gw:-none} dns ${fr_ip_dns:-none} (ip=)"
+}
+
+fr_step_network() {
+	fr_lower_is_networked || return 0
+	fr_ip_addr='' fr_ip_gw='' fr_ip_mask='' fr_ip_dev='' fr_ip_dns=''
+	case "${FR_IP:-dhcp}" in
+	dhcp | on | any | '') ;;
+	*) IFS=: read -r fr_ip_addr _ fr_ip_gw fr_ip_mask _ fr_ip_dev _ fr_ip_dns _ <<EOF
+$FR_IP
+EOF
+		;;
+	esac
+	fr_deadline=$(($(fr_uptime) + FR_TIMEOUT))
+	until FR_NET_IFACE=$(fr_net_iface) && [ -n "$FR_NET_IFACE" ]; do
+		[ "$(fr_uptime)" -ge "$fr_deadline" ] &&
+			fr_fail network "no network interface${fr_ip_dev:+ named $fr_ip_dev} after ${FR_TIMEOUT}s" \
+				"is the NIC's driver in the initramfs? add it with flashroot.modules=DRIVER, or check the cable/VM network"
+		fr_coldplug
+		sleep 0.2
+	done
+	ifconfig lo 127.0.0.1 up
+	if [ -n "$fr_ip_addr" ]; then
+		fr_net_static || fr_fail network "cannot configure $FR_NET_IFACE from ip=$FR_IP" "use ip=CLIENT::GATEWAY:NETMASK::DEVICE::DNS"
+		return 0
+	fi
+	ifconfig "$FR_NET_IFACE" up
+	until udhcpc -i "$FR_NET_IFACE" -s /etc/flashroot/udhcpc.sh -f -q -n -t 3 -T 2 >/run/flashroot/udhcpc.log 2>&1; do
+		[ "$(fr_uptime)" -ge "$fr_deadline" ] &&
+			fr_fail network "no DHCP lease on $FR_NET_IFACE after ${FR_TIMEOUT}s: $(tail -n 1 /run/flashroot/udhcpc.log)" \
+				"check the network has a DHCP server, or give a static ip=CLIENT::GATEWAY:NETMASK::DEVICE::DNS"
+		fr_log "no DHCP lease on $FR_NET_IFACE yet; retrying"
+	done
+	grep '^flashroot:' /run/flashroot/udhcpc.log
+}

@@ -1,0 +1,80 @@
+# Lower layer "http": a squashfs image on a web server, read lazily with HTTP range requests by a
+# FUSE client (httpfs2) running from a runtime root in /run, exposed as one file, loop-attached,
+# checked block by block by dm-verity against the root hash baked into this initramfs, mounted
+# read-only. Nothing here is ever written to the server.
+
+FR_RT=/run/flashroot/rt
+
+# Copies the runtime root template to its own tmpfs (not nodev, unlike /run: /dev/fuse lives in
+# it) so the FUSE client survives switch_root, which deletes the initramfs but moves /run along.
+fr_net_runtime() {
+	mkdir -p "$FR_RT"
+	mount -t tmpfs -o mode=0755,size=64m flashroot-rt "$FR_RT" ||
+		fr_fail lower "cannot create the runtime root $FR_RT" "not enough RAM?"
+	cp -a /usr/lib/flashroot/rt/. "$FR_RT/"
+	mknod "$FR_RT/dev/fuse" c 10 229
+	mknod "$FR_RT/dev/null" c 1 3
+	mknod "$FR_RT/dev/console" c 5 1
+	cp /etc/resolv.conf "$FR_RT/etc/resolv.conf" 2>/dev/null
+	return 0
+}
+
+# Runs "$@" until it succeeds, waiting 1, 2, 4, 8, 8… s between tries and saying so, until
+# flashroot.timeout seconds have passed. Its last line of output is kept in FR_NET_ERROR.
+fr_net_retry() {
+	fr_what=$1
+	shift
+	fr_deadline=$(($(fr_uptime) + FR_TIMEOUT))
+	fr_wait=1
+	fr_try=1
+	until "$@" >/run/flashroot/net.err 2>&1; do
+		FR_NET_ERROR=$(grep -v '^ *$' /run/flashroot/net.err | tail -n 1)
+		fr_left=$((fr_deadline - $(fr_uptime)))
+		[ "$fr_left" -le 0 ] && return 1
+		[ "$fr_wait" -gt "$fr_left" ] && fr_wait=$fr_left
+		fr_log "cannot $fr_what (try $fr_try: ${FR_NET_ERROR:-no message}); retrying in ${fr_wait}s, giving up in ${fr_left}s"
+		sleep "$fr_wait"
+		fr_try=$((fr_try + 1))
+		[ "$fr_wait" -lt 8 ] && fr_wait=$((fr_wait * 2))
+	done
+	return 0
+}
+
+# Loop-attaches the image file read-only, checks its size, maps it through dm-verity and mounts
+# the squashfs at /run/flashroot/lower.
+fr_verity_mount() {
+	fr_size=$(stat -c %s "$1")
+	[ "$fr_size" = "$FR_NET_BYTES" ] ||
+		fr_fail lower "$FR_LOWER is $fr_size bytes, this stick expects $FR_NET_BYTES" \
+			"truncated or another image under this name: republish the image built with this stick (flashroot publish)"
+	fr_loop=$(losetup -f) && losetup -r "$fr_loop" "$1" ||
+		fr_fail lower "cannot attach $1 to a loop device" "is loop in the initramfs? rebuild with flashroot build"
+	DM_DISABLE_UDEV=1 dmsetup create flashroot-lower --readonly --noudevsync \
+		--table "$(echo "$FR_NET_VERITY" | sed "s|@DEV@|$fr_loop|g")" >/run/flashroot/dm.err 2>&1 ||
+		fr_fail lower "cannot set up dm-verity over $fr_loop: $(tail -n 1 /run/flashroot/dm.err)" "is dm_verity in the initramfs? rebuild with flashroot build"
+	if ! mount -t squashfs -o ro /dev/mapper/flashroot-lower /run/flashroot/lower 2>/run/flashroot/mount.err; then
+		case "$(DM_DISABLE_UDEV=1 dmsetup status flashroot-lower 2>/dev/null)" in
+		*' C'*) fr_fail lower "$FR_LOWER does not match the root hash baked into this stick (dm-verity found a changed block)" \
+			"the server holds a damaged or different image: republish the image built with this stick" ;;
+		esac
+		fr_fail lower "cannot mount $FR_LOWER as squashfs: $(tail -n 1 /run/flashroot/mount.err)" "the server may have gone away while mounting; check it and boot again"
+	fi
+	fr_log "lower $FR_LOWER (dm-verity $(DM_DISABLE_UDEV=1 dmsetup status flashroot-lower | awk '{print $NF}'))"
+}
+
+fr_httpfs_mount() {
+	mkdir -p "$FR_RT/mnt"
+	# -t: a dead server turns into EIO after 10 s per request instead of hanging readers.
+	chroot "$FR_RT" /usr/bin/httpfs2 -c /dev/console -t 10 "$FR_LOWER" /mnt -o ro,allow_other
+}
+
+fr_lower_http() {
+	[ -r /etc/flashroot/network.conf ] ||
+		fr_fail lower "this initramfs was built without a network lower" "rebuild with flashroot build --lower http://HOST/PATH/"
+	. /etc/flashroot/network.conf
+	fr_net_runtime
+	fr_net_retry "reach $FR_LOWER" fr_httpfs_mount ||
+		fr_fail lower "cannot reach $FR_LOWER after ${FR_TIMEOUT}s: ${FR_NET_ERROR:-no message}" \
+			"check the server is up and serves the image with range requests (Accept-Ranges: bytes); a longer flashroot.timeout= waits more"
+	fr_verity_mount "$FR_RT/mnt/${FR_LOWER##*/}"
+}

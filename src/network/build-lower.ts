@@ -1,0 +1,42 @@
+/**
+ * The build's side of a network lower: the squashfs becomes a self-verifying image (dm-verity tree
+ * appended) named by its content and left next to the stick image for `flashroot publish`; the
+ * initramfs gets the network modules, the FUSE client and the root hash instead of the stick
+ * carrying the root.
+ */
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { InitramfsOptions } from '../initramfs/build.js';
+import { sha256File } from '../util/hash.js';
+import { stageNetworkLower } from './initramfs.js';
+import { imageName, imageUrl } from './lower.js';
+import { appendVerityTree, type VerityInfo } from './verity.js';
+
+/** Host tools a build with a network lower needs (the last two are staged into the initramfs). */
+export const NETWORK_BUILD_TOOLS = ['veritysetup', 'dmsetup', 'httpfs2'];
+
+export interface NetworkImage {
+  /** What the init fetches (flashroot.lower=). */
+  url: string;
+  /** The image to publish, named root-<sha256>.sqfs. */
+  path: string;
+  bytes: number;
+  sha256: string;
+  verity: VerityInfo;
+}
+
+export async function makeNetworkImage(sqfs: string, spec: { url: string }, outDir: string): Promise<NetworkImage> {
+  // A salt derived from the content keeps reproducible builds reproducible.
+  const verity = await appendVerityTree(sqfs, await sha256File(sqfs));
+  const sha256 = await sha256File(sqfs);
+  const path = join(outDir, imageName(sha256));
+  await copyFile(sqfs, path);
+  return { url: imageUrl(spec, sha256), path, bytes: verity.imageBytes, sha256, verity };
+}
+
+export function networkInitramfsHooks(img: NetworkImage): Pick<InitramfsOptions, 'extraModuleGroups' | 'stageExtra'> {
+  return {
+    extraModuleGroups: ['network', 'verity'],
+    stageExtra: (root) => stageNetworkLower(root, { kind: 'http', verity: img.verity }),
+  };
+}

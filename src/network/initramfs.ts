@@ -1,0 +1,92 @@
+/**
+ * What a networked lower adds to the initramfs: the DHCP script, dmsetup (run once, before
+ * switch_root) and a runtime root template holding the FUSE client with its libraries. The init
+ * copies the template to a tmpfs under /run and runs the client chrooted there: switch_root
+ * deletes the initramfs, and a daemon whose own files vanished cannot reconnect (or SIGBUSes).
+ */
+import { constants } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FlashrootError, ToolMissingError } from '../errors.js';
+import { elfClosure } from '../initramfs/elf.js';
+import { shellQuote } from '../initramfs/init-script.js';
+import { findOnPath, toolInfo } from '../util/tools.js';
+import { verityTable, type VerityInfo } from './verity.js';
+
+/** Where the runtime root template sits in the initramfs (the init copies it to /run/flashroot/rt). */
+export const RUNTIME_TEMPLATE = 'usr/lib/flashroot/rt';
+export const NETWORK_CONF = 'etc/flashroot/network.conf';
+const UDHCPC_SCRIPT = fileURLToPath(new URL('../../overlays/network/udhcpc.sh', import.meta.url));
+
+/** Tools run in the initramfs itself, before switch_root. */
+const INITRAMFS_TOOLS = ['dmsetup'];
+/** The FUSE client of each network kind, run from the runtime root for the life of the system. */
+const FUSE_CLIENT = { http: 'httpfs2' } as const;
+
+export interface NetworkLowerStage {
+  kind: keyof typeof FUSE_CLIENT;
+  verity: VerityInfo;
+}
+
+async function resolveTool(tool: string): Promise<string> {
+  const path = await findOnPath(tool);
+  if (!path) throw new ToolMissingError(tool, toolInfo(tool).why, toolInfo(tool).apt);
+  return path;
+}
+
+/**
+ * Copies binaries and their libraries into root, symlinks as symlinks. A file is never copied over
+ * anything (an applet symlink would be written through to the host's busybox).
+ */
+export async function copyElfClosure(binaries: readonly string[], root: string): Promise<void> {
+  const merged: string[] = [];
+  for (const path of (await elfClosure(binaries)).files) {
+    const dest = join(root, path);
+    const st = await lstat(path);
+    await mkdir(dirname(dest), { recursive: true });
+    if (st.isSymbolicLink()) {
+      const existing = await lstat(dest).catch(() => undefined);
+      if (existing?.isDirectory()) merged.push(path);
+      else if (!existing) await symlink(await readlink(path), dest);
+      continue;
+    }
+    await copyFile(path, dest, constants.COPYFILE_EXCL).catch((e: NodeJS.ErrnoException) => {
+      throw new FlashrootError('ESTAGE', `cannot stage ${path} into the initramfs: ${e.code ?? e.message}`, { hint: 'another part of the initramfs already provides this path; report this as a bug', cause: e });
+    });
+  }
+  // A directory symlink of the host (/lib -> usr/lib) that is a real directory here (/lib holds the
+  // modules): link what the closure put in its target into it, so the interpreter path resolves.
+  for (const path of merged) {
+    const target = await realpath(path);
+    for (const name of await readdir(join(root, target)).catch(() => [])) {
+      const dest = join(root, path, name);
+      if (!(await lstat(dest).catch(() => undefined))) await symlink(posix.join(target, name), dest);
+    }
+  }
+}
+
+export function renderNetworkConf(s: NetworkLowerStage): string {
+  const vars: [string, string][] = [
+    ['FR_NET_CLIENT', FUSE_CLIENT[s.kind]],
+    // The size tells a truncated image from a damaged one before dm-verity is asked.
+    ['FR_NET_BYTES', String(s.verity.imageBytes)],
+    // @DEV@ is the loop device, known only at boot; the data and the hash tree share it.
+    ['FR_NET_VERITY', verityTable(s.verity, '@DEV@')],
+  ];
+  return `# Baked in by flashroot build for the network lower; not overridable from the command line,\n# so a changed flashroot.lower= still boots only this exact image.\n${vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
+}
+
+export async function stageNetworkLower(root: string, s: NetworkLowerStage): Promise<void> {
+  await copyElfClosure(await Promise.all(INITRAMFS_TOOLS.map(resolveTool)), root);
+  const rt = join(root, RUNTIME_TEMPLATE);
+  await copyElfClosure([await resolveTool(FUSE_CLIENT[s.kind])], rt);
+  for (const d of ['etc', 'dev', 'mnt', 'proc']) await mkdir(join(rt, d), { recursive: true });
+  // glibc resolves names through these; resolv.conf is copied in at boot, after DHCP.
+  await writeFile(join(rt, 'etc/nsswitch.conf'), 'hosts: files dns\n', { flag: 'wx' });
+  await writeFile(join(rt, 'etc/hosts'), '127.0.0.1 localhost\n', { flag: 'wx' });
+  await mkdir(join(root, 'etc/flashroot'), { recursive: true });
+  await copyFile(UDHCPC_SCRIPT, join(root, 'etc/flashroot/udhcpc.sh'), constants.COPYFILE_EXCL);
+  await chmod(join(root, 'etc/flashroot/udhcpc.sh'), 0o755);
+  await writeFile(join(root, NETWORK_CONF), renderNetworkConf(s), { flag: 'wx' });
+}

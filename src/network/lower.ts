@@ -1,0 +1,50 @@
+/**
+ * What `--lower` names: the squashfs on the stick (local), or an image on a web server (http).
+ * Network images are content-addressed: their file name carries the sha256 of their bytes, so a
+ * published object is never replaced by a different one under the same name (lazily read ranges
+ * would otherwise mix two versions).
+ */
+export type LowerSpec = { kind: 'local' } | { kind: 'http'; url: string };
+
+/** Kinds the issue asks for that this build cannot boot yet, with what to use instead. */
+const NOT_YET: Record<string, string> = {
+  https: 'serve the image over http://: dm-verity (the root hash baked into the stick) already refuses a tampered image',
+  s3: 'publish to a web root (flashroot publish --to DIR) and boot it over http://',
+  sshfs: 'publish the root as an image and boot it over http://',
+  s3fs: 'publish the root as an image and boot it over http://',
+};
+
+export const IMAGE_NAME = /^root-([0-9a-f]{64})\.sqfs$/;
+
+export function imageName(sha256: string): string {
+  return `root-${sha256}.sqfs`;
+}
+
+/** Returns the problem with a --lower value, or undefined when it is usable. */
+export function lowerProblem(value: string): string | undefined {
+  if (value === 'local') return undefined;
+  const scheme = /^([a-z0-9]+):\/\//.exec(value)?.[1];
+  if (scheme === undefined) return `'${value}' is neither 'local' nor a URL like http://host/path/`;
+  if (scheme in NOT_YET) return `${scheme}:// lowers are not supported yet; ${NOT_YET[scheme]}`;
+  if (scheme !== 'http') return `unknown lower kind '${scheme}://' (supported: local, http://)`;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `'${value}' is not a valid URL`;
+  }
+  // The init splits the URL with shell patterns and hands it to httpfs2 verbatim.
+  if (/[\s'"\\$`]/.test(value)) return `'${value}' contains characters the boot-time shell cannot pass on`;
+  if (url.username || url.password) return 'credentials in an http:// URL would travel in clear text; serve the image without authentication';
+  if (url.search || url.hash) return `'${value}' has a query or fragment; give a plain path`;
+  return undefined;
+}
+
+export function parseLower(value: string): LowerSpec {
+  return value === 'local' ? { kind: 'local' } : { kind: 'http', url: value };
+}
+
+/** The URL the init fetches: a URL ending in '/' is a directory and gets the content-addressed name. */
+export function imageUrl(spec: { url: string }, sha256: string): string {
+  return spec.url.endsWith('/') ? `${spec.url}${imageName(sha256)}` : spec.url;
+}

@@ -1,0 +1,82 @@
+/**
+ * nginx (Debian) on 127.0.0.1 serving a directory with range requests, as a test web server the
+ * QEMU guest reaches at 10.0.2.2. Its access log says how many bytes each boot fetched.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { start, type StartedProcess } from '../../src/util/run.js';
+
+export interface Nginx {
+  port: number;
+  /** Body bytes served so far (sum over the access log). */
+  bytesServed(): Promise<number>;
+  requests(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/** A port that was free a moment ago (the build bakes it into the stick before nginx starts). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+export async function startNginx(webRoot: string, port: number, workDir: string): Promise<Nginx> {
+  await mkdir(join(workDir, 'tmp'), { recursive: true });
+  const log = join(workDir, 'access.log');
+  await writeFile(log, '');
+  const conf = join(workDir, 'nginx.conf');
+  await writeFile(
+    conf,
+    `daemon off;
+master_process off;
+pid ${join(workDir, 'nginx.pid')};
+error_log ${join(workDir, 'error.log')};
+events { worker_connections 64; }
+http {
+  log_format bytes '$request_method $uri $status $body_bytes_sent "$http_range"';
+  access_log ${log} bytes;
+  client_body_temp_path ${join(workDir, 'tmp')};
+  proxy_temp_path ${join(workDir, 'tmp')};
+  fastcgi_temp_path ${join(workDir, 'tmp')};
+  uwsgi_temp_path ${join(workDir, 'tmp')};
+  scgi_temp_path ${join(workDir, 'tmp')};
+  server {
+    listen 127.0.0.1:${port};
+    root ${webRoot};
+    # nginx omits it on 206 replies, and httpfs2 refuses a range reply without it.
+    location ~ \\.sqfs$ { add_header Accept-Ranges bytes; }
+  }
+}
+`,
+  );
+  const proc: StartedProcess = start('nginx', ['-p', workDir, '-e', join(workDir, 'error.log'), '-c', conf]);
+  await waitForPort(port, proc);
+  const requests = async (): Promise<string[]> => (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  return {
+    port,
+    requests,
+    bytesServed: async () => (await requests()).reduce((sum, line) => sum + Number(line.split(' ')[3] ?? 0), 0),
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await proc.exited.catch(() => undefined);
+    },
+  };
+}
+
+async function waitForPort(port: number, proc: StartedProcess): Promise<void> {
+  let exited = false;
+  void proc.exited.finally(() => (exited = true)).catch(() => undefined);
+  for (let i = 0; i < 100 && !exited; i++) {
+    const up = await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD' }).then(() => true, () => false);
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nginx did not start on 127.0.0.1:${port}`);
+}
