@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { confirmWrite } from '../../../src/drives/confirm.js';
 import type { DriveFacts } from '../../../src/drives/facts.js';
 import type { Verdict } from '../../../src/drives/policy.js';
-import { confirmationText, progressText } from '../../../src/drives/render.js';
+import { confirmationText, drivesText, progressText } from '../../../src/drives/render.js';
 import { SafetyError, UsageError } from '../../../src/errors.js';
 
 const stick: DriveFacts = {
@@ -62,5 +62,20 @@ describe('texts', () => {
 
   it('progress shows bytes, percent, rate and ETA', () => {
     expect(progressText({ phase: 'writing', bytes: 10 * 1024 ** 2, total: 40 * 1024 ** 2 }, 1000)).toBe('writing 10.0 MiB / 40.0 MiB  25%  10.0 MiB/s  ETA 3.0 s');
+  });
+
+  it('the drive list shows each refusal with the flag that lifts it', () => {
+    const mounted = { ...stick, mountpoints: ['/media/alice/STICK'] };
+    const v: Verdict = { ...clean, writable: false, refusals: [{ rule: 'mounted', reason: 'mounted at /media/alice/STICK', override: '--unmount' }] };
+    expect(drivesText([mounted, stick], [v, clean])).toBe(
+      [
+        '/dev/sdb  28.7 GiB  usb  SanDisk Ultra  serial 4C530001230812345678  [removable,hotplug]',
+        '    mounted: /media/alice/STICK',
+        '    refused:',
+        '      - mounted at /media/alice/STICK [--unmount]',
+        '/dev/sdb  28.7 GiB  usb  SanDisk Ultra  serial 4C530001230812345678  [removable,hotplug]',
+        '    writable',
+      ].join('\n'),
+    );
   });
 });
