@@ -1,8 +1,8 @@
 /**
  * The safety policy: may this image be written to this drive? Pure and total, so it is table-tested
  * over recorded machines. A drive is writable only when every rule passes. A few refusals can be
- * overridden, each by its own narrow flag; the rest (system disk, what backs the running system,
- * swap, arrays, read-only, too small) cannot be overridden at all.
+ * overridden, each by its own narrow flag; the rest (what backs the running system, swap, arrays,
+ * read-only, no medium, too small) cannot be overridden at all.
  */
 import type { DriveFacts } from './facts.js';
 
@@ -61,7 +61,9 @@ function size(n: number): string {
 function check(drive: DriveFacts, opts: PolicyOptions): Refusal[] {
   const out: Refusal[] = [];
   const critical = drive.mountpoints.filter((m) => (SYSTEM_MOUNTPOINTS as readonly string[]).includes(m));
-  if (drive.system) out.push({ rule: 'system-disk', reason: 'the system reports it as the system disk' });
+  // drivelist calls every fixed, non-virtual disk a system disk: a signal, lifted with the same flag
+  // as not-removable. The disk the running system lives on is caught by backs-system, which nothing lifts.
+  if (drive.system) out.push({ rule: 'system-disk', reason: 'drivelist reports it as a system disk', override: '--allow-non-removable' });
   if (critical.length) out.push({ rule: 'backs-system', reason: `it holds the running system (${critical.join(', ')})` });
   if (drive.swaps.length) out.push({ rule: 'active-swap', reason: `active swap on ${drive.swaps.join(', ')}` });
   for (const m of drive.memberships) out.push({ rule: 'array-member', reason: m });
