@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // QEMU boots without KVM take 10-30 s each; two cores run two boots side by side at most.
-    testTimeout: 240_000,
+    testTimeout: 600_000,
     hookTimeout: 600_000,
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { syncBackupBootSector } from '../disk/fat.js';
 import { run } from '../util/run.js';
 import type { RequiredFile } from '../util/tools.js';
 
@@ -49,6 +50,7 @@ export async function installSyslinux(image: string, partitionOffset: number, ep
   // mtools stamps ldlinux.sys with the clock unless SOURCE_DATE_EPOCH pins it.
   const env = epoch === undefined ? undefined : { SOURCE_DATE_EPOCH: String(epoch), TZ: 'UTC' };
   await run('syslinux', ['--install', '--offset', String(partitionOffset), '--directory', SYSLINUX_DIR, image], { env });
+  syncBackupBootSector(image, partitionOffset);
 }
 
 export async function syslinuxMbrCode(): Promise<Buffer> {

@@ -111,6 +111,21 @@ export function fatLabel(label: string): Buffer {
   return Buffer.from(label.padEnd(11, ' '), 'ascii');
 }
 
+/**
+ * Copies the boot sector to its backup (sector 6). Boot loaders install their code into the
+ * primary only; fsck.fat (and Windows' chkdsk) then report the two as different.
+ */
+export function syncBackupBootSector(image: string, partitionOffset: number): void {
+  const fd = openSync(image, 'r+');
+  try {
+    const boot = Buffer.alloc(SECTOR);
+    readSync(fd, boot, 0, SECTOR, partitionOffset);
+    writeSync(fd, boot, 0, SECTOR, partitionOffset + BACKUP_BOOT_SECTOR * SECTOR);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class FatVolume {
   private constructor(
     private readonly ff: FatFs.FatFs,

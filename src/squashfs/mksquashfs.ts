@@ -31,6 +31,8 @@ export function mksquashfsArgs(o: SquashfsOptions): string[] {
 export async function makeSquashfs(o: SquashfsOptions): Promise<void> {
   let last = -1;
   await run('mksquashfs', mksquashfsArgs(o), {
+    // mksquashfs refuses SOURCE_DATE_EPOCH together with the explicit times we pass.
+    env: { SOURCE_DATE_EPOCH: undefined },
     onStdoutLine: (line) => {
       const m = /\]\s+\d+\/\d+\s+(\d+)%/.exec(line);
       const pct = m ? Number(m[1]) : -1;

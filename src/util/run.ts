@@ -11,6 +11,7 @@ const STDERR_TAIL_LINES = 15;
 
 export interface RunOptions {
   cwd?: string;
+  /** Added to the inherited environment; a variable set to undefined is removed from it. */
   env?: Record<string, string | undefined>;
   input?: string | Buffer;
   /** Called with each stderr line as it arrives (progress output). */
@@ -52,10 +53,13 @@ export function forwardLines(stream: NodeJS.ReadableStream | null | undefined, c
 }
 
 function options(opts: RunOptions, encoding: 'utf8' | 'buffer'): Options {
+  // An env entry set to undefined removes that variable from what the child inherits.
+  const removes = Object.entries(opts.env ?? {}).some(([, v]) => v === undefined);
+  const env = removes ? Object.fromEntries(Object.entries({ ...process.env, ...opts.env }).filter(([, v]) => v !== undefined)) : opts.env;
   return {
     cwd: opts.cwd,
-    env: opts.env,
-    extendEnv: true,
+    env,
+    extendEnv: !removes,
     input: opts.input,
     timeout: opts.timeoutMs,
     reject: false,

@@ -29,7 +29,7 @@ describe('hybrid demo stick, booted from USB', () => {
     ['BIOS (SeaBIOS, syslinux)', false],
     ['UEFI (OVMF, systemd-boot, UKI)', true],
   ])('%s: reaches the root init on an overlay root and leaves the stick unchanged', async (_name, uefi) => {
-    const r = await bootImage({ image, uefi, writable: true, expect: DEMO_MARKER, failOn: BOOT_FAILURES, timeoutSec: 200 });
+    const r = await bootImage({ image, uefi, writable: true, expect: DEMO_MARKER, failOn: BOOT_FAILURES, timeoutSec: 300 });
     expectOverlayRoot(r);
     process.stdout.write(`boot ${uefi ? 'uefi' : 'bios'}: root init after ${((r.msToExpect ?? 0) / 1000).toFixed(1)} s\n`);
     expect(await sha256(image)).toBe(before);

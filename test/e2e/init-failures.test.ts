@@ -28,7 +28,7 @@ describe('the init fails clearly, never with a kernel panic', () => {
     const fh = await open(built.image, 'r+');
     await fh.write(Buffer.from('corrupted by the test'), 0, 21, at);
     await fh.close();
-    const r = await bootImage({ image: built.image, expect: 'flashroot: FAIL', timeoutSec: 200, graceMs: 20_000 });
+    const r = await bootImage({ image: built.image, expect: 'flashroot: FAIL', timeoutSec: 300, graceMs: 20_000 });
     const text = r.console.join('\n');
     expect(text).toMatch(new RegExp(`flashroot: FAIL verify: /live/root.sqfs has sha256 [0-9a-f]{64}, expected ${built.squashfsSha256} — the stick is damaged or was modified: reflash it`));
     expect(text).toContain('flashroot: powering off');
@@ -46,7 +46,7 @@ describe('the init fails clearly, never with a kernel panic', () => {
       image: built.image,
       writable: true,
       expect: 'rescue-shell-42',
-      timeoutSec: 200,
+      timeoutSec: 300,
       graceMs: 0,
       onLine: (line, type) => {
         if (!typed && line.includes("flashroot: type 'exit' to power off")) {

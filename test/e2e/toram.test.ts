@@ -41,7 +41,7 @@ describe('toram', () => {
       qmpSocket,
       expect: 'toram-test: read',
       failOn: BOOT_FAILURES,
-      timeoutSec: 240,
+      timeoutSec: 300,
       graceMs: 1000,
       onLine: (line) => {
         if (!pulled && line.includes('toram-test: root init reached')) {
@@ -64,7 +64,7 @@ describe('toram', () => {
     // 200 MiB of incompressible data cannot be copied into a 320 MiB machine with room to spare.
     const root = await rootWith(PULL_TEST_INIT.replace('while', 'while false &&'), 200 << 20);
     const built = await buildDemo({ root: root.dir, demo: false, boot: 'bios', toram: '1', comp: 'lz4' });
-    const r = await bootImage({ image: built.image, memoryMiB: 320, expect: 'toram-test: read', failOn: BOOT_FAILURES, timeoutSec: 240, graceMs: 1000 });
+    const r = await bootImage({ image: built.image, memoryMiB: 320, expect: 'toram-test: read', failOn: BOOT_FAILURES, timeoutSec: 300, graceMs: 1000 });
     const text = r.console.join('\n');
     expect(text).toMatch(/flashroot: toram: the root image needs 20\d MiB plus \d+ MiB to spare, but only \d+ MiB of RAM is available/);
     expect(text).toContain('flashroot: toram: running from the stick instead');

@@ -1,0 +1,85 @@
+import { copyFile, mkdtemp, open, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SYSLINUX_MBR } from '../../src/boot/syslinux.js';
+import { PARTITION_START } from '../../src/disk/image.js';
+import { inspectImage } from '../../src/inspect/inspect.js';
+import type { BuildResult } from '../../src/pipeline/build.js';
+import { run } from '../../src/util/run.js';
+import { buildDemo, sha256 } from '../helpers/demo.js';
+
+let built: BuildResult;
+let partition: string;
+
+beforeAll(async () => {
+  built = await buildDemo({ reproducible: true, label: 'TESTSTICK' });
+  // fsck.fat and blkid read a bare filesystem: cut the partition out.
+  partition = join(await mkdtemp(join(tmpdir(), 'part-')), 'p1.img');
+  await run('dd', [`if=${built.image}`, `of=${partition}`, 'bs=1M', `skip=${PARTITION_START >> 20}`, 'status=none']);
+});
+
+describe('a built image, checked with the standard tools', () => {
+  it('has a FAT32 that fsck.fat finds clean, labelled as asked', async () => {
+    const fsck = await run('fsck.fat', ['-n', '-v', partition]);
+    expect(fsck.stdout).toMatch(/32 bit entries/);
+    expect(fsck.stdout).toMatch(/2048 hidden sectors/);
+    expect(fsck.stdout).not.toMatch(/differ|Free cluster summary wrong|Dirty bit|orphan/i);
+    const blkid = await run('blkid', ['-o', 'export', partition]);
+    expect(blkid.stdout).toContain('TYPE=vfat');
+    expect(blkid.stdout).toContain('LABEL=TESTSTICK');
+    expect(blkid.stdout).toMatch(/UUID=[0-9A-F]{4}-[0-9A-F]{4}/);
+  });
+
+  it('carries syslinux mbr.bin in sector 0 and ldlinux.sys in the FAT (seen by mtools)', async () => {
+    const fh = await open(built.image, 'r');
+    const sector0 = Buffer.alloc(440);
+    await fh.read(sector0, 0, 440, 0);
+    await fh.close();
+    expect(sector0.equals((await readFile(SYSLINUX_MBR)).subarray(0, 440))).toBe(true);
+    const dir = await run('mdir', ['-a', '-b', '-i', `${built.image}@@${PARTITION_START}`, '::/syslinux']);
+    expect(dir.stdout).toMatch(/LDLINUX\.SYS|ldlinux\.sys/i);
+  });
+
+  it('is described by flashroot inspect: partitions, files, both menus, the manifest', async () => {
+    const r = await inspectImage(built.image);
+    expect(r.mbr.partitions).toEqual([expect.objectContaining({ type: 0x0c, active: true, startLba: 2048 })]);
+    const paths = r.files.map((f) => f.path);
+    for (const p of ['/live/root.sqfs', '/boot/vmlinuz', '/boot/initrd.img', '/EFI/BOOT/BOOTX64.EFI', '/EFI/Linux/flashroot.efi', '/loader/loader.conf', '/syslinux/syslinux.cfg']) {
+      expect(paths).toContain(p);
+    }
+    expect(paths.some((p) => p.includes('random-seed'))).toBe(false);
+    expect(r.entries.map((e) => `${e.loader}: ${e.name}`)).toEqual([
+      'syslinux: Boot flashroot demo (root in a RAM overlay)',
+      'syslinux: Rescue shell (stop before the root is mounted)',
+      'systemd-boot: flashroot demo',
+      'systemd-boot: flashroot demo (rescue shell)',
+    ]);
+    expect(r.manifest).toMatchObject({ kernel: built.kernel.version, squashfs: { sha256: built.squashfsSha256 } });
+  });
+
+  it('is bit-identical when rebuilt from the same input (--reproducible)', async () => {
+    const again = await buildDemo({ reproducible: true, label: 'TESTSTICK' });
+    expect(await sha256(again.image)).toBe(await sha256(built.image));
+  });
+
+  it('is bit-identical with the same SOURCE_DATE_EPOCH, and differs with another', async () => {
+    const withEpoch = async (epoch: string) => {
+      process.env.SOURCE_DATE_EPOCH = epoch;
+      try {
+        return await sha256((await buildDemo({ boot: 'bios' })).image);
+      } finally {
+        delete process.env.SOURCE_DATE_EPOCH;
+      }
+    };
+    const a = await withEpoch('1700000000');
+    expect(await withEpoch('1700000000')).toBe(a);
+    expect(await withEpoch('1700086400')).not.toBe(a);
+  });
+
+  it('does not change when copied: the stick image is self-contained', async () => {
+    const copy = join(await mkdtemp(join(tmpdir(), 'copy-')), 'copy.img');
+    await copyFile(built.image, copy);
+    expect(await sha256(copy)).toBe(await sha256(built.image));
+  });
+});
