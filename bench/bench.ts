@@ -1,0 +1,154 @@
+/**
+ * The comparison, in one run: every tool builds from the same roots for the same kernel with the same
+ * squashfs options, then every stick boots in QEMU. Builds and boots go round-robin across the tools
+ * (round 1 of every tool, then round 2 …), so load from other jobs on the machine falls on all tools
+ * alike and the ratios within one run stay meaningful even when absolute times drift.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { findNewestKernel, kernelVersionFromImage } from '../src/kernel/version.js';
+import { makeSquashfs } from '../src/squashfs/mksquashfs.js';
+import type { Reporter } from '../src/util/log.js';
+import type { BenchKernel, BuiltStick, Competitor, Firmware, InitramfsSize } from './competitors/types.js';
+import { measureBoot, type BootSample } from './measure-boot.js';
+import { benchWorkDir, demoRoot, minbaseRoot, squashfsOptions } from './roots.js';
+
+export interface BenchOptions {
+  competitors: readonly Competitor[];
+  boots: number;
+  builds: number;
+  /** The root the build rows compress: Debian minbase (the real comparison) or the demo (smoke test). */
+  buildRoot: 'minbase' | 'demo';
+  reporter: Reporter;
+}
+
+export interface BootRow {
+  firmware: Firmware;
+  samples: BootSample[];
+  errors: string[];
+}
+
+export interface ToolResult {
+  name: string;
+  how: string;
+  initramfs?: InitramfsSize;
+  /** Build times on the build root, one per round, paired with the bare mksquashfs of that round. */
+  builds: { ms: number; bareMs: number }[];
+  boots: BootRow[];
+  errors: string[];
+}
+
+export interface BenchReport {
+  date: string;
+  kernel: BenchKernel;
+  buildRoot: string;
+  bootRoot: string;
+  rounds: { builds: number; boots: number };
+  bareMksquashfsMs: number[];
+  tools: ToolResult[];
+}
+
+function message(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  const value = await fn();
+  return { value, ms: performance.now() - started };
+}
+
+async function benchKernel(): Promise<BenchKernel> {
+  const { image } = await findNewestKernel();
+  return { image, version: await kernelVersionFromImage(image) };
+}
+
+/** A tool whose build or preparation failed stays in the table with its reason, and the run goes on. */
+async function attempt(tool: ToolResult, what: string, fn: () => Promise<void>, reporter: Reporter): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    tool.errors.push(`${what}: ${message(e)}`);
+    reporter.info(`    ${tool.name}: ${what} failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
+  const { reporter } = o;
+  const work = await benchWorkDir();
+  try {
+    const kernel = await benchKernel();
+    const results: ToolResult[] = o.competitors.map((c) => ({ name: c.name, how: c.how, builds: [], boots: [], errors: [] }));
+    const live: { c: Competitor; r: ToolResult }[] = [];
+    for (const [i, c] of o.competitors.entries()) {
+      const r = results[i] as ToolResult;
+      await attempt(r, 'prepare', () => reporter.step(`Preparing ${c.name} for ${kernel.version}`, () => c.prepare(kernel, reporter)), reporter);
+      if (!r.errors.length) live.push({ c, r });
+    }
+
+    const buildRoot = o.buildRoot === 'minbase' ? await minbaseRoot(reporter) : await demoRoot(work);
+    // When the build root is the boot root (smoke test), the last build round's sticks are booted.
+    const bootRoot = o.buildRoot === 'demo' ? buildRoot : await demoRoot(work);
+    const sticks = new Map<Competitor, BuiltStick>();
+    const stickPath = (c: Competitor) => join(work, `${c.name.replace(/\W+/g, '-')}.img`);
+    const bareMksquashfsMs: number[] = [];
+    for (let round = 1; round <= o.builds; round++) {
+      const keep = round === o.builds && bootRoot === buildRoot;
+      await reporter.step(`Build round ${round}/${o.builds} on the ${buildRoot.name} root`, async () => {
+        const bareOut = join(work, 'bare.sqfs');
+        const bare = await timed(() => makeSquashfs(squashfsOptions(buildRoot, bareOut)));
+        await rm(bareOut, { force: true });
+        bareMksquashfsMs.push(bare.ms);
+        for (const { c, r } of live) {
+          await attempt(r, `build round ${round}`, async () => {
+            const built = await timed(() => c.buildStick(buildRoot, stickPath(c)));
+            r.builds.push({ ms: built.ms, bareMs: bare.ms });
+            r.initramfs = built.value.initramfs;
+            if (keep) sticks.set(c, built.value);
+          }, reporter);
+          if (!keep) await rm(stickPath(c), { force: true });
+        }
+      });
+    }
+
+    for (const { c, r } of live.filter(({ c }) => !sticks.has(c))) {
+      await attempt(r, 'build of the boot stick', () =>
+        reporter.step(`Building the ${c.name} stick from the ${bootRoot.name} root`, async () => {
+          sticks.set(c, await c.buildStick(bootRoot, stickPath(c)));
+        }), reporter);
+    }
+    const bootRows = live.flatMap(({ c, r }) => {
+      const stick = sticks.get(c);
+      return stick ? c.firmwares.map((firmware) => ({ r, stick, row: pushRow(r, firmware) })) : [];
+    });
+    for (let round = 1; round <= o.boots; round++) {
+      for (const { r, stick, row } of bootRows) {
+        await reporter.step(`Boot round ${round}/${o.boots}: ${r.name} (${row.firmware})`, async () => {
+          try {
+            row.samples.push(await measureBoot(stick.image, row.firmware, work));
+          } catch (e) {
+            row.errors.push(message(e));
+            reporter.info(`    ${e instanceof Error ? e.message : String(e)}`);
+          }
+        });
+      }
+    }
+    return {
+      date: new Date().toISOString(),
+      kernel,
+      buildRoot: buildRoot.name,
+      bootRoot: bootRoot.name,
+      rounds: { builds: o.builds, boots: o.boots },
+      bareMksquashfsMs,
+      tools: results,
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function pushRow(r: ToolResult, firmware: Firmware): BootRow {
+  const row: BootRow = { firmware, samples: [], errors: [] };
+  r.boots.push(row);
+  return row;
+}

@@ -1,0 +1,67 @@
+/**
+ * One timed boot: QEMU start to the root's init printing its marker, and the bytes the guest wrote
+ * to the stick meanwhile. The demo root's init writes a file, syncs and powers off (the short
+ * workload); QEMU is told not to exit on power-off (-no-shutdown), so the stick's block counters
+ * are read over QMP once the guest is down, then QEMU is told to quit.
+ */
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FlashrootError } from '../src/errors.js';
+import { bootImage } from '../src/qemu/boot.js';
+import { QmpClient, queryBlockstats } from '../src/qemu/qmp.js';
+import { DEMO_MARKER } from '../src/root/demo-root.js';
+import type { Firmware } from './competitors/types.js';
+
+/** bootImage's id for the stick's block backend. */
+const STICK_DRIVE = 'stick';
+// Without KVM, a stock initramfs with every module can take a minute or more on a shared machine.
+const BOOT_TIMEOUT_SEC = 600;
+/** After the marker: the demo init's write, sync and power-off. */
+const POWEROFF_WAIT_MS = 60_000;
+const COUNTERS_WAIT_MS = 5_000;
+const FAILURES = ['flashroot: FAIL', 'Kernel panic', 'end Kernel panic', 'Entering emergency mode', '(initramfs)', 'dracut Warning: Could not boot'];
+
+export interface BootSample {
+  msToMarker: number;
+  bytesWritten: number;
+}
+
+export async function measureBoot(image: string, firmware: Firmware, work: string): Promise<BootSample> {
+  const socket = join(work, `qmp-${process.pid}-${Date.now()}.sock`);
+  const qmp = QmpClient.connect(socket, { timeoutMs: 30_000 });
+  // A failed connection shows up as missing counters below, with the boot's own diagnosis.
+  qmp.catch(() => undefined);
+  const written = qmp.then(async (q) => {
+    await q.waitForEvent((e) => e.event === 'SHUTDOWN', (BOOT_TIMEOUT_SEC * 1000) + POWEROFF_WAIT_MS);
+    const stats = await queryBlockstats(q, STICK_DRIVE);
+    await q.execute('quit').catch(() => undefined);
+    return stats.wr_bytes;
+  });
+  written.catch(() => undefined);
+  const result = await bootImage({
+    image,
+    uefi: firmware === 'UEFI',
+    qmpSocket: socket,
+    extraArgs: ['-no-shutdown'],
+    expect: DEMO_MARKER,
+    failOn: FAILURES,
+    timeoutSec: BOOT_TIMEOUT_SEC,
+    graceMs: POWEROFF_WAIT_MS,
+  });
+  // Once QEMU is gone the counters were either read already or never will be.
+  const bytesWritten = await Promise.race([written.catch(() => undefined), sleep(COUNTERS_WAIT_MS).then(() => undefined)]);
+  (await qmp.catch(() => undefined))?.close();
+  if (!result.matched || result.msToExpect === undefined || bytesWritten === undefined) {
+    const why = result.failedOn
+      ? `it failed: ${result.failedOn}`
+      : result.timedOut
+        ? `no marker within ${BOOT_TIMEOUT_SEC} s`
+        : result.matched
+          ? 'the guest did not power off after the marker, so the write counters were not read'
+          : 'QEMU stopped before the marker';
+    throw new FlashrootError('EBENCH', `booting ${image} (${firmware}) to the root's init: ${why}\n${result.console.slice(-20).join('\n')}`, {
+      hint: `boot it by hand to see the whole console: flashroot try ${image}${firmware === 'UEFI' ? ' --uefi' : ''} --timeout ${BOOT_TIMEOUT_SEC}`,
+    });
+  }
+  return { msToMarker: result.msToExpect, bytesWritten };
+}

@@ -1,0 +1,98 @@
+/**
+ * The report as Markdown: one row per tool and firmware, medians with [min–max] over the rounds,
+ * and the ratios that survive a noisy machine (build ÷ bare mksquashfs of the same round, boot ÷
+ * flashroot's BIOS boot).
+ */
+import { formatBytes, formatMs } from '../src/util/log.js';
+import type { BenchReport, BootRow, ToolResult } from './bench.js';
+import { spread, type Spread } from './stats.js';
+
+export const COLUMNS = [
+  'Tool',
+  'Root from',
+  'Firmware',
+  'initramfs (zstd)',
+  'initramfs unpacked',
+  'Image build',
+  'Build ÷ bare mksquashfs',
+  'Boot to root init',
+  'Boot ÷ flashroot BIOS',
+  'Written to stick',
+  'Fetched from server',
+] as const;
+
+/** The network lower is not in flashroot yet; its row says so rather than disappearing. */
+export const NETWORK_ROW = { tool: 'flashroot', how: 'network lower' };
+const NOT_YET = 'not yet available';
+const NONE = '–';
+
+function fmtSpread(s: Spread | undefined, fmt: (n: number) => string): string {
+  if (!s) return NONE;
+  return s.n === 1 ? fmt(s.median) : `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}]`;
+}
+
+const ratio = (n: number): string => `${n.toFixed(2)}×`;
+
+function failures(errors: readonly string[], of: number): string {
+  return errors.length ? ` (${errors.length} of ${of} failed: ${errors[0]})` : '';
+}
+
+function buildCells(t: ToolResult, report: BenchReport): string[] {
+  const failed = failures(
+    t.errors.filter((e) => e.startsWith('build round')),
+    report.rounds.builds,
+  );
+  return [
+    t.initramfs ? formatBytes(t.initramfs.bytes) : NONE,
+    t.initramfs ? formatBytes(t.initramfs.uncompressedBytes) : NONE,
+    fmtSpread(spread(t.builds.map((b) => b.ms)), formatMs) + failed,
+    fmtSpread(spread(t.builds.map((b) => b.ms / b.bareMs)), ratio),
+  ];
+}
+
+function bootCells(row: BootRow, reference: number | undefined, boots: number): string[] {
+  const times = spread(row.samples.map((s) => s.msToMarker));
+  const written = spread(row.samples.map((s) => s.bytesWritten));
+  return [
+    fmtSpread(times, formatMs) + failures(row.errors, boots),
+    times && reference ? ratio(times.median / reference) : NONE,
+    written ? (written.max === 0 ? `0 B (${written.n} boots)` : fmtSpread(written, formatBytes)) : NONE,
+  ];
+}
+
+export function renderTable(report: BenchReport): string {
+  const flashrootBios = report.tools.find((t) => t.name === 'flashroot')?.boots.find((b) => b.firmware === 'BIOS');
+  const reference = spread(flashrootBios?.samples.map((s) => s.msToMarker) ?? [])?.median;
+  const rows: string[][] = [
+    ['bare `mksquashfs` (reference)', NONE, NONE, NONE, NONE, fmtSpread(spread(report.bareMksquashfsMs), formatMs), ratio(1), NONE, NONE, NONE, NONE],
+  ];
+  for (const t of report.tools) {
+    const prepareFailed = t.errors.find((e) => e.startsWith('prepare'));
+    if (prepareFailed) {
+      rows.push([t.name, t.how, NONE, `failed: ${prepareFailed}`, ...Array<string>(COLUMNS.length - 4).fill(NONE)]);
+      continue;
+    }
+    const stickFailed = t.errors.find((e) => e.startsWith('build of the boot stick'));
+    for (const row of t.boots.length ? t.boots : [undefined]) {
+      const boot = row ? bootCells(row, reference, report.rounds.boots) : [stickFailed ? `failed: ${stickFailed}` : NONE, NONE, NONE];
+      rows.push([t.name, t.how, row?.firmware ?? NONE, ...buildCells(t, report), ...boot, 'n/a (local)']);
+    }
+    if (t.name === NETWORK_ROW.tool) rows.push([NETWORK_ROW.tool, NETWORK_ROW.how, NONE, ...Array<string>(COLUMNS.length - 3).fill(NOT_YET)]);
+  }
+  const line = (cells: readonly string[]) => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(COLUMNS), line(COLUMNS.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export function renderReport(report: BenchReport): string {
+  return [
+    '# flashroot benchmarks',
+    '',
+    `Run ${report.date}, kernel ${report.kernel.version} for every tool, QEMU without KVM (software emulation), USB stick on xHCI.`,
+    `Build rows: the ${report.buildRoot} root, ${report.rounds.builds} round(s), every tool's squashfs made with the same mksquashfs options (zstd).`,
+    `Boot rows: the ${report.bootRoot} root (its init prints a marker, writes a file, syncs and powers off), ${report.rounds.boots} boot(s) per row, tools interleaved round-robin.`,
+    'Times are median [min–max]; on a shared machine only the ratios within one run are meaningful.',
+    '',
+    renderTable(report),
+    '',
+  ].join('\n');
+}
