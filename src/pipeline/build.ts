@@ -54,7 +54,6 @@ interface Context {
   kernel: { image: string; version: string; modulesDir: string };
   rootDir: string;
   excludes: string[];
-  oneFileSystem: boolean;
 }
 
 function buildEpoch(o: BuildOptions): number | undefined {
@@ -110,11 +109,11 @@ async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Cont
   if (o.demo || !o.root) {
     const rootDir = join(work, 'demo-root');
     await makeDemoRoot(rootDir);
-    return { o: { ...o, demo: true }, report, work, epoch, kernel, rootDir, excludes: [], oneFileSystem: false };
+    return { o: { ...o, demo: true }, report, work, epoch, kernel, rootDir, excludes: [] };
   }
   try {
     const captured = await captureRoot(o.root, o.init, [out, `${out}.partial`, work]);
-    return { o, report, work, epoch, kernel, rootDir: captured.dir, excludes: captured.excludes, oneFileSystem: true };
+    return { o, report, work, epoch, kernel, rootDir: captured.dir, excludes: captured.excludes };
   } catch (e) {
     await rm(work, { recursive: true, force: true });
     throw e;
@@ -132,7 +131,6 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         output: sqfs,
         compressor: o.comp,
         excludes: ctx.excludes,
-        oneFileSystem: ctx.oneFileSystem,
         epoch,
         onProgress: (pct) => report.progress(`${pct}%`),
       }),

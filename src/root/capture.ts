@@ -1,9 +1,10 @@
 /**
  * Checks a root filesystem before any work and decides what mksquashfs leaves out: the kernel's
- * pseudo filesystems and volatile directories (kept as empty mount points), other mounted
- * filesystems (one-file-system), and the build's own output when it lies inside the root.
+ * pseudo filesystems and volatile directories, every filesystem mounted below the root (their
+ * mount points kept as empty directories, which mksquashfs -one-file-system would drop), and the
+ * build's own output when it lies inside the root.
  */
-import { lstat, readlink, stat } from 'node:fs/promises';
+import { lstat, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 
@@ -26,6 +27,27 @@ export async function resolveInRoot(root: string, path: string, hops = 40): Prom
     current = posix.normalize(target.startsWith('/') ? target : posix.join(posix.dirname(current), target));
   }
   return undefined;
+}
+
+/** Mount points from /proc/self/mountinfo (field 5, octal escapes such as \040 for a space). */
+export function parseMountPoints(mountinfo: string): string[] {
+  return mountinfo
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => Boolean(p))
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))));
+}
+
+/** mksquashfs -wildcards patterns treat * ? [ ] and backslash specially. */
+function globEscape(path: string): string {
+  return path.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+async function mountedBelow(root: string): Promise<string[]> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return parseMountPoints(mountinfo)
+    .map((p) => relative(root, p))
+    .filter((rel) => rel && !rel.startsWith('..') && !isAbsolute(rel));
 }
 
 export interface CapturedRoot {
@@ -52,10 +74,12 @@ export async function captureRoot(dir: string, init: string, outputs: readonly s
       'the booted system would have nothing to run: point --root at a complete root filesystem, or name its init with --init PATH',
     );
   }
-  const excludes: string[] = VOLATILE_DIRS.map((d) => `${d}/*`);
+  const real = await realpath(root);
+  const excludes = new Set<string>(VOLATILE_DIRS.map((d) => `${d}/*`));
+  for (const mountPoint of await mountedBelow(real)) excludes.add(`${globEscape(mountPoint)}/*`);
   for (const out of outputs) {
-    const rel = relative(root, resolve(out));
-    if (rel && !rel.startsWith('..') && !isAbsolute(rel)) excludes.push(rel);
+    const rel = relative(real, resolve(out));
+    if (rel && !rel.startsWith('..') && !isAbsolute(rel)) excludes.add(globEscape(rel));
   }
-  return { dir: root, init, excludes };
+  return { dir: root, init, excludes: [...excludes].sort() };
 }

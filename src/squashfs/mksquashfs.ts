@@ -13,7 +13,6 @@ export interface SquashfsOptions {
   compressor: Compressor;
   /** Paths relative to source, shell wildcards allowed (mksquashfs -wildcards). */
   excludes: readonly string[];
-  oneFileSystem: boolean;
   /** Fixed timestamps for reproducible images (SOURCE_DATE_EPOCH). */
   epoch?: number;
   onProgress?: (percent: number) => void;
@@ -22,7 +21,6 @@ export interface SquashfsOptions {
 export function mksquashfsArgs(o: SquashfsOptions): string[] {
   const args = [o.source, o.output, '-noappend', '-comp', o.compressor, '-progress', '-no-recovery'];
   if (o.compressor === 'xz') args.push('-Xbcj', 'x86');
-  if (o.oneFileSystem) args.push('-one-file-system');
   if (o.epoch !== undefined) args.push('-mkfs-time', String(o.epoch), '-all-time', String(o.epoch));
   if (o.excludes.length) args.push('-wildcards', '-e', ...o.excludes);
   return args;
