@@ -33,11 +33,6 @@ export interface BootOptions {
   onLine?: (line: string, type: (text: string) => void) => void;
   /** After the expected text, keep reading this long (or until QEMU exits). */
   graceMs?: number;
-  /**
-   * Text typed into the serial console (QEMU's stdin). The guest reads it once its console is open;
-   * what arrives earlier waits in QEMU's UART, so start it with a few blank lines.
-   */
-  consoleInput?: string;
 }
 
 export interface BootResult {
@@ -76,7 +71,6 @@ export async function bootImage(o: BootOptions): Promise<BootResult> {
   const result: BootResult = { matched: false, timedOut: false, console: consoleLines, elapsedMs: 0 };
   // `timeout` ends QEMU even if this process dies first, and forwards our SIGTERM to it.
   const proc = start('timeout', ['--kill-after=5', String(o.timeoutSec), 'qemu-system-x86_64', ...qemuArgs(o)], {
-    input: o.consoleInput,
     interactive: true,
     onStdoutLine: (raw) => {
       // Strip the ANSI sequences the boot menus draw with.
