@@ -18,6 +18,15 @@ export const UPPER_TMPFS = '/run/flashroot/rw';
 // The tty's canonical-mode line buffer is 4096 bytes; stay well inside it.
 const MAX_LINE = 3000;
 
+/**
+ * Bytes sent before the command line that may be lost. The 8250 UART driver clears its 16-byte
+ * receive FIFO when it probes the port and again when the console is first opened, dropping what
+ * QEMU had already put there (seen when the text was sent at QEMU's start: the newlines and the first
+ * letter of the command). measure.ts now types once /init runs, after both; the newlines stay as a
+ * guard, harmless to lose or to keep: each is an empty command.
+ */
+const LOSABLE_PREFIX = '\n'.repeat(64);
+
 function shellQuote(s: string): string {
   return `'${s.replaceAll("'", "'\\''")}'`;
 }
@@ -48,8 +57,7 @@ export function guestScript(workload: string, windowSeconds: number): string {
   if (line.length > MAX_LINE) {
     throw new RangeError(`the workload makes a ${line.length}-byte command line; the console takes at most ${MAX_LINE}`);
   }
-  // Blank lines first: the UART may drop what it received before the kernel set it up.
-  return `\n\n\n\n${line}\n`;
+  return `${LOSABLE_PREFIX}${line}\n`;
 }
 
 export interface MarkerLine {

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { FlashrootError, InputError } from '../errors.js';
 import { kernelVersionFromImage } from '../kernel/version.js';
 import { parseMbr, SECTOR } from '../disk/mbr.js';
+import { SQUASHFS_PATH } from '../pipeline/build.js';
 import { bootImage } from '../qemu/boot.js';
 import { QmpClient, queryBlockstats, type BlockDeviceStats } from '../qemu/qmp.js';
 import type { Reporter } from '../util/log.js';
@@ -40,27 +41,28 @@ export interface MeasureRequest {
 
 /** The drive id bootImage gives the stick: the block backend whose counters we read. */
 const STICK_DRIVE = 'stick';
+// Where the build puts them for syslinux (src/pipeline/build.ts).
 const KERNEL_PATH = '/boot/vmlinuz';
 const INITRD_PATH = '/boot/initrd.img';
-const SQUASHFS_PATH = '/live/root.sqfs';
+// The kernel's line as it starts the initramfs's /init; the shell's own line as a fallback.
+const USERSPACE_STARTED = /Run \/init as init process|job control turned off/;
 // Without KVM, on a shared machine, the Debian initramfs alone can take a minute.
 const BOOT_BUDGET_SEC = 300;
 
 export async function measureWrites(req: MeasureRequest): Promise<Measurement[]> {
   await preflight(['qemu-system-x86_64', 'timeout', 'mcopy', 'unsquashfs', 'mke2fs']);
-  await access(req.image).catch(() => {
-    throw new InputError(req.image, `image '${req.image}' does not exist`, 'Build one first: flashroot build --demo --out images/demo.img');
-  });
+  await mustExist(req.image, 'image', 'Build one first: flashroot build --demo --out images/demo.img');
+  if (req.rwImage !== undefined) await mustExist(req.rwImage, 'read-write comparison image', "Leave out --rw-image to have one made from the stick's root.");
   const workload = req.workload ?? DEFAULT_WORKLOAD;
   const windowSeconds = Math.max(1, Math.round(req.minutes * 60));
   const work = await mkdtemp(join(tmpdir(), 'flashroot-endurance-'));
   try {
     const stick = await extractBootFiles(req.image, work);
+    const rwInitrd = await stockInitrdFor(stick.kernel);
     const overlay = await req.reporter.step(`Measuring the overlay root (${windowSeconds} s of workload)`, () =>
       measureOnce({ root: 'overlay', disk: req.image, kernel: stick.kernel, initrd: stick.initrd, append: 'flashroot.init=/bin/sh', workload, windowSeconds, work }),
     );
     const rwImage = req.rwImage ?? (await req.reporter.step('Making the read-write comparison root (ext4)', () => makeRwImage(req.image, stick.partitionOffset, work)));
-    const rwInitrd = await stockInitrdFor(stick.kernel);
     const rw = await req.reporter.step(`Measuring the read-write root (${windowSeconds} s of workload)`, () =>
       measureOnce({ root: 'rw', disk: rwImage, kernel: stick.kernel, initrd: rwInitrd, append: 'root=/dev/sda rw init=/bin/sh', workload, windowSeconds, work }),
     );
@@ -68,6 +70,12 @@ export async function measureWrites(req: MeasureRequest): Promise<Measurement[]>
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+async function mustExist(path: string, what: string, hint: string): Promise<void> {
+  await access(path).catch(() => {
+    throw new InputError(path, `${what} '${path}' does not exist`, hint);
+  });
 }
 
 async function partitionOffset(image: string): Promise<number> {
@@ -107,9 +115,7 @@ async function extractBootFiles(image: string, work: string): Promise<{ kernel: 
 async function stockInitrdFor(kernel: string): Promise<string> {
   const version = await kernelVersionFromImage(kernel);
   const initrd = `/boot/initrd.img-${version}`;
-  await access(initrd).catch(() => {
-    throw new InputError(initrd, `No stock initramfs for kernel ${version} to boot the read-write comparison root.`, `Install the kernel package (apt-get install linux-image-${version}) or run update-initramfs -c -k ${version}.`);
-  });
+  await mustExist(initrd, `stock initramfs for kernel ${version} (to boot the read-write comparison root)`, `Install the kernel package (apt-get install linux-image-${version}) or run update-initramfs -c -k ${version}.`);
   return initrd;
 }
 
@@ -144,6 +150,8 @@ type Stats = BlockDeviceStats['stats'];
 async function measureOnce(b: OneBoot): Promise<Measurement> {
   const socket = join(b.work, `qmp-${b.root}.sock`);
   const marks: { line: MarkerLine; stats: Promise<Stats> }[] = [];
+  const script = guestScript(b.workload, b.windowSeconds);
+  let typed = false;
   // Connects as soon as QEMU has made the socket; a failure is reported through the boot result.
   const qmp = QmpClient.connect(socket, { timeoutMs: 30_000 });
   qmp.catch(() => undefined);
@@ -151,12 +159,17 @@ async function measureOnce(b: OneBoot): Promise<Measurement> {
     image: b.disk,
     qmpSocket: socket,
     extraArgs: ['-kernel', b.kernel, '-initrd', b.initrd, '-append', `console=ttyS0,115200 ${b.append}`],
-    consoleInput: guestScript(b.workload, b.windowSeconds),
     expect: 'FLASHROOT-MEASURE-END',
     failOn: ['flashroot: FAIL', 'Kernel panic', 'end Kernel panic'],
     timeoutSec: BOOT_BUDGET_SEC + b.windowSeconds,
     graceMs: 500,
-    onLine: (line) => {
+    onLine: (line, type) => {
+      // Type only once userspace runs: the kernel has set up the UART and opened the console by then,
+      // so the text waits in the tty until the shell reads it.
+      if (!typed && USERSPACE_STARTED.test(line)) {
+        typed = true;
+        type(script);
+      }
       const mark = parseMarkerLine(line);
       // Read the counters the moment the guest says so; the reply comes in milliseconds.
       if (mark) marks.push({ line: mark, stats: qmp.then((q) => queryBlockstats(q, STICK_DRIVE)) });
