@@ -6,10 +6,11 @@
  */
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { UsageError } from '../errors.js';
 import type { InitramfsOptions } from '../initramfs/build.js';
 import { sha256File } from '../util/hash.js';
 import { stageNetworkLower } from './initramfs.js';
-import { imageName, imageUrl } from './lower.js';
+import { IMAGE_NAME, imageName, imageUrl } from './lower.js';
 import { appendVerityTree, type VerityInfo } from './verity.js';
 
 /** Host tools a build with a network lower needs (the last two are staged into the initramfs). */
@@ -29,6 +30,14 @@ export async function makeNetworkImage(sqfs: string, spec: { url: string }, outD
   // A salt derived from the content keeps reproducible builds reproducible.
   const verity = await appendVerityTree(sqfs, await sha256File(sqfs));
   const sha256 = await sha256File(sqfs);
+  const named = IMAGE_NAME.exec(spec.url.slice(spec.url.lastIndexOf('/') + 1))?.[1];
+  if (named !== undefined && named !== sha256) {
+    // The stick would only ever meet dm-verity's refusal at boot: say so now.
+    throw new UsageError(
+      `--lower names the image root-${named.slice(0, 12)}….sqfs, but this root builds root-${sha256.slice(0, 12)}….sqfs`,
+      'give the directory URL (ending in /) so the build names its own image, or build the same root with --reproducible',
+    );
+  }
   const path = join(outDir, imageName(sha256));
   await copyFile(sqfs, path);
   return { url: imageUrl(spec, sha256), path, bytes: verity.imageBytes, sha256, verity };

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { imageUrl, lowerProblem } from '../../../src/network/lower.js';
+import { parseBuildOptions } from '../../../src/pipeline/options.js';
+
+const SHA = 'ab'.repeat(32);
+
+describe('--lower values', () => {
+  it('accepts local and plain http URLs', () => {
+    expect(lowerProblem('local')).toBeUndefined();
+    expect(lowerProblem('http://10.0.2.2:8080/images/')).toBeUndefined();
+    expect(lowerProblem(`http://boot.example/root-${SHA}.sqfs`)).toBeUndefined();
+  });
+
+  it('says what is not supported yet and what to use instead', () => {
+    expect(lowerProblem('https://boot.example/')).toMatch(/not supported yet; serve the image over http:\/\/: dm-verity/);
+    expect(lowerProblem('s3://bucket/prefix/')).toMatch(/not supported yet/);
+    expect(lowerProblem('sshfs://u@h:/srv')).toMatch(/not supported yet/);
+    expect(lowerProblem('ftp://x/')).toMatch(/unknown lower kind/);
+    expect(lowerProblem('toram')).toMatch(/neither 'local' nor a URL/);
+  });
+
+  it('refuses URLs the boot shell could mangle or that would leak credentials', () => {
+    expect(lowerProblem("http://h/a'b/")).toMatch(/characters/);
+    expect(lowerProblem('http://user:pw@h/')).toMatch(/clear text/);
+    expect(lowerProblem('http://h/x?y=1')).toMatch(/query/);
+  });
+
+  it('names the image inside a directory URL, keeps a full URL', () => {
+    expect(imageUrl({ url: 'http://h/img/' }, SHA)).toBe(`http://h/img/root-${SHA}.sqfs`);
+    expect(imageUrl({ url: 'http://h/img/mine.sqfs' }, SHA)).toBe('http://h/img/mine.sqfs');
+  });
+
+  it('reports a bad --lower with the other build options', () => {
+    const err = (() => {
+      try {
+        return parseBuildOptions({ lower: 's3://b/p/', label: 'lower' });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/--lower: s3:\/\/ lowers are not supported yet/);
+    expect((err as Error).message).toMatch(/--label:/);
+  });
+});
