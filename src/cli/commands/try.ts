@@ -7,6 +7,7 @@ interface TryOptions {
   timeout: string;
   memory: string;
   writable?: boolean;
+  network?: boolean;
 }
 
 export const register: RegisterCommand = (program: Command) => {
@@ -19,6 +20,7 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--timeout <seconds>', 'stop the virtual machine after this long', '300')
     .option('--memory <MiB>', 'guest RAM', '1024')
     .option('--writable', 'let the guest write to the image (default: writes go to a throwaway snapshot)')
+    .option('--network', 'give the guest a NIC on QEMU user networking (this host is 10.0.2.2), for sticks built with --lower http://…')
     .action(async (image: string, opts: TryOptions) => {
       const [{ bootImage }, { UsageError }] = await Promise.all([import('../../qemu/boot.js'), import('../../errors.js')]);
       const timeoutSec = Number(opts.timeout);
@@ -32,6 +34,7 @@ export const register: RegisterCommand = (program: Command) => {
         timeoutSec,
         memoryMiB,
         writable: opts.writable,
+        network: opts.network,
         onLine: (line) => process.stdout.write(`${line}\n`),
       });
       if (opts.expect) {
