@@ -53,15 +53,33 @@ export function writeMbr(mbr: Mbr, bootCode?: Uint8Array): Buffer {
   return buf;
 }
 
-export function parseMbr(sector0: Uint8Array): Mbr {
+/** A partition as read back, with its slot (1-4) in the table. */
+export interface ParsedPartition extends MbrPartition {
+  slot: number;
+}
+
+/**
+ * Reads an MBR strictly: a boot flag other than 0x00/0x80 or a partition at LBA 0 means the
+ * sector is not a partition table (a VBR, a GPT's protective MBR is still accepted).
+ */
+export interface ParsedMbr {
+  diskSignature: number;
+  partitions: ParsedPartition[];
+}
+
+export function parseMbr(sector0: Uint8Array): ParsedMbr {
   const buf = Buffer.from(sector0.buffer, sector0.byteOffset, sector0.byteLength);
   if (buf.length < SECTOR || buf[510] !== 0x55 || buf[511] !== 0xaa) throw new Error('no MBR signature (0x55AA) in sector 0');
-  const partitions: MbrPartition[] = [];
+  const partitions: ParsedPartition[] = [];
   for (let i = 0; i < 4; i++) {
     const o = TABLE_OFFSET + i * ENTRY_SIZE;
     const type = buf[o + 4] ?? 0;
-    if (type === 0) continue;
-    partitions.push({ active: buf[o] === 0x80, type, startLba: buf.readUInt32LE(o + 8), sectors: buf.readUInt32LE(o + 12) });
+    const sectors = buf.readUInt32LE(o + 12);
+    if (type === 0 || sectors === 0) continue;
+    const status = buf[o];
+    const startLba = buf.readUInt32LE(o + 8);
+    if ((status !== 0 && status !== 0x80) || startLba === 0) throw new Error(`MBR entry ${i + 1} is not a partition (boot flag 0x${(status ?? 0).toString(16)}, start ${startLba})`);
+    partitions.push({ slot: i + 1, active: status === 0x80, type, startLba, sectors });
   }
   return { diskSignature: buf.readUInt32LE(440), partitions };
 }

@@ -15,6 +15,8 @@
  */
 import { access, constants, open, stat, type FileHandle } from 'node:fs/promises';
 import { InputError } from '../errors.js';
+import { parseMbr, SECTOR, type ParsedPartition } from '../disk/mbr.js';
+import { readAt } from '../util/read-at.js';
 
 export interface ByteRange {
   start: number;
@@ -31,7 +33,6 @@ export interface ImageMap {
   notes: string[];
 }
 
-const SECTOR = 512;
 const FIRST_MIB = 1024 * 1024;
 
 interface Partition {
@@ -41,31 +42,22 @@ interface Partition {
   end: number;
 }
 
-async function readAt(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  const { bytesRead } = await fh.read(buf, 0, length, offset);
-  return buf.subarray(0, bytesRead);
-}
 
 function hasBootSignature(sector: Buffer): boolean {
   return sector.length >= SECTOR && sector[510] === 0x55 && sector[511] === 0xaa;
 }
 
 /** The four primary MBR entries, or null when sector 0 is not an MBR we can trust. */
-export function parseMbr(sector0: Buffer, imageSize: number): Partition[] | null {
-  if (!hasBootSignature(sector0)) return null;
-  const parts: Partition[] = [];
-  for (let i = 0; i < 4; i++) {
-    const e = 446 + i * 16;
-    const status = sector0.readUInt8(e);
-    const type = sector0.readUInt8(e + 4);
-    const lba = sector0.readUInt32LE(e + 8);
-    const count = sector0.readUInt32LE(e + 12);
-    if (type === 0 || count === 0) continue;
-    if ((status !== 0 && status !== 0x80) || lba === 0) return null;
-    parts.push({ index: i + 1, type, start: lba * SECTOR, end: Math.min((lba + count) * SECTOR, imageSize) });
+/** The image's partitions as byte ranges, or null when sector 0 is not a usable MBR. */
+export function imagePartitions(sector0: Buffer, imageSize: number): Partition[] | null {
+  let parts: ParsedPartition[];
+  try {
+    parts = parseMbr(sector0).partitions;
+  } catch {
+    return null;
   }
-  return parts.length ? parts : null;
+  if (!parts.length) return null;
+  return parts.map((p) => ({ index: p.slot, type: p.type, start: p.startLba * SECTOR, end: Math.min((p.startLba + p.sectors) * SECTOR, imageSize) }));
 }
 
 interface FatLayout {
@@ -174,7 +166,7 @@ export async function mapImage(path: string, alignment = 4096): Promise<ImageMap
   try {
     const size = (await fh.stat()).size;
     const notes: string[] = [];
-    const parts = parseMbr(await readAt(fh, 0, SECTOR), size);
+    const parts = imagePartitions(await readAt(fh, 0, SECTOR), size);
     const skip: ByteRange[] = [];
     if (!parts) notes.push('no MBR partition table: every byte is written');
     else if (parts.some((p) => p.type === 0xee)) notes.push('GPT disk: every byte is written');

@@ -5,6 +5,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { InputError } from '../errors.js';
+import { readAt } from '../util/read-at.js';
 
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const ELFCLASS64 = 2;
@@ -39,11 +40,6 @@ interface ProgramHeader {
   filesz: number;
 }
 
-async function readAt(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  const { bytesRead } = await fh.read(buf, 0, length, offset);
-  return buf.subarray(0, bytesRead);
-}
 
 /** Machine of an ELF64 LE file, or undefined if it is something else (script, 32-bit library, data). */
 export async function elf64Machine(path: string): Promise<number | undefined> {

@@ -22,7 +22,7 @@ describe('writeMbr', () => {
     expect(s.readUInt32LE(454)).toBe(2048);
     expect(s.readUInt32LE(458)).toBe(131072);
     expect([s[510], s[511]]).toEqual([0x55, 0xaa]);
-    expect(parseMbr(s)).toEqual(mbr);
+    expect(parseMbr(s)).toEqual({ ...mbr, partitions: [{ ...mbr.partitions[0], slot: 1 }] });
   });
 
   it('is read the same way by sfdisk', async () => {
@@ -39,5 +39,8 @@ describe('writeMbr', () => {
     expect(() => writeMbr({ ...mbr, partitions: [{ ...mbr.partitions[0]!, startLba: 2048, sectors: 0xffffffff }] })).toThrow(/does not fit/);
     expect(() => writeMbr(mbr, Buffer.alloc(446))).toThrow(/at most 440/);
     expect(() => parseMbr(Buffer.alloc(512))).toThrow(/no MBR signature/);
+    const vbr = writeMbr(mbr);
+    vbr[446] = 0x33; // a boot flag no partition table has: this sector is something else
+    expect(() => parseMbr(vbr)).toThrow(/entry 1 is not a partition/);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { complement, freeClusters, mapImage, parseFatBootSector, parseMbr } from '../../../src/drives/image-map.js';
+import { complement, freeClusters, mapImage, parseFatBootSector, imagePartitions } from '../../../src/drives/image-map.js';
 import { mbr } from '../../fixtures/drives/make-image.js';
 
 const MiB = 1024 * 1024;
@@ -29,22 +29,22 @@ function fat32BootSector(totalSectors: number, fatSectors: number): Buffer {
   return bs;
 }
 
-describe('parseMbr', () => {
+describe('imagePartitions', () => {
   it('reads the partitions of a valid MBR, clipped to the image', () => {
-    expect(parseMbr(mbr(64 * MiB), 64 * MiB)).toEqual([{ index: 1, type: 0x0c, start: MiB, end: 64 * MiB }]);
-    expect(parseMbr(mbr(64 * MiB), 32 * MiB)?.[0]?.end).toBe(32 * MiB);
+    expect(imagePartitions(mbr(64 * MiB), 64 * MiB)).toEqual([{ index: 1, type: 0x0c, start: MiB, end: 64 * MiB }]);
+    expect(imagePartitions(mbr(64 * MiB), 32 * MiB)?.[0]?.end).toBe(32 * MiB);
   });
 
   it('trusts nothing without the signature, with a bad status byte, or a partition at LBA 0', () => {
     const noSig = mbr(64 * MiB);
     noSig.writeUInt16LE(0, 510);
-    expect(parseMbr(noSig, 64 * MiB)).toBeNull();
+    expect(imagePartitions(noSig, 64 * MiB)).toBeNull();
     const badStatus = mbr(64 * MiB);
     badStatus.writeUInt8(0x42, 446);
-    expect(parseMbr(badStatus, 64 * MiB)).toBeNull();
+    expect(imagePartitions(badStatus, 64 * MiB)).toBeNull();
     const atZero = mbr(64 * MiB);
     atZero.writeUInt32LE(0, 446 + 8);
-    expect(parseMbr(atZero, 64 * MiB)).toBeNull();
+    expect(imagePartitions(atZero, 64 * MiB)).toBeNull();
   });
 });
 
