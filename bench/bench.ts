@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { findNewestKernel, kernelVersionFromImage } from '../src/kernel/version.js';
 import { makeSquashfs } from '../src/squashfs/mksquashfs.js';
 import type { Reporter } from '../src/util/log.js';
-import type { BenchKernel, BuiltStick, Competitor, Firmware, InitramfsSize } from './competitors/types.js';
+import type { BenchKernel, BuiltStick, Competitor, Firmware, InitramfsSize, RunningServer } from './competitors/types.js';
 import { measureBoot, type BootSample } from './measure-boot.js';
 import { benchWorkDir, demoRoot, minbaseRoot, squashfsOptions } from './roots.js';
 
@@ -20,6 +20,8 @@ export interface BenchOptions {
   /** The root the build rows compress: Debian minbase (the real comparison) or the demo (smoke test). */
   buildRoot: 'minbase' | 'demo';
   reporter: Reporter;
+  /** Called after every build and boot round with the report so far. */
+  onRound?: (report: BenchReport) => Promise<void>;
 }
 
 export interface BootRow {
@@ -32,6 +34,8 @@ export interface ToolResult {
   name: string;
   how: string;
   initramfs?: InitramfsSize;
+  /** Size of the root image a network lower fetches from. */
+  servedBytes?: number;
   /** Build times on the build root, one per round, paired with the bare mksquashfs of that round. */
   builds: { ms: number; bareMs: number }[];
   boots: BootRow[];
@@ -44,6 +48,8 @@ export interface BenchReport {
   buildRoot: string;
   bootRoot: string;
   rounds: { builds: number; boots: number };
+  /** Rounds finished so far: a report written after each round survives an interrupted run. */
+  done: { builds: number; boots: number };
   bareMksquashfsMs: number[];
   tools: ToolResult[];
 }
@@ -82,69 +88,88 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const live: { c: Competitor; r: ToolResult }[] = [];
     for (const [i, c] of o.competitors.entries()) {
       const r = results[i] as ToolResult;
-      await attempt(r, 'prepare', () => reporter.step(`Preparing ${c.name} for ${kernel.version}`, () => c.prepare(kernel, reporter)), reporter);
+      await attempt(r, 'prepare', () => reporter.step(`Preparing ${c.name} (${c.how}) for ${kernel.version}`, () => c.prepare(kernel, reporter)), reporter);
       if (!r.errors.length) live.push({ c, r });
     }
 
     const buildRoot = o.buildRoot === 'minbase' ? await minbaseRoot(reporter) : await demoRoot(work);
     // When the build root is the boot root (smoke test), the last build round's sticks are booted.
-    const bootRoot = o.buildRoot === 'demo' ? buildRoot : await demoRoot(work);
+    const bootRoot = o.buildRoot === 'demo' ? buildRoot : await demoRoot(work, buildRoot);
+    const report: BenchReport = {
+      date: new Date().toISOString(),
+      kernel,
+      buildRoot: buildRoot.name,
+      bootRoot: bootRoot.name,
+      rounds: { builds: o.builds, boots: o.boots },
+      done: { builds: 0, boots: 0 },
+      bareMksquashfsMs: [],
+      tools: results,
+    };
     const sticks = new Map<Competitor, BuiltStick>();
-    const stickPath = (c: Competitor) => join(work, `${c.name.replace(/\W+/g, '-')}.img`);
-    const bareMksquashfsMs: number[] = [];
+    const keepStick = (c: Competitor, r: ToolResult, stick: BuiltStick) => {
+      sticks.set(c, stick);
+      if (stick.served) r.servedBytes = stick.served.bytes;
+    };
+    const stickPath = (c: Competitor) => join(work, `${`${c.name}-${c.how}`.replace(/\W+/g, '-')}.img`);
+
     for (let round = 1; round <= o.builds; round++) {
       const keep = round === o.builds && bootRoot === buildRoot;
       await reporter.step(`Build round ${round}/${o.builds} on the ${buildRoot.name} root`, async () => {
         const bareOut = join(work, 'bare.sqfs');
         const bare = await timed(() => makeSquashfs(squashfsOptions(buildRoot, bareOut)));
         await rm(bareOut, { force: true });
-        bareMksquashfsMs.push(bare.ms);
+        report.bareMksquashfsMs.push(bare.ms);
         for (const { c, r } of live) {
           await attempt(r, `build round ${round}`, async () => {
             const built = await timed(() => c.buildStick(buildRoot, stickPath(c)));
             r.builds.push({ ms: built.ms, bareMs: bare.ms });
             r.initramfs = built.value.initramfs;
-            if (keep) sticks.set(c, built.value);
+            if (keep) keepStick(c, r, built.value);
+            else await discard(built.value);
           }, reporter);
-          if (!keep) await rm(stickPath(c), { force: true });
         }
       });
+      report.done.builds = round;
+      await o.onRound?.(report);
     }
 
     for (const { c, r } of live.filter(({ c }) => !sticks.has(c))) {
       await attempt(r, 'build of the boot stick', () =>
-        reporter.step(`Building the ${c.name} stick from the ${bootRoot.name} root`, async () => {
-          sticks.set(c, await c.buildStick(bootRoot, stickPath(c)));
-        }), reporter);
+        reporter.step(`Building the ${c.name} (${c.how}) stick from the ${bootRoot.name} root`, async () => keepStick(c, r, await c.buildStick(bootRoot, stickPath(c)))),
+        reporter);
     }
     const bootRows = live.flatMap(({ c, r }) => {
       const stick = sticks.get(c);
-      return stick ? c.firmwares.map((firmware) => ({ r, stick, row: pushRow(r, firmware) })) : [];
+      return stick ? c.firmwares.map((firmware) => ({ c, r, stick, row: pushRow(r, firmware) })) : [];
     });
     for (let round = 1; round <= o.boots; round++) {
-      for (const { r, stick, row } of bootRows) {
-        await reporter.step(`Boot round ${round}/${o.boots}: ${r.name} (${row.firmware})`, async () => {
+      for (const { c, r, stick, row } of bootRows) {
+        await reporter.step(`Boot round ${round}/${o.boots}: ${r.name} (${r.how}, ${row.firmware})`, async () => {
+          let server: RunningServer | undefined;
           try {
-            row.samples.push(await measureBoot(stick.image, row.firmware, work));
+            server = await c.serve?.(stick, work);
+            row.samples.push(await measureBoot({ image: stick.image, firmware: row.firmware, work, server }));
           } catch (e) {
             row.errors.push(message(e));
             reporter.info(`    ${e instanceof Error ? e.message : String(e)}`);
+          } finally {
+            await server?.stop();
           }
         });
       }
+      report.done.boots = round;
+      await o.onRound?.(report);
     }
-    return {
-      date: new Date().toISOString(),
-      kernel,
-      buildRoot: buildRoot.name,
-      bootRoot: bootRoot.name,
-      rounds: { builds: o.builds, boots: o.boots },
-      bareMksquashfsMs,
-      tools: results,
-    };
+    return report;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Build-round sticks are only timed: their images (and network root images) go at once. */
+async function discard(stick: BuiltStick): Promise<void> {
+  await rm(stick.image, { force: true });
+  if (stick.served) await rm(stick.served.file, { force: true });
 }
 
 function pushRow(r: ToolResult, firmware: Firmware): BootRow {

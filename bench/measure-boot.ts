@@ -10,7 +10,7 @@ import { FlashrootError } from '../src/errors.js';
 import { bootImage } from '../src/qemu/boot.js';
 import { QmpClient, queryBlockstats } from '../src/qemu/qmp.js';
 import { DEMO_MARKER } from '../src/root/demo-root.js';
-import type { Firmware } from './competitors/types.js';
+import type { Firmware, RunningServer } from './competitors/types.js';
 
 /** bootImage's id for the stick's block backend. */
 const STICK_DRIVE = 'stick';
@@ -24,9 +24,24 @@ const FAILURES = ['flashroot: FAIL', 'Kernel panic', 'end Kernel panic', 'Enteri
 export interface BootSample {
   msToMarker: number;
   bytesWritten: number;
+  /** The root's filesystem type as its init saw it ("overlay"). */
+  rootFs?: string;
+  /** Network lowers: bytes the server had sent when the marker appeared. */
+  bytesFetched?: number;
 }
 
-export async function measureBoot(image: string, firmware: Firmware, work: string): Promise<BootSample> {
+export interface BootRequest {
+  image: string;
+  firmware: Firmware;
+  work: string;
+  /** The server a network lower is fetched from (the guest gets user networking). */
+  server?: RunningServer;
+}
+
+/** The demo init's "flashroot-demo: root SOURCE FSTYPE OPTIONS" line (not the marker, which starts alike). */
+const ROOT_LINE = /flashroot-demo: root (?!init reached)\S+ (\S+)/;
+
+export async function measureBoot({ image, firmware, work, server }: BootRequest): Promise<BootSample> {
   const socket = join(work, `qmp-${process.pid}-${Date.now()}.sock`);
   const qmp = QmpClient.connect(socket, { timeoutMs: 30_000 });
   // A failed connection shows up as missing counters below, with the boot's own diagnosis.
@@ -38,9 +53,14 @@ export async function measureBoot(image: string, firmware: Firmware, work: strin
     return stats.wr_bytes;
   });
   written.catch(() => undefined);
+  let fetched: Promise<number> | undefined;
   const result = await bootImage({
     image,
     uefi: firmware === 'UEFI',
+    network: Boolean(server),
+    onLine: (line) => {
+      if (server && !fetched && line.includes(DEMO_MARKER)) fetched = server.bytesServed();
+    },
     qmpSocket: socket,
     extraArgs: ['-no-shutdown'],
     expect: DEMO_MARKER,
@@ -63,5 +83,7 @@ export async function measureBoot(image: string, firmware: Firmware, work: strin
       hint: `boot it by hand to see the whole console: flashroot try ${image}${firmware === 'UEFI' ? ' --uefi' : ''} --timeout ${BOOT_TIMEOUT_SEC}`,
     });
   }
-  return { msToMarker: result.msToExpect, bytesWritten };
+  const rootFs = result.console.map((l) => ROOT_LINE.exec(l)?.[1]).find(Boolean);
+  const bytesFetched = await fetched;
+  return { msToMarker: result.msToExpect, bytesWritten, ...(rootFs ? { rootFs } : {}), ...(bytesFetched === undefined ? {} : { bytesFetched }) };
 }

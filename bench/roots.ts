@@ -3,13 +3,14 @@
  * so boots are timed to the marker) and a Debian minbase root for the build rows, larger than the
  * demo so compression time dominates as it does for real roots. One squashfs setting for all tools.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureRoot } from '../src/root/capture.js';
 import { makeDemoRoot } from '../src/root/demo-root.js';
 import type { Compressor, SquashfsOptions } from '../src/squashfs/mksquashfs.js';
 import type { Reporter } from '../src/util/log.js';
+import { run } from '../src/util/run.js';
 import { debianTree } from './debian-tree.js';
 
 /** flashroot's default, used for every tool's squashfs. */
@@ -29,10 +30,18 @@ async function capture(name: string, dir: string, init: string): Promise<BenchRo
   return { name, dir, init, excludes: captured.excludes };
 }
 
-export async function demoRoot(work: string): Promise<BenchRoot> {
+/**
+ * The demo root, optionally carrying another root's files under /opt/payload: nothing reads them at
+ * boot, but they give the image a realistic size, so what a network lower fetches to reach the init
+ * is measured as a share of a real image rather than of a 1 MB busybox.
+ */
+export async function demoRoot(work: string, payload?: BenchRoot): Promise<BenchRoot> {
   const dir = join(await mkdtemp(join(work, 'demo-root-')), 'root');
   await makeDemoRoot(dir);
-  return capture('demo', dir, '/sbin/init');
+  if (!payload) return capture('demo', dir, '/sbin/init');
+  await mkdir(join(dir, 'opt'));
+  await run('cp', ['-a', payload.dir, join(dir, 'opt/payload')]);
+  return capture(`demo + ${payload.name} under /opt/payload`, dir, '/sbin/init');
 }
 
 export async function minbaseRoot(reporter: Reporter): Promise<BenchRoot> {
@@ -42,7 +51,7 @@ export async function minbaseRoot(reporter: Reporter): Promise<BenchRoot> {
 
 /** The same mksquashfs options for every tool, and for the bare mksquashfs reference. */
 export function squashfsOptions(root: BenchRoot, output: string): SquashfsOptions {
-  return { source: root.dir, output, compressor: BENCH_COMPRESSOR, excludes: root.excludes, oneFileSystem: true };
+  return { source: root.dir, output, compressor: BENCH_COMPRESSOR, excludes: root.excludes };
 }
 
 export async function benchWorkDir(): Promise<string> {

@@ -17,13 +17,11 @@ export const COLUMNS = [
   'Build ÷ bare mksquashfs',
   'Boot to root init',
   'Boot ÷ flashroot BIOS',
+  '/ mounted as',
   'Written to stick',
   'Fetched from server',
 ] as const;
 
-/** The network lower is not in flashroot yet; its row says so rather than disappearing. */
-export const NETWORK_ROW = { tool: 'flashroot', how: 'network lower' };
-const NOT_YET = 'not yet available';
 const NONE = '–';
 
 function fmtSpread(s: Spread | undefined, fmt: (n: number) => string): string {
@@ -50,21 +48,31 @@ function buildCells(t: ToolResult, report: BenchReport): string[] {
   ];
 }
 
-function bootCells(row: BootRow, reference: number | undefined, boots: number): string[] {
+function fetchedCell(row: BootRow, servedBytes: number | undefined): string {
+  const fetched = spread(row.samples.flatMap((s) => (s.bytesFetched === undefined ? [] : [s.bytesFetched])));
+  if (!fetched || !servedBytes) return 'n/a (local)';
+  const share = (n: number) => `${((100 * n) / servedBytes).toFixed(1)} %`;
+  return `${fmtSpread(fetched, formatBytes)} = ${fmtSpread(fetched, share)} of ${formatBytes(servedBytes)}`;
+}
+
+function bootCells(row: BootRow, t: ToolResult, reference: number | undefined, boots: number): string[] {
   const times = spread(row.samples.map((s) => s.msToMarker));
   const written = spread(row.samples.map((s) => s.bytesWritten));
+  const rootFs = [...new Set(row.samples.map((s) => s.rootFs ?? '?'))].join(', ');
   return [
     fmtSpread(times, formatMs) + failures(row.errors, boots),
     times && reference ? ratio(times.median / reference) : NONE,
+    rootFs || NONE,
     written ? (written.max === 0 ? `0 B (${written.n} boots)` : fmtSpread(written, formatBytes)) : NONE,
+    fetchedCell(row, t.servedBytes),
   ];
 }
 
 export function renderTable(report: BenchReport): string {
-  const flashrootBios = report.tools.find((t) => t.name === 'flashroot')?.boots.find((b) => b.firmware === 'BIOS');
+  const flashrootBios = report.tools.find((t) => t.name === 'flashroot' && t.how === 'local lower')?.boots.find((b) => b.firmware === 'BIOS');
   const reference = spread(flashrootBios?.samples.map((s) => s.msToMarker) ?? [])?.median;
   const rows: string[][] = [
-    ['bare `mksquashfs` (reference)', NONE, NONE, NONE, NONE, fmtSpread(spread(report.bareMksquashfsMs), formatMs), ratio(1), NONE, NONE, NONE, NONE],
+    ['bare `mksquashfs` (reference)', NONE, NONE, NONE, NONE, fmtSpread(spread(report.bareMksquashfsMs), formatMs), ratio(1), ...Array<string>(5).fill(NONE)],
   ];
   for (const t of report.tools) {
     const prepareFailed = t.errors.find((e) => e.startsWith('prepare'));
@@ -74,19 +82,21 @@ export function renderTable(report: BenchReport): string {
     }
     const stickFailed = t.errors.find((e) => e.startsWith('build of the boot stick'));
     for (const row of t.boots.length ? t.boots : [undefined]) {
-      const boot = row ? bootCells(row, reference, report.rounds.boots) : [stickFailed ? `failed: ${stickFailed}` : NONE, NONE, NONE];
-      rows.push([t.name, t.how, row?.firmware ?? NONE, ...buildCells(t, report), ...boot, 'n/a (local)']);
+      const boot = row ? bootCells(row, t, reference, report.rounds.boots) : [stickFailed ? `failed: ${stickFailed}` : NONE, ...Array<string>(4).fill(NONE)];
+      rows.push([t.name, t.how, row?.firmware ?? NONE, ...buildCells(t, report), ...boot]);
     }
-    if (t.name === NETWORK_ROW.tool) rows.push([NETWORK_ROW.tool, NETWORK_ROW.how, NONE, ...Array<string>(COLUMNS.length - 3).fill(NOT_YET)]);
   }
   const line = (cells: readonly string[]) => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
   return [line(COLUMNS), line(COLUMNS.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
 export function renderReport(report: BenchReport): string {
+  const { done, rounds } = report;
+  const partial = done.builds < rounds.builds || done.boots < rounds.boots;
   return [
     '# flashroot benchmarks',
     '',
+    ...(partial ? [`**Partial results**: ${done.builds} of ${rounds.builds} build rounds and ${done.boots} of ${rounds.boots} boot rounds done so far.`, ''] : []),
     `Run ${report.date}, kernel ${report.kernel.version} for every tool, QEMU without KVM (software emulation), USB stick on xHCI.`,
     `Build rows: the ${report.buildRoot} root, ${report.rounds.builds} round(s), every tool's squashfs made with the same mksquashfs options (zstd).`,
     `Boot rows: the ${report.bootRoot} root (its init prints a marker, writes a file, syncs and powers off), ${report.rounds.boots} boot(s) per row, tools interleaved round-robin.`,

@@ -15,6 +15,14 @@ export interface InitramfsSize {
 export interface BuiltStick {
   image: string;
   initramfs: InitramfsSize;
+  /** A root image that stays off the stick and is fetched from a server at boot. */
+  served?: { file: string; bytes: number };
+}
+
+/** A server the guest boots from, counting what it sends. */
+export interface RunningServer {
+  bytesServed(): Promise<number>;
+  stop(): Promise<void>;
 }
 
 /** The kernel every tool builds for and every boot runs. */
@@ -33,4 +41,6 @@ export interface Competitor {
   prepare(kernel: BenchKernel, reporter: Reporter): Promise<void>;
   /** Builds a bootable stick from the root at `out`: squashfs, initramfs and stick, all of it timed. */
   buildStick(root: BenchRoot, out: string): Promise<BuiltStick>;
+  /** For network lowers: starts the server one boot of this stick fetches its root from. */
+  serve?(stick: BuiltStick, work: string): Promise<RunningServer>;
 }
