@@ -4,6 +4,9 @@
 # line, in the kernel's format: ip=CLIENT::GATEWAY:NETMASK::DEVICE::DNS0 (Debian's kernel has no
 # ip= autoconfiguration, so it leaves the parameter to us).
 
+# Where DNS servers go (a variable so tests of this fragment leave the host's file alone).
+FR_RESOLV=/etc/resolv.conf
+
 fr_lower_is_networked() {
 	case "$FR_LOWER" in *://*) return 0 ;; esac
 	return 1
@@ -23,8 +26,8 @@ fr_net_iface() {
 fr_net_static() {
 	ifconfig "$FR_NET_IFACE" "$fr_ip_addr" netmask "${fr_ip_mask:-255.255.255.0}" up || return 1
 	[ -z "$fr_ip_gw" ] || route add default gw "$fr_ip_gw" dev "$FR_NET_IFACE" || return 1
-	: >/etc/resolv.conf
-	[ -z "$fr_ip_dns" ] || echo "nameserver $fr_ip_dns" >/etc/resolv.conf
+	: >"$FR_RESOLV"
+	[ -z "$fr_ip_dns" ] || echo "nameserver $fr_ip_dns" >"$FR_RESOLV"
 	fr_log "network $FR_NET_IFACE $fr_ip_addr/${fr_ip_mask:-255.255.255.0} via ${fr_ip_gw:-none} dns ${fr_ip_dns:-none} (ip=)"
 }
 

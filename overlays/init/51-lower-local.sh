@@ -28,6 +28,24 @@ fr_copy_to_ram() {
 	fi
 }
 
+# flashroot.toram: copies image $1 to RAM when it fits; FR_IMG is then the copy, else $1 (read
+# from $2, as the fallback message says). Sets FR_IN_RAM. Network lowers use it too.
+fr_toram() {
+	FR_IMG=$1
+	FR_IN_RAM=no
+	case "$FR_TORAM" in
+	'' | 0 | no) return 0 ;;
+	esac
+	if fr_copy_to_ram "$1"; then
+		FR_IMG=/run/flashroot/ram/root.sqfs
+		FR_IN_RAM=yes
+	elif [ "$FR_TORAM" = strict ]; then
+		fr_fail lower "the root image does not fit in RAM (flashroot.toram=strict)" "boot without flashroot.toram, or on a machine with more RAM"
+	else
+		fr_log "toram: running from $2 instead"
+	fi
+}
+
 fr_verify_image() {
 	[ -n "$FR_SQFS_SHA256" ] ||
 		fr_fail verify "this initramfs has no expected sha256 for $FR_SQFS" "rebuild the stick with flashroot build"
@@ -43,20 +61,8 @@ fr_lower_local() {
 	fr_img=/run/flashroot/medium$FR_SQFS
 	[ -f "$fr_img" ] ||
 		fr_fail lower "no $FR_SQFS on $FR_MEDIUM_DEV" "is this a flashroot stick? check flashroot.sqfs= or rebuild it"
-	FR_IN_RAM=no
-	case "$FR_TORAM" in
-	'' | 0 | no) ;;
-	*)
-		if fr_copy_to_ram "$fr_img"; then
-			fr_img=/run/flashroot/ram/root.sqfs
-			FR_IN_RAM=yes
-		elif [ "$FR_TORAM" = strict ]; then
-			fr_fail lower "the root image does not fit in RAM (flashroot.toram=strict)" "boot without flashroot.toram, or on a machine with more RAM"
-		else
-			fr_log "toram: running from the stick instead"
-		fi
-		;;
-	esac
+	fr_toram "$fr_img" "the stick"
+	fr_img=$FR_IMG
 	[ "$FR_VERIFY" = 1 ] && fr_verify_image "$fr_img"
 	mount -t squashfs -o ro,loop "$fr_img" /run/flashroot/lower ||
 		fr_fail lower "cannot mount $FR_SQFS as squashfs" "the image may be damaged: rebuild or reflash the stick"

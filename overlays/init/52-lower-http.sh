@@ -1,9 +1,11 @@
 # Lower layer "http": a squashfs image on a web server, read lazily with HTTP range requests by a
 # FUSE client (httpfs2) running from a runtime root in /run, exposed as one file, loop-attached,
 # checked block by block by dm-verity against the root hash baked into this initramfs, mounted
-# read-only. Nothing here is ever written to the server.
+# read-only. Nothing here is ever written to the server. With flashroot.toram the whole image is
+# downloaded to RAM first (when MemAvailable allows, see fr_toram).
 
 FR_RT=/run/flashroot/rt
+FR_NET_ERR=/run/flashroot/net.err
 
 # Copies the runtime root template to its own tmpfs (not nodev, unlike /run: /dev/fuse lives in
 # it) so the FUSE client survives switch_root, which deletes the initramfs but moves /run along.
@@ -27,8 +29,8 @@ fr_net_retry() {
 	fr_deadline=$(($(fr_uptime) + FR_TIMEOUT))
 	fr_wait=1
 	fr_try=1
-	until "$@" >/run/flashroot/net.err 2>&1; do
-		FR_NET_ERROR=$(grep -v '^ *$' /run/flashroot/net.err | tail -n 1)
+	until "$@" >"$FR_NET_ERR" 2>&1; do
+		FR_NET_ERROR=$(grep -v '^ *$' "$FR_NET_ERR" | tail -n 1)
 		fr_left=$((fr_deadline - $(fr_uptime)))
 		[ "$fr_left" -le 0 ] && return 1
 		[ "$fr_wait" -gt "$fr_left" ] && fr_wait=$fr_left
@@ -76,5 +78,10 @@ fr_lower_http() {
 	fr_net_retry "reach $FR_LOWER" fr_httpfs_mount ||
 		fr_fail lower "cannot reach $FR_LOWER after ${FR_TIMEOUT}s: ${FR_NET_ERROR:-no message}" \
 			"check the server is up and serves the image with range requests (Accept-Ranges: bytes); a longer flashroot.timeout= waits more"
-	fr_verity_mount "$FR_RT/mnt/${FR_LOWER##*/}"
+	fr_toram "$FR_RT/mnt/${FR_LOWER##*/}" "the server"
+	if [ "$FR_IN_RAM" = yes ]; then
+		# The copy goes through dm-verity like the remote image; the client is no longer needed.
+		umount "$FR_RT/mnt" && fr_log "toram: the root runs from RAM; the server is no longer needed"
+	fi
+	fr_verity_mount "$FR_IMG"
 }

@@ -2,7 +2,8 @@
  * Boot from the network: the stick carries kernel + initramfs, the root is a dm-verity squashfs
  * image served by nginx on 127.0.0.1 (10.0.2.2 from the guest) and read lazily with range requests.
  * One stick, four boots: the good one (fidelity, bytes fetched, a later read, the server stopped
- * under a running system), then the server down, a corrupted image and a truncated one.
+ * under a running system), then the server down, a corrupted image and a truncated one; and a
+ * second stick of the same (reproducible) image with flashroot.toram, which outlives its server.
  */
 import { copyFile, mkdir, mkdtemp, open, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ const TIMEOUT = 12;
 let work: string;
 let port: number;
 let stick: BuildResult;
+let toramStick: BuildResult;
 let net: NonNullable<BuildResult['network']>;
 let server: Nginx | undefined;
 
@@ -37,18 +39,17 @@ async function stopServer(): Promise<void> {
   server = undefined;
 }
 
-const boot = (expect: string, failOn: readonly string[] = BOOT_FAILURES, onLine?: (l: string) => void) =>
-  bootImage({ image: stick.image, network: true, expect, failOn, timeoutSec: 150, onLine, graceMs: 500 });
+const boot = (expect: string, failOn: readonly string[] = BOOT_FAILURES, onLine?: (l: string) => void, image = stick.image) =>
+  bootImage({ image, network: true, expect, failOn, timeoutSec: 150, onLine, graceMs: 500 });
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'flashroot-net-'));
   const root = join(work, 'root');
   await makeNetRoot(root);
   port = await freePort();
-  stick = await build(
-    { root, init: NET_INIT, out: join(work, 'stick.img'), lower: `http://10.0.2.2:${port}/`, boot: 'bios', menuTimeout: 0, timeout: TIMEOUT, onfail: 'poweroff' },
-    new Reporter(true),
-  );
+  const common = { root, init: NET_INIT, lower: `http://10.0.2.2:${port}/`, boot: 'bios', menuTimeout: 0, timeout: TIMEOUT, onfail: 'poweroff', reproducible: true } as const;
+  stick = await build({ ...common, out: join(work, 'stick.img') }, new Reporter(true));
+  toramStick = await build({ ...common, out: join(work, 'toram', 'stick.img'), toram: '1' }, new Reporter(true));
   net = stick.network as NonNullable<BuildResult['network']>;
 }, 300_000);
 
@@ -62,6 +63,7 @@ describe('root image over HTTP (httpfs2 + loop + dm-verity + squashfs under the 
     expect(net.url).toBe(`http://10.0.2.2:${port}/root-${net.sha256}.sqfs`);
     expect(basename(net.path)).toBe(`root-${net.sha256}.sqfs`);
     expect(net.bytes).toBeGreaterThan(2 * BIG_FILE_BYTES);
+    expect(toramStick.network?.url).toBe(net.url);
     process.stdout.write(`network image ${net.bytes} bytes; initramfs ${stick.initramfs.bytes} bytes zstd\n`);
   });
 
@@ -123,5 +125,15 @@ describe('root image over HTTP (httpfs2 + loop + dm-verity + squashfs under the 
     const text = r.console.join('\n');
     expect(r.matched, text).toBe(true);
     expect(text).toContain(`is ${net.bytes - 4096 * 16} bytes, this stick expects ${net.bytes}`);
+  }, 200_000);
+
+  it('with flashroot.toram downloads the whole image to RAM first and keeps running without the server', async () => {
+    const nginx = await serve('toram');
+    const r = await boot(NET_DONE, BOOT_FAILURES, (line) => void (line.includes(NET_STOP_SERVER) && stopServer()), toramStick.image);
+    const text = r.console.join('\n');
+    expect(r.matched, text).toBe(true);
+    expect(text).toContain('flashroot: toram: the root runs from RAM; the server is no longer needed');
+    expect(text).toMatch(/net-test: read after server stop ok/);
+    expect(await nginx.bytesServed()).toBeGreaterThanOrEqual(net.bytes);
   }, 200_000);
 });

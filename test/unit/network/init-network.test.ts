@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initSandbox, type InitSandbox } from '../../helpers/init-sandbox.js';
+
+let sb: InitSandbox;
+beforeAll(async () => {
+  sb = await initSandbox();
+});
+
+// One second per clock reading, sleeping only moves the clock, and the files the fragments write kept here.
+const FAKES = () => `
+fr_clock=$(mktemp); echo 100 >"$fr_clock"
+fr_uptime() { read -r fr_t <"$fr_clock"; fr_t=$((fr_t + 1)); echo "$fr_t" >"$fr_clock"; echo "$fr_t"; }
+sleep() { read -r fr_t <"$fr_clock"; echo $((fr_t + $1)) >"$fr_clock"; }
+sync() { :; }
+poweroff() { echo "POWEROFF $*"; exit 42; }
+FR_RESOLV=${join(sb.dir, 'resolv.conf')}
+FR_NET_ERR=${join(sb.dir, 'net.err')}
+ifconfig() { echo "ifconfig $*"; }
+route() { echo "route $*"; }
+fr_net_iface() { echo eth1; }
+fr_coldplug() { :; }
+`;
+
+describe('init: network bring-up', () => {
+  it('configures a static ip= in the kernel format, without DHCP', async () => {
+    const r = await sb.run(`${FAKES()}
+udhcpc() { echo "udhcpc called"; }
+fr_parse_cmdline "ip=10.0.0.5::10.0.0.1:255.255.255.0::eth1::10.0.0.53"
+fr_step_network; cat "$FR_RESOLV"`, { lower: 'http://10.0.0.2/root.sqfs' });
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'ifconfig lo 127.0.0.1 up',
+      'ifconfig eth1 10.0.0.5 netmask 255.255.255.0 up',
+      'route add default gw 10.0.0.1 dev eth1',
+      'flashroot: network eth1 10.0.0.5/255.255.255.0 via 10.0.0.1 dns 10.0.0.53 (ip=)',
+      'nameserver 10.0.0.53',
+    ]);
+  });
+
+  it('does nothing for a local lower', async () => {
+    const r = await sb.run(`${FAKES()}
+fr_step_network; echo done`);
+    expect(r.stdout.trim()).toBe('done');
+  });
+
+  it('retries DHCP until the deadline, then fails with its last message', async () => {
+    const r = await sb.run(`${FAKES()}
+udhcpc() { echo "udhcpc: no lease, failing"; return 1; }
+FR_ONFAIL=poweroff FR_TIMEOUT=3
+fr_step_network`, { lower: 'http://10.0.0.2/root.sqfs' });
+    expect(r.stdout).toContain('flashroot: no DHCP lease on eth1 yet; retrying');
+    expect(r.stdout).toContain('flashroot: FAIL network: no DHCP lease on eth1 after 3s: udhcpc: no lease, failing — check the network has a DHCP server');
+    expect(r.exitCode).toBe(42);
+  });
+});
+
+describe('init: reaching the server', () => {
+  it('backs off 1, 2, 4, 8… s, says so with the error and the time left, and gives up at the deadline', async () => {
+    const r = await sb.run(`${FAKES()}
+FR_TIMEOUT=20
+fr_net_retry "reach it" sh -c 'echo "GET: connect: Connection refused" >&2; exit 1' || echo "gave up: $FR_NET_ERROR"`);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('flashroot: cannot reach it (try 1: GET: connect: Connection refused); retrying in 1s, giving up in 19s');
+    expect(lines.map((l) => /retrying in (\d+)s/.exec(l)?.[1]).filter(Boolean)).toEqual(['1', '2', '4', '8']);
+    expect(lines.at(-1)).toBe('gave up: GET: connect: Connection refused');
+  });
+
+  it('stops retrying as soon as the command succeeds', async () => {
+    const r = await sb.run(`${FAKES()}
+n=0; flaky() { n=$((n + 1)); [ "$n" -ge 3 ]; }
+fr_net_retry "reach it" flaky && echo "up after $n tries"`);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('up after 3 tries');
+  });
+});
