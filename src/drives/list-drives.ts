@@ -1,5 +1,5 @@
 /** `flashroot drives`: every drive, and whether flashroot would write to it and why not. */
-import { parseSize } from '../endurance/units.js';
+import { parseSize } from '../util/units.js';
 import { preflight } from '../util/tools.js';
 import { takeSnapshot } from './detect.js';
 import { imageSize } from './image-map.js';

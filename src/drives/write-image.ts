@@ -4,7 +4,7 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { SafetyError } from '../errors.js';
-import { parseSize } from '../endurance/units.js';
+import { parseSize } from '../util/units.js';
 import { formatBytes, formatMs, Reporter } from '../util/log.js';
 import { run } from '../util/run.js';
 import { preflight } from '../util/tools.js';

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { ENDURANCE_DEFAULTS as D } from './defaults.js';
 import { NAND_TYPES } from './model.js';
-import { parseHours, parseSize } from './units.js';
+import { parseHours, parseSize } from '../util/units.js';
 
 function converted(flag: string, parse: (text: string, what: string) => number) {
   return z.string().transform((text, ctx) => {

@@ -4,7 +4,7 @@
  */
 import { RETENTION_YEARS, type Estimate, type FlashSpec, type Range } from './model.js';
 import { savingRatio, type Measurement } from './measurement.js';
-import { formatDecimalBytes, formatYears } from './units.js';
+import { formatDecimalBytes, formatYears } from '../util/units.js';
 
 function range(r: Range, fmt: (n: number) => string): string {
   const [a, b] = [fmt(r.low), fmt(r.high)];

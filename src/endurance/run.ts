@@ -10,7 +10,7 @@ import { meanWriteBytes, type Measurement } from './measurement.js';
 import { parseEnduranceOptions, type EnduranceOptions } from './options.js';
 import { renderTable, toJson } from './report.js';
 import { renderSvg } from './svg.js';
-import { parseSize } from './units.js';
+import { parseSize } from '../util/units.js';
 
 export async function runEndurance(raw: Record<string, unknown>): Promise<void> {
   const o = parseEnduranceOptions(raw);

@@ -5,7 +5,7 @@
  * Lifetime ∝ 1/writes, so every NAND line is straight on log-log axes. Plain SVG 1.1, no scripts.
  */
 import { geometricMiddle, NAND_PE, NAND_TYPES, RETENTION_YEARS, tbwBytes, type Estimate, type FlashSpec } from './model.js';
-import { formatDecimalBytes, formatYears } from './units.js';
+import { formatDecimalBytes, formatYears } from '../util/units.js';
 
 const W = 760;
 const H = 480;

@@ -3,7 +3,7 @@ import { UsageError } from '../../../src/errors.js';
 import { ENDURANCE_DEFAULTS } from '../../../src/endurance/defaults.js';
 import { DEFAULT_ERASE_BLOCK_BYTES, DEFAULT_PAGE_BYTES, DEFAULT_RW_WRITE_BYTES } from '../../../src/endurance/model.js';
 import { parseEnduranceOptions } from '../../../src/endurance/options.js';
-import { formatDecimalBytes, formatYears, parseHours, parseSize } from '../../../src/endurance/units.js';
+import { formatDecimalBytes, formatYears, parseHours, parseSize } from '../../../src/util/units.js';
 
 describe('parseSize', () => {
   it('K/M/G/T are powers of 1000, Ki/Mi/Gi powers of 1024', () => {
