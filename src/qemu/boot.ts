@@ -31,6 +31,8 @@ export interface BootOptions {
   extraArgs?: readonly string[];
   /** Every console line, as it arrives; `type` sends keystrokes to the serial console. */
   onLine?: (line: string, type: (text: string) => void) => void;
+  /** The user's terminal types into the serial console (interactive `flashroot try`). */
+  terminal?: boolean;
   /** After the expected text, keep reading this long (or until QEMU exits). */
   graceMs?: number;
 }
@@ -71,7 +73,8 @@ export async function bootImage(o: BootOptions): Promise<BootResult> {
   const result: BootResult = { matched: false, timedOut: false, console: consoleLines, elapsedMs: 0 };
   // `timeout` ends QEMU even if this process dies first, and forwards our SIGTERM to it.
   const proc = start('timeout', ['--kill-after=5', String(o.timeoutSec), 'qemu-system-x86_64', ...qemuArgs(o)], {
-    interactive: true,
+    interactive: !o.terminal,
+    inheritStdin: o.terminal,
     onStdoutLine: (raw) => {
       // Strip the ANSI sequences the boot menus draw with.
       // eslint-disable-next-line no-control-regex

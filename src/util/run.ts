@@ -108,8 +108,8 @@ export interface StartedProcess {
 }
 
 /** Starts a long-running program (QEMU, a server) whose output is consumed while it runs. */
-export function start(file: string, args: readonly string[], opts: RunOptions & { interactive?: boolean } = {}): StartedProcess {
-  const stdin = opts.input !== undefined || opts.interactive ? 'pipe' : 'ignore';
+export function start(file: string, args: readonly string[], opts: RunOptions & { interactive?: boolean; inheritStdin?: boolean } = {}): StartedProcess {
+  const stdin = opts.inheritStdin ? 'inherit' : opts.input !== undefined || opts.interactive ? 'pipe' : 'ignore';
   const child = execa(file, args, { ...options(opts, 'utf8'), buffer: false, stdin });
   forwardLines(child.stderr, opts.onStderrLine);
   forwardLines(child.stdout, opts.onStdoutLine);
