@@ -9,12 +9,15 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { InitramfsOptions } from '../initramfs/build.js';
 import { sha256File } from '../util/hash.js';
-import { stageNetworkLower } from './initramfs.js';
-import { IMAGE_NAME, imageName, imageUrl } from './lower.js';
+import { networkTools, stageNetworkLower } from './initramfs.js';
+import { IMAGE_NAME, imageName, imageUrl, type LowerSpec } from './lower.js';
 import { appendVerityTree, type VerityInfo } from './verity.js';
 
-/** Host tools a build with a network lower needs (the last two are staged into the initramfs). */
-export const NETWORK_BUILD_TOOLS = ['veritysetup', 'dmsetup', 'httpfs2'];
+/** Host tools a build with this lower needs: the image tools, and what is staged into the initramfs. */
+export function networkBuildTools(lower: LowerSpec): string[] {
+  if (lower.kind === 'local') return [];
+  return lower.kind === 'http' ? ['veritysetup', ...networkTools('http')] : networkTools('sshfs');
+}
 
 export interface NetworkImage {
   /** What the init fetches (flashroot.lower=). */
@@ -43,9 +46,15 @@ export async function makeNetworkImage(sqfs: string, spec: { url: string }, outD
   return { url: imageUrl(spec, sha256), path, bytes: verity.imageBytes, sha256, verity };
 }
 
-export function networkInitramfsHooks(img: NetworkImage): Pick<InitramfsOptions, 'extraModuleGroups' | 'stageExtra'> {
-  return {
-    extraModuleGroups: ['network', 'verity'],
-    stageExtra: (root) => stageNetworkLower(root, { kind: 'http', verity: img.verity }),
-  };
+type Hooks = Pick<InitramfsOptions, 'extraModuleGroups' | 'stageExtra'>;
+
+export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | undefined, ssh: { key?: string; knownHosts?: string }): Hooks {
+  if (lower.kind === 'http' && img) {
+    return { extraModuleGroups: ['network', 'verity'], stageExtra: (root) => stageNetworkLower(root, { kind: 'http', verity: img.verity }) };
+  }
+  if (lower.kind === 'sshfs' && ssh.key) {
+    const stage = { kind: 'sshfs', sshKey: ssh.key, knownHosts: ssh.knownHosts } as const;
+    return { extraModuleGroups: ['network'], stageExtra: (root) => stageNetworkLower(root, stage) };
+  }
+  return {};
 }

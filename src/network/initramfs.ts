@@ -19,15 +19,19 @@ export const RUNTIME_TEMPLATE = 'usr/lib/flashroot/rt';
 export const NETWORK_CONF = 'etc/flashroot/network.conf';
 const UDHCPC_SCRIPT = fileURLToPath(new URL('../../overlays/network/udhcpc.sh', import.meta.url));
 
-/** Tools run in the initramfs itself, before switch_root. */
-const INITRAMFS_TOOLS = ['dmsetup'];
-/** The FUSE client of each network kind, run from the runtime root for the life of the system. */
-const FUSE_CLIENT = { http: 'httpfs2' } as const;
+/** Tools run in the initramfs itself, before switch_root, per kind. */
+const INITRAMFS_TOOLS = { http: ['dmsetup'], sshfs: [] } as const;
+/** The FUSE client of each kind (and what it runs), run from the runtime root for the life of the system. */
+const FUSE_CLIENT = { http: ['httpfs2'], sshfs: ['sshfs', 'ssh'] } as const;
 
-export interface NetworkLowerStage {
-  kind: keyof typeof FUSE_CLIENT;
-  verity: VerityInfo;
+/** Host tools a build with this network lower needs. */
+export function networkTools(kind: NetworkLowerStage['kind']): string[] {
+  return [...INITRAMFS_TOOLS[kind], ...FUSE_CLIENT[kind]];
 }
+
+export type NetworkLowerStage = { kind: 'http'; verity: VerityInfo } | { kind: 'sshfs'; sshKey: string; knownHosts?: string };
+/** Where the sshfs lower's key and host keys sit inside the runtime root. */
+const SSH_DIR = 'etc/flashroot/ssh';
 
 async function resolveTool(tool: string): Promise<string> {
   const path = await findOnPath(tool);
@@ -67,20 +71,22 @@ export async function copyElfClosure(binaries: readonly string[], root: string):
 }
 
 export function renderNetworkConf(s: NetworkLowerStage): string {
-  const vars: [string, string][] = [
-    ['FR_NET_CLIENT', FUSE_CLIENT[s.kind]],
-    // The size tells a truncated image from a damaged one before dm-verity is asked.
-    ['FR_NET_BYTES', String(s.verity.imageBytes)],
-    // @DEV@ is the loop device, known only at boot; the data and the hash tree share it.
-    ['FR_NET_VERITY', verityTable(s.verity, '@DEV@')],
-  ];
+  const vars: [string, string][] =
+    s.kind === 'http'
+      ? [
+          // The size tells a truncated image from a damaged one before dm-verity is asked.
+          ['FR_NET_BYTES', String(s.verity.imageBytes)],
+          // @DEV@ is the loop device, known only at boot; the data and the hash tree share it.
+          ['FR_NET_VERITY', verityTable(s.verity, '@DEV@')],
+        ]
+      : [['FR_NET_SSH_STRICT', s.knownHosts ? 'yes' : 'no']];
   return `# Baked in by flashroot build for the network lower; not overridable from the command line,\n# so a changed flashroot.lower= still boots only this exact image.\n${vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
 }
 
 export async function stageNetworkLower(root: string, s: NetworkLowerStage): Promise<void> {
-  await copyElfClosure(await Promise.all(INITRAMFS_TOOLS.map(resolveTool)), root);
+  await copyElfClosure(await Promise.all(INITRAMFS_TOOLS[s.kind].map(resolveTool)), root);
   const rt = join(root, RUNTIME_TEMPLATE);
-  await copyElfClosure([await resolveTool(FUSE_CLIENT[s.kind])], rt);
+  await copyElfClosure(await Promise.all(FUSE_CLIENT[s.kind].map(resolveTool)), rt);
   for (const d of ['etc', 'dev', 'mnt', 'proc']) await mkdir(join(rt, d), { recursive: true });
   // glibc resolves names through these; resolv.conf is copied in at boot, after DHCP.
   await writeFile(join(rt, 'etc/nsswitch.conf'), 'hosts: files dns\n', { flag: 'wx' });
@@ -89,4 +95,15 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage): Pro
   await copyFile(UDHCPC_SCRIPT, join(root, 'etc/flashroot/udhcpc.sh'), constants.COPYFILE_EXCL);
   await chmod(join(root, 'etc/flashroot/udhcpc.sh'), 0o755);
   await writeFile(join(root, NETWORK_CONF), renderNetworkConf(s), { flag: 'wx' });
+  if (s.kind === 'sshfs') await stageSsh(rt, s);
+}
+
+async function stageSsh(rt: string, s: Extract<NetworkLowerStage, { kind: 'sshfs' }>): Promise<void> {
+  // ssh looks its user up (no passwd entry: "No user exists for uid 0") and wants a home.
+  await writeFile(join(rt, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/false\n', { flag: 'wx' });
+  await mkdir(join(rt, 'root'), { mode: 0o700 });
+  await mkdir(join(rt, SSH_DIR), { recursive: true, mode: 0o700 });
+  await copyFile(s.sshKey, join(rt, SSH_DIR, 'id'));
+  await chmod(join(rt, SSH_DIR, 'id'), 0o600);
+  if (s.knownHosts) await copyFile(s.knownHosts, join(rt, SSH_DIR, 'known_hosts'));
 }

@@ -1,16 +1,16 @@
 /**
- * What `--lower` names: the squashfs on the stick (local), or an image on a web server (http).
+ * What `--lower` names: the squashfs on the stick (local), an image on a web server (http), or a
+ * directory tree on an SSH server (sshfs, file-level: see fidelity.ts for what it loses).
  * Network images are content-addressed: their file name carries the sha256 of their bytes, so a
  * published object is never replaced by a different one under the same name (lazily read ranges
  * would otherwise mix two versions).
  */
-export type LowerSpec = { kind: 'local' } | { kind: 'http'; url: string };
+export type LowerSpec = { kind: 'local' } | { kind: 'http'; url: string } | { kind: 'sshfs'; url: string };
 
 /** Kinds the issue asks for that this build cannot boot yet, with what to use instead. */
 const NOT_YET: Record<string, string> = {
   https: 'serve the image over http://: dm-verity (the root hash baked into the stick) already refuses a tampered image',
   s3: 'publish to a web root (flashroot publish --to DIR) and boot it over http://',
-  sshfs: 'publish the root as an image and boot it over http://',
   s3fs: 'publish the root as an image and boot it over http://',
 };
 
@@ -26,7 +26,7 @@ export function lowerProblem(value: string): string | undefined {
   const scheme = /^([a-z0-9]+):\/\//.exec(value)?.[1];
   if (scheme === undefined) return `'${value}' is neither 'local' nor a URL like http://host/path/`;
   if (scheme in NOT_YET) return `${scheme}:// lowers are not supported yet; ${NOT_YET[scheme]}`;
-  if (scheme !== 'http') return `unknown lower kind '${scheme}://' (supported: local, http://)`;
+  if (scheme !== 'http' && scheme !== 'sshfs') return `unknown lower kind '${scheme}://' (supported: local, http://, sshfs://)`;
   let url: URL;
   try {
     url = new URL(value);
@@ -35,13 +35,18 @@ export function lowerProblem(value: string): string | undefined {
   }
   // The init splits the URL with shell patterns and hands it to httpfs2 verbatim.
   if (/[\s'"\\$`]/.test(value)) return `'${value}' contains characters the boot-time shell cannot pass on`;
-  if (url.username || url.password) return 'credentials in an http:// URL would travel in clear text; serve the image without authentication';
+  if (scheme === 'sshfs') {
+    if (!url.username || url.password || !url.hostname || url.pathname.length < 2) return `'${value}' is not like sshfs://USER@HOST[:PORT]/PATH (key-based login: --ssh-key)`;
+  } else if (url.username || url.password) {
+    return 'credentials in an http:// URL would travel in clear text; serve the image without authentication';
+  }
   if (url.search || url.hash) return `'${value}' has a query or fragment; give a plain path`;
   return undefined;
 }
 
 export function parseLower(value: string): LowerSpec {
-  return value === 'local' ? { kind: 'local' } : { kind: 'http', url: value };
+  if (value === 'local') return { kind: 'local' };
+  return value.startsWith('sshfs://') ? { kind: 'sshfs', url: value } : { kind: 'http', url: value };
 }
 
 /** The URL the init fetches: a URL ending in '/' is a directory and gets the content-addressed name. */

@@ -18,7 +18,8 @@ import { findNewestKernel, kernelVersionFromImage } from '../kernel/version.js';
 import { captureRoot } from '../root/capture.js';
 import { makeDemoRoot } from '../root/demo-root.js';
 import { makeSquashfs } from '../squashfs/mksquashfs.js';
-import { makeNetworkImage, NETWORK_BUILD_TOOLS, networkInitramfsHooks, type NetworkImage } from '../network/build-lower.js';
+import { makeNetworkImage, networkBuildTools, networkInitramfsHooks, type NetworkImage } from '../network/build-lower.js';
+import { formatFidelity, sshfsFidelity, type FidelityLoss } from '../network/fidelity.js';
 import { parseLower } from '../network/lower.js';
 import { sha256File } from '../util/hash.js';
 import { formatBytes, formatMs, Reporter } from '../util/log.js';
@@ -41,6 +42,8 @@ export interface BuildResult {
   signed: boolean;
   /** Set when the root is a network image: publish `path` where `url` points. */
   network?: Omit<NetworkImage, 'verity'> & { rootHash: string };
+  /** With a file-level lower (sshfs): what of the root it will not reproduce. */
+  fidelity?: FidelityLoss[];
   buildId: string;
   cmdline: string;
   timings: { step: string; ms: number }[];
@@ -71,7 +74,7 @@ async function checkTools(o: BuildOptions): Promise<void> {
   const tools = ['mksquashfs', 'busybox', 'file', ...(o.initrdComp === 'gzip' ? [] : [o.initrdComp])];
   if (bios) tools.push('syslinux', 'mcopy');
   if (o.signKey) tools.push('sbsign', 'sbverify');
-  if (o.lower !== 'local') tools.push(...NETWORK_BUILD_TOOLS);
+  tools.push(...networkBuildTools(parseLower(o.lower)));
   const files: RequiredFile[] = [...(bios ? SYSLINUX_FILES : []), ...(uefi ? [SYSTEMD_BOOT, UKI_STUB] : [])];
   await preflight(tools, files);
 }
@@ -140,6 +143,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       lower.kind === 'http'
         ? await report.step('Appending the dm-verity hash tree and naming the network image', () => makeNetworkImage(sqfs, lower, dirname(resolve(o.out))))
         : undefined;
+    const fidelity = lower.kind === 'sshfs' ? await report.step('Checking what sshfs will not reproduce of the root', () => sshfsFidelity(ctx.rootDir)) : undefined;
     const squashfsBytes = (await stat(sqfs)).size;
     const squashfsSha256 = await sha256File(sqfs);
     const buildId = epoch === undefined ? randomBytes(8).toString('hex') : squashfsSha256.slice(0, 16);
@@ -154,7 +158,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         defaults: {
           label: o.label,
           uuid: '',
-          lower: net?.url ?? 'local',
+          lower: lower.kind === 'local' ? 'local' : (net?.url ?? lower.url),
           sqfs: SQUASHFS_PATH,
           sqfsSha256: squashfsSha256,
           size: o.upperSize,
@@ -166,7 +170,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           breakAt: '',
           init: o.init,
         },
-        ...(net ? networkInitramfsHooks(net) : {}),
+        ...networkInitramfsHooks(lower, net, { key: o.sshKey, knownHosts: o.sshKnownHosts }),
       }),
     );
     const cmdline = kernelCmdline(o);
@@ -184,7 +188,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     const kernelBytes = await readFile(kernel.image);
     const files: ImageFile[] = [
       // A network root stays off the stick: the stick carries only what boots and finds it.
-      ...(net ? [] : [{ path: SQUASHFS_PATH, content: { hostPath: sqfs } }]),
+      ...(lower.kind === 'local' ? [{ path: SQUASHFS_PATH, content: { hostPath: sqfs } }] : []),
       { path: MANIFEST_PATH, content: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`) },
     ];
     const bios = o.boot !== 'uefi';
@@ -228,6 +232,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       boot: o.boot,
       signed: Boolean(o.signKey),
       ...(net ? { network: { url: net.url, path: net.path, bytes: net.bytes, sha256: net.sha256, rootHash: net.verity.rootHash } } : {}),
+      ...(fidelity ? { fidelity } : {}),
       buildId,
       cmdline,
       timings: report.timings.map((t) => ({ step: t.name, ms: Math.round(t.ms) })),
@@ -256,6 +261,7 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
             `  publish:    flashroot publish ${r.network.path} --to <web root serving ${r.network.url.replace(/[^/]*$/, '')}>`,
           ]
         : []),
+      ...(r.fidelity ? [`  lower:      ${o.lower} (sshfs; the server must hold this root: rsync -aHAX it there)`, ...formatFidelity(r.fidelity)] : []),
       `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.modules)}, init ${formatBytes(p.init)})`,
       `  RAM:        at least ${formatBytes(minimumRam(r))} to boot; writes to / go to RAM (tmpfs, up to ${o.upperSize} of RAM)`,
       `  try it:     flashroot try ${o.out}${r.boot === 'uefi' ? ' --uefi' : ''}`,

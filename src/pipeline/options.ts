@@ -58,6 +58,8 @@ export const BuildOptionsSchema = z.object({
       const problem = lowerProblem(v);
       if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
     }),
+  sshKey: z.string().optional(),
+  sshKnownHosts: z.string().optional(),
   signKey: z.string().optional(),
   signCert: z.string().optional(),
   json: z.boolean().default(false),
@@ -72,6 +74,8 @@ export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
   if (r.success) {
     if (r.data.demo && r.data.root) problems.push('--demo and --root: choose one');
     if (Boolean(r.data.signKey) !== Boolean(r.data.signCert)) problems.push('--sign-key and --sign-cert: give both or neither');
+    if (r.data.lower.startsWith('sshfs://') !== Boolean(r.data.sshKey)) problems.push('--ssh-key: required with --lower sshfs://…, and only used with it');
+    if (r.data.sshKnownHosts && !r.data.sshKey) problems.push('--ssh-known-hosts: only used with --lower sshfs://… and --ssh-key');
     if (r.data.signKey && r.data.boot === 'bios') problems.push('--sign-key: signing applies to UEFI; use --boot hybrid or uefi');
   }
   if (!r.success || problems.length) {

@@ -33,6 +33,8 @@ const TOOLS: Record<string, ToolInfo> = {
   dmsetup: { why: 'map a network image through dm-verity at boot', apt: 'dmsetup' },
   httpfs2: { why: 'read a network image over HTTP at boot (FUSE, range requests)', apt: 'httpfs2' },
   nginx: { why: 'serve network images in tests', apt: 'nginx-light' },
+  sshfs: { why: 'mount an sshfs:// lower at boot (FUSE over SFTP)', apt: 'sshfs' },
+  ssh: { why: 'carry sshfs to the server at boot', apt: 'openssh-client' },
   umount: { why: "unmount a drive's filesystems before writing it (--unmount)", apt: 'mount' },
 };
 

@@ -26,6 +26,8 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--console <where>', 'primary console for the init and rescue shell: serial or screen', 'serial')
     .option('--cmdline <text>', 'extra kernel command line', '')
     .option('--lower <where>', "the root's lower layer: local (squashfs on the stick) or http://HOST/PATH/ (image published there, see flashroot publish)", 'local')
+    .option('--ssh-key <file>', 'private key the init logs in with for --lower sshfs://… (placed in the initramfs: see docs/network.md)')
+    .option('--ssh-known-hosts <file>', "the server's host key line(s) for --lower sshfs://… (without: any host key is accepted)")
     .option('--reproducible', 'fixed times and ids: two builds of the same input are identical (also with SOURCE_DATE_EPOCH)')
     .option('--sign-key <pem>', 'sign the UKIs and systemd-boot for Secure Boot (with --sign-cert)')
     .option('--sign-cert <pem>', 'certificate for --sign-key')

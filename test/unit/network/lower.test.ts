@@ -14,9 +14,16 @@ describe('--lower values', () => {
   it('says what is not supported yet and what to use instead', () => {
     expect(lowerProblem('https://boot.example/')).toMatch(/not supported yet; serve the image over http:\/\/: dm-verity/);
     expect(lowerProblem('s3://bucket/prefix/')).toMatch(/not supported yet/);
-    expect(lowerProblem('sshfs://u@h:/srv')).toMatch(/not supported yet/);
+    expect(lowerProblem('s3fs://bucket/prefix')).toMatch(/not supported yet/);
     expect(lowerProblem('ftp://x/')).toMatch(/unknown lower kind/);
     expect(lowerProblem('toram')).toMatch(/neither 'local' nor a URL/);
+  });
+
+  it('accepts sshfs://USER@HOST[:PORT]/PATH and nothing vaguer', () => {
+    expect(lowerProblem('sshfs://root@10.0.2.2:2222/srv/root')).toBeUndefined();
+    expect(lowerProblem('sshfs://10.0.2.2/srv/root')).toMatch(/USER@HOST/);
+    expect(lowerProblem('sshfs://root@10.0.2.2/')).toMatch(/USER@HOST/);
+    expect(lowerProblem('sshfs://root:pw@10.0.2.2/srv')).toMatch(/--ssh-key/);
   });
 
   it('refuses URLs the boot shell could mangle or that would leak credentials', () => {
