@@ -41,7 +41,7 @@ export async function demoRoot(work: string, payload?: BenchRoot): Promise<Bench
   if (!payload) return capture('demo', dir, '/sbin/init');
   await mkdir(join(dir, 'opt'));
   await run('cp', ['-a', payload.dir, join(dir, 'opt/payload')]);
-  return capture(`demo + ${payload.name} under /opt/payload`, dir, '/sbin/init');
+  return capture(`demo (with ${payload.name} as /opt/payload)`, dir, '/sbin/init');
 }
 
 export async function minbaseRoot(reporter: Reporter): Promise<BenchRoot> {
