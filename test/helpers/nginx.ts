@@ -11,7 +11,6 @@ export interface Nginx {
   port: number;
   /** Body bytes served so far (sum over the access log). */
   bytesServed(): Promise<number>;
-  requests(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -61,7 +60,6 @@ http {
   const requests = async (): Promise<string[]> => (await readFile(log, 'utf8')).split('\n').filter(Boolean);
   return {
     port,
-    requests,
     bytesServed: async () => (await requests()).reduce((sum, line) => sum + Number(line.split(' ')[3] ?? 0), 0),
     stop: async () => {
       proc.kill('SIGTERM');
