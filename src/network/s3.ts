@@ -1,0 +1,98 @@
+/**
+ * Just enough S3 for publishing an image: HEAD and a conditional PUT of one object, path-style,
+ * signed with AWS Signature Version 4 (node:crypto; no SDK for two requests). Credentials come
+ * from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from the command line (shell history).
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { FlashrootError, UsageError } from '../errors.js';
+
+export interface S3Location {
+  bucket: string;
+  /** Key prefix, '' or ending in '/'. */
+  prefix: string;
+}
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+}
+
+export function parseS3Url(url: string): S3Location {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/((?:[\w.-]+\/)*)$/.exec(url);
+  if (!m) throw new UsageError(`'${url}' is not like s3://BUCKET/PREFIX/ (ending in /)`, 'the image is stored under its content-addressed name inside that prefix');
+  return { bucket: m[1] ?? '', prefix: m[2] ?? '' };
+}
+
+export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Credentials {
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new UsageError('no S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set', 'export them (not on the command line, where shell history keeps them)');
+  }
+  return { accessKeyId, secretAccessKey, region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' };
+}
+
+/** Path-style object URL: endpoint/bucket/key (works with any S3-compatible server). */
+export function objectUrl(endpoint: string, bucket: string, key: string): URL {
+  return new URL(`${endpoint.replace(/\/+$/, '')}/${bucket}/${key.split('/').map(encodeRfc3986).join('/')}`);
+}
+
+function encodeRfc3986(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest();
+
+/**
+ * The Authorization header for a request without a query string. `headers` must hold every header
+ * to sign (host, x-amz-date, x-amz-content-sha256 included), names in lower case.
+ */
+export function signV4(method: string, url: URL, headers: Record<string, string>, payloadSha256: string, creds: S3Credentials): string {
+  const amzDate = headers['x-amz-date'] ?? '';
+  const scope = `${amzDate.slice(0, 8)}/${creds.region}/s3/aws4_request`;
+  const names = Object.keys(headers).sort();
+  const canonical = [method, url.pathname, '', ...names.map((n) => `${n}:${(headers[n] ?? '').trim()}`), '', names.join(';'), payloadSha256].join('\n');
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  let key: Buffer = hmac(`AWS4${creds.secretAccessKey}`, amzDate.slice(0, 8));
+  for (const part of [creds.region, 's3', 'aws4_request']) key = hmac(key, part);
+  return `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${hmac(key, toSign).toString('hex')}`;
+}
+
+export interface S3Response {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** One signed request; `file` streams the body (its sha256 must be given: it is signed). */
+export async function s3Request(
+  method: 'HEAD' | 'PUT',
+  url: URL,
+  creds: S3Credentials,
+  opts: { file?: string; bytes?: number; sha256?: string; extra?: Record<string, string>; now?: Date } = {},
+): Promise<S3Response> {
+  const payload = opts.sha256 ?? createHash('sha256').update('').digest('hex');
+  const headers: Record<string, string> = {
+    host: url.host,
+    'x-amz-date': (opts.now ?? new Date()).toISOString().replace(/[-:]|\.\d{3}/g, ''),
+    'x-amz-content-sha256': payload,
+    ...opts.extra,
+  };
+  if (opts.bytes !== undefined) headers['content-length'] = String(opts.bytes);
+  headers.authorization = signV4(method, url, headers, payload, creds);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method, headers, timeout: 60_000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
+    req.on('error', (e) => reject(new FlashrootError('ES3', `${method} ${url.href} failed: ${e.message}`, { hint: 'check --endpoint and that the server is up', cause: e })));
+    if (opts.file) createReadStream(opts.file).pipe(req);
+    else req.end();
+  });
+}
