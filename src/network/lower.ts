@@ -5,12 +5,13 @@
  * published object is never replaced by a different one under the same name (lazily read ranges
  * would otherwise mix two versions).
  */
+import { objectUrl, parseS3Url } from './s3.js';
+
 export type LowerSpec = { kind: 'local' } | { kind: 'http'; url: string } | { kind: 'sshfs'; url: string };
 
 /** Kinds the issue asks for that this build cannot boot yet, with what to use instead. */
 const NOT_YET: Record<string, string> = {
   https: 'serve the image over http://: dm-verity (the root hash baked into the stick) already refuses a tampered image',
-  s3: 'publish to a web root (flashroot publish --to DIR) and boot it over http://',
   s3fs: 'publish the root as an image and boot it over http://',
 };
 
@@ -26,7 +27,8 @@ export function lowerProblem(value: string): string | undefined {
   const scheme = /^([a-z0-9]+):\/\//.exec(value)?.[1];
   if (scheme === undefined) return `'${value}' is neither 'local' nor a URL like http://host/path/`;
   if (scheme in NOT_YET) return `${scheme}:// lowers are not supported yet; ${NOT_YET[scheme]}`;
-  if (scheme !== 'http' && scheme !== 'sshfs') return `unknown lower kind '${scheme}://' (supported: local, http://, sshfs://)`;
+  if (scheme === 's3') return s3Problem(value);
+  if (scheme !== 'http' && scheme !== 'sshfs') return `unknown lower kind '${scheme}://' (supported: local, http://, s3://, sshfs://)`;
   let url: URL;
   try {
     url = new URL(value);
@@ -44,9 +46,27 @@ export function lowerProblem(value: string): string | undefined {
   return undefined;
 }
 
-export function parseLower(value: string): LowerSpec {
+function s3Problem(value: string): string | undefined {
+  try {
+    parseS3Url(value.endsWith('/') ? value : value.replace(/[^/]*$/, ''));
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/**
+ * An s3:// lower is an object in a public-read bucket, read over plain HTTP path-style from the
+ * endpoint (private buckets need signed reads at boot: not supported), so it boots as http.
+ */
+export function parseLower(value: string, endpoint?: string): LowerSpec {
   if (value === 'local') return { kind: 'local' };
-  return value.startsWith('sshfs://') ? { kind: 'sshfs', url: value } : { kind: 'http', url: value };
+  if (value.startsWith('sshfs://')) return { kind: 'sshfs', url: value };
+  if (value.startsWith('s3://') && endpoint) {
+    const [, bucket = '', key = ''] = /^s3:\/\/([^/]+)\/(.*)$/.exec(value) ?? [];
+    return { kind: 'http', url: `${objectUrl(endpoint, bucket, key).href}${key === '' ? '/' : ''}` };
+  }
+  return { kind: 'http', url: value };
 }
 
 /** The URL the init fetches: a URL ending in '/' is a directory and gets the content-addressed name. */

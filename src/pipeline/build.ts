@@ -74,7 +74,7 @@ async function checkTools(o: BuildOptions): Promise<void> {
   const tools = ['mksquashfs', 'busybox', 'file', ...(o.initrdComp === 'gzip' ? [] : [o.initrdComp])];
   if (bios) tools.push('syslinux', 'mcopy');
   if (o.signKey) tools.push('sbsign', 'sbverify');
-  tools.push(...networkBuildTools(parseLower(o.lower)));
+  tools.push(...networkBuildTools(parseLower(o.lower, o.endpoint)));
   const files: RequiredFile[] = [...(bios ? SYSLINUX_FILES : []), ...(uefi ? [SYSTEMD_BOOT, UKI_STUB] : [])];
   await preflight(tools, files);
 }
@@ -138,7 +138,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         onProgress: (pct) => report.progress(`${pct}%`),
       }),
     );
-    const lower = parseLower(o.lower);
+    const lower = parseLower(o.lower, o.endpoint);
     const net =
       lower.kind === 'http'
         ? await report.step('Appending the dm-verity hash tree and naming the network image', () => makeNetworkImage(sqfs, lower, dirname(resolve(o.out))))
@@ -258,7 +258,9 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       ...(r.network
         ? [
             `  lower:      ${r.network.url} (dm-verity root hash ${r.network.rootHash.slice(0, 16)}… baked in)`,
-            `  publish:    flashroot publish ${r.network.path} --to <web root serving ${r.network.url.replace(/[^/]*$/, '')}>`,
+            o.lower.startsWith('s3://')
+              ? `  publish:    flashroot publish ${r.network.path} ${o.lower.replace(/[^/]*$/, '')} --endpoint <S3 endpoint>  (the bucket must allow public reads)`
+              : `  publish:    flashroot publish ${r.network.path} --to <web root serving ${r.network.url.replace(/[^/]*$/, '')}>`,
           ]
         : []),
       ...(r.fidelity ? [`  lower:      ${o.lower} (sshfs; the server must hold this root: rsync -aHAX it there)`, ...formatFidelity(r.fidelity)] : []),

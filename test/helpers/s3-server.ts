@@ -52,13 +52,14 @@ export async function startTestS3(port: number, creds: S3Credentials): Promise<T
         return answer(res, 200);
       }
       if (!obj) return answer(res, 404, {}, Buffer.from('<Error><Code>NoSuchKey</Code></Error>'));
-      const base = { 'accept-ranges': 'bytes', ...obj.meta };
+      // Header names as S3 spells them: httpfs2 matches them case-sensitively.
+      const base = { 'Accept-Ranges': 'bytes', ...obj.meta };
       const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ''));
-      if (!range) return answer(res, 200, { ...base, 'content-length': obj.data.length }, req.method === 'HEAD' ? undefined : obj.data);
+      if (!range) return answer(res, 200, { ...base, 'Content-Length': obj.data.length }, req.method === 'HEAD' ? undefined : obj.data);
       const start = Number(range[1]);
       const end = Math.min(range[2] ? Number(range[2]) : obj.data.length - 1, obj.data.length - 1);
       const part = obj.data.subarray(start, end + 1);
-      return answer(res, 206, { ...base, 'content-length': part.length, 'content-range': `bytes ${start}-${end}/${obj.data.length}` }, req.method === 'HEAD' ? undefined : part);
+      return answer(res, 206, { ...base, 'Content-Length': part.length, 'Content-Range': `bytes ${start}-${end}/${obj.data.length}` }, req.method === 'HEAD' ? undefined : part);
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { imageUrl, lowerProblem } from '../../../src/network/lower.js';
+import { imageUrl, lowerProblem, parseLower } from '../../../src/network/lower.js';
 import { parseBuildOptions } from '../../../src/pipeline/options.js';
 
 const SHA = 'ab'.repeat(32);
@@ -13,7 +13,6 @@ describe('--lower values', () => {
 
   it('says what is not supported yet and what to use instead', () => {
     expect(lowerProblem('https://boot.example/')).toMatch(/not supported yet; serve the image over http:\/\/: dm-verity/);
-    expect(lowerProblem('s3://bucket/prefix/')).toMatch(/not supported yet/);
     expect(lowerProblem('s3fs://bucket/prefix')).toMatch(/not supported yet/);
     expect(lowerProblem('ftp://x/')).toMatch(/unknown lower kind/);
     expect(lowerProblem('toram')).toMatch(/neither 'local' nor a URL/);
@@ -40,13 +39,22 @@ describe('--lower values', () => {
   it('reports a bad --lower with the other build options', () => {
     const err = (() => {
       try {
-        return parseBuildOptions({ lower: 's3://b/p/', label: 'lower' });
+        return parseBuildOptions({ lower: 'https://b/p/', label: 'lower' });
       } catch (e) {
         return e as Error;
       }
     })();
     expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/--lower: s3:\/\/ lowers are not supported yet/);
+    expect((err as Error).message).toMatch(/--lower: https:\/\/ lowers are not supported yet/);
     expect((err as Error).message).toMatch(/--label:/);
+  });
+
+  it('boots s3://BUCKET/PREFIX/ as the public-read object over http from --endpoint, which it requires', () => {
+    expect(lowerProblem('s3://boot/sticks/')).toBeUndefined();
+    expect(lowerProblem(`s3://boot/sticks/root-${SHA}.sqfs`)).toBeUndefined();
+    expect(lowerProblem('s3://B/')).toMatch(/s3:\/\/BUCKET\/PREFIX\//);
+    expect(parseLower('s3://boot/sticks/', 'http://10.0.2.2:9000')).toEqual({ kind: 'http', url: 'http://10.0.2.2:9000/boot/sticks/' });
+    expect(() => parseBuildOptions({ lower: 's3://boot/sticks/' })).toThrow(/--endpoint: required with --lower s3:/);
+    expect(() => parseBuildOptions({ lower: 's3://boot/sticks/', endpoint: 'https://s3.example' })).toThrow(/https:\/\/ is not supported yet/);
   });
 });
