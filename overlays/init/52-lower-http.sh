@@ -30,7 +30,8 @@ fr_net_retry() {
 	fr_wait=1
 	fr_try=1
 	until "$@" >"$FR_NET_ERR" 2>&1; do
-		FR_NET_ERROR=$(grep -v '^ *$' "$FR_NET_ERR" | tail -n 1)
+		# Printable characters only: a client may echo a server's binary reply.
+		FR_NET_ERROR=$(grep -v '^ *$' "$FR_NET_ERR" | tail -n 1 | tr -cd ' -~')
 		fr_left=$((fr_deadline - $(fr_uptime)))
 		[ "$fr_left" -le 0 ] && return 1
 		[ "$fr_wait" -gt "$fr_left" ] && fr_wait=$fr_left

@@ -58,7 +58,7 @@ describe('init: reaching the server', () => {
   it('backs off 1, 2, 4, 8… s, says so with the error and the time left, and gives up at the deadline', async () => {
     const r = await sb.run(`${FAKES()}
 FR_TIMEOUT=20
-fr_net_retry "reach it" sh -c 'echo "GET: connect: Connection refused" >&2; exit 1' || echo "gave up: $FR_NET_ERROR"`);
+fr_net_retry "reach it" sh -c 'printf "GET: connect: Connection refused\\001\\r\\n" >&2; exit 1' || echo "gave up: $FR_NET_ERROR"`);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe('flashroot: cannot reach it (try 1: GET: connect: Connection refused); retrying in 1s, giving up in 19s');
     expect(lines.map((l) => /retrying in (\d+)s/.exec(l)?.[1]).filter(Boolean)).toEqual(['1', '2', '4', '8']);
