@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { FlashrootError, UsageError } from '../errors.js';
+import { removeOnInterrupt } from '../util/interrupt.js';
 import { FatVolume, FAT32_MAX_FILE } from './fat.js';
 import { PARTITION_TYPE, SECTOR, writeMbr } from './mbr.js';
 
@@ -73,6 +74,7 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
   }
   const partitionSectors = Math.floor((size - PARTITION_START) / SECTOR);
   const partial = `${spec.out}.partial`;
+  const release = removeOnInterrupt(partial);
   const fh = await open(partial, 'w');
   try {
     await fh.truncate(size);
@@ -104,6 +106,8 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
   } catch (e) {
     await rm(partial, { force: true });
     throw e;
+  } finally {
+    release();
   }
   return { size, partitionOffset: PARTITION_START };
 }

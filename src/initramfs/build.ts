@@ -6,6 +6,7 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
+import { removeOnInterrupt } from '../util/interrupt.js';
 import { run } from '../util/run.js';
 import { findOnPath } from '../util/tools.js';
 import { compressInitrd, type InitrdCompressor } from './compress.js';
@@ -65,6 +66,7 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
   const groups = [...new Set([...init.moduleGroups.filter((g): g is ModuleGroupName => g in MODULE_GROUPS), ...(o.extraModuleGroups ?? [])])];
   const modules = await resolveModules(o.modulesDir, { groups });
   const root = await mkdtemp(join(tmpdir(), 'flashroot-initramfs-'));
+  const release = removeOnInterrupt(root);
   try {
     const busyboxBytes = await stageBusybox(root);
     const { bytes: moduleBytes } = await stageModules(modules, root);
@@ -83,5 +85,6 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
     };
   } finally {
     await rm(root, { recursive: true, force: true });
+    release();
   }
 }

@@ -23,6 +23,7 @@ import { formatFidelity, sshfsFidelity, type FidelityLoss } from '../network/fid
 import { parseLower } from '../network/lower.js';
 import { sha256File } from '../util/hash.js';
 import { formatBytes, formatMs, Reporter } from '../util/log.js';
+import { removeOnInterrupt } from '../util/interrupt.js';
 import { preflight, type RequiredFile } from '../util/tools.js';
 import { parseBuildOptions, type BuildOptions, type BuildOptionsInput } from './options.js';
 
@@ -57,6 +58,8 @@ interface Context {
   kernel: { image: string; version: string; modulesDir: string };
   rootDir: string;
   excludes: string[];
+  /** Stops removing the work directory on Ctrl-C (the build removes it itself). */
+  release: () => void;
 }
 
 function buildEpoch(o: BuildOptions): number | undefined {
@@ -109,16 +112,18 @@ async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Cont
   const out = resolve(o.out);
   await mkdir(dirname(out), { recursive: true });
   const work = await mkdtemp(join(tmpdir(), 'flashroot-build-'));
+  const release = removeOnInterrupt(work);
   if (o.demo || !o.root) {
     const rootDir = join(work, 'demo-root');
     await makeDemoRoot(rootDir);
-    return { o: { ...o, demo: true }, report, work, epoch, kernel, rootDir, excludes: [] };
+    return { o: { ...o, demo: true }, report, work, epoch, kernel, rootDir, excludes: [], release };
   }
   try {
     const captured = await captureRoot(o.root, o.init, [out, `${out}.partial`, work]);
-    return { o, report, work, epoch, kernel, rootDir: captured.dir, excludes: captured.excludes };
+    return { o, report, work, epoch, kernel, rootDir: captured.dir, excludes: captured.excludes, release };
   } catch (e) {
     await rm(work, { recursive: true, force: true });
+    release();
     throw e;
   }
 }
@@ -241,6 +246,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     return result;
   } finally {
     await rm(ctx.work, { recursive: true, force: true });
+    ctx.release();
   }
 }
 
