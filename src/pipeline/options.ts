@@ -6,18 +6,18 @@ import { UsageError } from '../errors.js';
 import { INITRD_COMPRESSORS } from '../initramfs/compress.js';
 import { lowerProblem } from '../network/lower.js';
 import { COMPRESSORS } from '../squashfs/mksquashfs.js';
+import { parseSize } from '../util/units.js';
 
 export const BOOT_MODES = ['hybrid', 'bios', 'uefi'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
 
-const sizeRe = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i;
-
-/** "512M", "2G", "1500000000" -> bytes. */
-export function parseSize(text: string): number | undefined {
-  const m = sizeRe.exec(text.trim());
-  if (!m) return undefined;
-  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[(m[2] ?? '').toUpperCase()] ?? 1;
-  return Math.round(Number(m[1]) * mult);
+/** Sizes as src/util/units reads them (G = 10^9 as sticks are sold, GiB = 2^30); undefined if unreadable. */
+function bytesOf(text: string): number | undefined {
+  try {
+    return Math.round(parseSize(text, '--size'));
+  } catch {
+    return undefined;
+  }
 }
 
 export const BuildOptionsSchema = z.object({
@@ -36,8 +36,8 @@ export const BuildOptionsSchema = z.object({
   size: z
     .string()
     .optional()
-    .refine((s) => s === undefined || parseSize(s) !== undefined, 'must be a size like 512M or 2G')
-    .transform((s) => (s === undefined ? undefined : parseSize(s))),
+    .refine((s) => s === undefined || bytesOf(s) !== undefined, 'must be a size like 2G (10^9 bytes, as sticks are sold) or 2GiB')
+    .transform((s) => (s === undefined ? undefined : bytesOf(s))),
   boot: z.enum(BOOT_MODES).default('hybrid'),
   upperSize: z
     .string()
