@@ -13,7 +13,7 @@ import { build, type BuildResult } from '../../src/pipeline/build.js';
 import { bootImage } from '../../src/qemu/boot.js';
 import { Reporter } from '../../src/util/log.js';
 import { BOOT_FAILURES } from '../helpers/demo.js';
-import { makeNetRoot, NET_BOOTED, NET_DONE, NET_INIT, NET_STOP_SERVER, BIG_FILE_BYTES } from '../helpers/net-root.js';
+import { BIG_FILE_BYTES, makeNetRoot, NET_BOOTED, NET_DONE, NET_INIT, NET_RESTART_SERVER, NET_STOP_SERVER } from '../helpers/net-root.js';
 import { freePort, startNginx, type Nginx } from '../helpers/nginx.js';
 
 const TIMEOUT = 12;
@@ -67,15 +67,17 @@ describe('root image over HTTP (httpfs2 + loop + dm-verity + squashfs under the 
     process.stdout.write(`network image ${net.bytes} bytes; initramfs ${stick.initramfs.bytes} bytes zstd\n`);
   });
 
-  it('boots to the root init with exact POSIX metadata, fetching a fraction of the image, more on later reads, and EIO in bounded time once the server stops', async () => {
+  it('boots to the root init with exact POSIX metadata, fetching a fraction of the image, more on later reads, EIO in bounded time once the server stops, and reads again once it is back', async () => {
     const nginx = await serve('good');
     let bytesAtBoot = -1;
-    let snapshot: Promise<void> = Promise.resolve();
+    let after = -1;
+    let events: Promise<unknown> = Promise.resolve();
     const r = await boot(NET_DONE, BOOT_FAILURES, (line) => {
-      if (line.includes(NET_BOOTED)) snapshot = nginx.bytesServed().then((b) => void (bytesAtBoot = b));
-      if (line.includes(NET_STOP_SERVER)) snapshot = snapshot.then(stopServer);
+      if (line.includes(NET_BOOTED)) events = events.then(async () => (bytesAtBoot = await nginx.bytesServed()));
+      if (line.includes(NET_STOP_SERVER)) events = events.then(async () => ((after = await nginx.bytesServed()), await stopServer()));
+      if (line.includes(NET_RESTART_SERVER)) events = events.then(() => serve('good'));
     });
-    await snapshot;
+    await events;
     const text = r.console.join('\n');
     expect(r.failedOn, text).toBeUndefined();
     expect(r.matched, text).toBe(true);
@@ -84,7 +86,6 @@ describe('root image over HTTP (httpfs2 + loop + dm-verity + squashfs under the 
     expect(text).toMatch(/flashroot: lower http:\/\/\S+ \(dm-verity V\)/);
     const bootLine = r.console.find((l) => l.includes('net-test: big-a'));
     expect(bootLine).toBeDefined();
-    const after = await nginx.bytesServed();
     process.stdout.write(`http boot: root init after ${((r.msToExpect ?? 0) / 1000).toFixed(1)} s; fetched ${bytesAtBoot} of ${net.bytes} bytes at boot, ${after} after reading a ${BIG_FILE_BYTES}-byte file\n`);
     expect(bytesAtBoot).toBeGreaterThan(0);
     expect(bytesAtBoot).toBeLessThan(net.bytes / 3);
@@ -93,6 +94,7 @@ describe('root image over HTTP (httpfs2 + loop + dm-verity + squashfs under the 
     process.stdout.write(`http boot: ${stopped?.[0] ?? 'no read-after-stop line'}\n`);
     expect(stopped?.[1], text).toMatch(/^failed/);
     expect(Number(stopped?.[2])).toBeLessThanOrEqual(30);
+    expect(text).toContain('net-test: read after server restart ok');
   }, 200_000);
 
   it('fails with the URL and the last error after retrying when the server is down', async () => {

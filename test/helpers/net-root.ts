@@ -2,7 +2,7 @@
  * A test root for network lowers: the demo root plus what POSIX fidelity and lazy reading are
  * judged on (a symlink chain, a hard link triple, a setuid file, a non-root owner, two large
  * incompressible files nobody reads at boot) and an init that reports them, then reads one large
- * file, asks the host to stop the server and reads the other.
+ * file, asks the host to stop the server, reads the other, asks for the server back and reads it again.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, copyFile, link, mkdir, symlink, writeFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { makeDemoRoot } from '../../src/root/demo-root.js';
 export const NET_INIT = '/sbin/net-test-init';
 export const NET_BOOTED = 'net-test: booted';
 export const NET_STOP_SERVER = 'net-test: stop the server now';
+export const NET_RESTART_SERVER = 'net-test: start the server again';
 export const NET_DONE = 'net-test: done';
 export const BIG_FILE_BYTES = 4 * 1024 * 1024;
 
@@ -29,6 +30,10 @@ sleep 4
 t0=$(cut -d. -f1 /proc/uptime)
 if cat /srv/big-b >/dev/null 2>/tmp/err; then r=ok; else r="failed ($(tail -n 1 /tmp/err))"; fi
 echo "net-test: read after server stop $r after $(($(cut -d. -f1 /proc/uptime) - t0)) s"
+echo "${NET_RESTART_SERVER}"
+sleep 4
+if cat /srv/big-b >/dev/null 2>/tmp/err; then r=ok; else r="failed ($(tail -n 1 /tmp/err))"; fi
+echo "net-test: read after server restart $r"
 echo "${NET_DONE}"
 sync
 poweroff -f
