@@ -1,6 +1,7 @@
 /**
- * What a networked lower adds to the initramfs: the DHCP script, dmsetup (run once, before
- * switch_root) and a runtime root template holding the FUSE client with its libraries. The init
+ * What a networked lower adds to the initramfs: the DHCP script, dmsetup for http (run once, before
+ * switch_root) and a runtime root template holding the FUSE client with its libraries (and, for
+ * sshfs, ssh with the key). The init
  * copies the template to a tmpfs under /run and runs the client chrooted there: switch_root
  * deletes the initramfs, and a daemon whose own files vanished cannot reconnect (or SIGBUSes).
  */
@@ -15,8 +16,8 @@ import { findOnPath, toolInfo } from '../util/tools.js';
 import { verityTable, type VerityInfo } from './verity.js';
 
 /** Where the runtime root template sits in the initramfs (the init copies it to /run/flashroot/rt). */
-export const RUNTIME_TEMPLATE = 'usr/lib/flashroot/rt';
-export const NETWORK_CONF = 'etc/flashroot/network.conf';
+const RUNTIME_TEMPLATE = 'usr/lib/flashroot/rt';
+const NETWORK_CONF = 'etc/flashroot/network.conf';
 const UDHCPC_SCRIPT = fileURLToPath(new URL('../../overlays/network/udhcpc.sh', import.meta.url));
 
 /** Tools run in the initramfs itself, before switch_root, per kind. */
@@ -43,7 +44,7 @@ async function resolveTool(tool: string): Promise<string> {
  * Copies binaries and their libraries into root, symlinks as symlinks. A file is never copied over
  * anything (an applet symlink would be written through to the host's busybox).
  */
-export async function copyElfClosure(binaries: readonly string[], root: string): Promise<void> {
+async function copyElfClosure(binaries: readonly string[], root: string): Promise<void> {
   const merged: string[] = [];
   for (const path of (await elfClosure(binaries)).files) {
     const dest = join(root, path);
@@ -70,7 +71,7 @@ export async function copyElfClosure(binaries: readonly string[], root: string):
   }
 }
 
-export function renderNetworkConf(s: NetworkLowerStage): string {
+function renderNetworkConf(s: NetworkLowerStage): string {
   const vars: [string, string][] =
     s.kind === 'http'
       ? [

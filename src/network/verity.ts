@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { FlashrootError } from '../errors.js';
 import { run } from '../util/run.js';
 
-export const VERITY_BLOCK = 4096;
+const VERITY_BLOCK = 4096;
 
 export interface VerityInfo {
   rootHash: string;
@@ -39,7 +39,7 @@ export async function appendVerityTree(file: string, salt: string): Promise<Veri
   return { rootHash, salt, dataBlocks, hashStartBlock: dataBlocks, imageBytes: (await stat(file)).size };
 }
 
-/** The dm table line the init creates (kept here so a unit test can check it against veritysetup). */
+/** The dm table line the init creates, with `device` in place of the loop device. */
 export function verityTable(v: VerityInfo, device: string): string {
   return `0 ${v.dataBlocks * (VERITY_BLOCK / 512)} verity 1 ${device} ${device} ${VERITY_BLOCK} ${VERITY_BLOCK} ${v.dataBlocks} ${v.hashStartBlock} sha256 ${v.rootHash} ${v.salt}`;
 }
