@@ -51,8 +51,7 @@ function buildCells(t: ToolResult, report: BenchReport): string[] {
 function fetchedCell(row: BootRow, servedBytes: number | undefined): string {
   const fetched = spread(row.samples.flatMap((s) => (s.bytesFetched === undefined ? [] : [s.bytesFetched])));
   if (!fetched || !servedBytes) return 'n/a (local)';
-  const share = (n: number) => `${((100 * n) / servedBytes).toFixed(1)} %`;
-  return `${fmtSpread(fetched, formatBytes)} = ${fmtSpread(fetched, share)} of ${formatBytes(servedBytes)}`;
+  return `${fmtSpread(fetched, formatBytes)} (${((100 * fetched.median) / servedBytes).toFixed(1)} % of ${formatBytes(servedBytes)})`;
 }
 
 function bootCells(row: BootRow, t: ToolResult, reference: number | undefined, boots: number): string[] {
