@@ -3,6 +3,7 @@
  * ToolMissingError (with the apt package that provides it); a failing one becomes CommandError
  * with the tail of its stderr.
  */
+import { StringDecoder } from 'node:string_decoder';
 import { execa, type Options, type Result, type ResultPromise } from 'execa';
 import { CommandError, ToolMissingError } from '../errors.js';
 import { toolInfo } from './tools.js';
@@ -41,13 +42,16 @@ export function describeCommand(file: string, args: readonly string[]): string {
 export function forwardLines(stream: NodeJS.ReadableStream | null | undefined, cb?: (line: string) => void): void {
   if (!stream || !cb) return;
   let buf = '';
+  // A UTF-8 character split across two chunks must not become two replacement characters.
+  const decoder = new StringDecoder('utf8');
   stream.on('data', (chunk: Buffer | string) => {
-    buf += chunk.toString();
+    buf += typeof chunk === 'string' ? chunk : decoder.write(chunk);
     const parts = buf.split(/\r\n|\n|\r/);
     buf = parts.pop() ?? '';
     for (const p of parts) if (p) cb(p);
   });
   stream.on('end', () => {
+    buf += decoder.end();
     if (buf) cb(buf);
   });
 }
