@@ -1,6 +1,6 @@
 /**
  * The report as Markdown: one row per tool and firmware, medians with [min–max] over the rounds,
- * and the ratios that survive a noisy machine (build ÷ bare mksquashfs of the same round, boot ÷
+ * and the ratios that survive a noisy machine (build ÷ the bare mksquashfs run just before it, boot ÷
  * flashroot's BIOS boot).
  */
 import { formatBytes, formatMs } from '../src/util/log.js';
