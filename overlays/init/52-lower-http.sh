@@ -1,17 +1,18 @@
-# Lower layer "http": a squashfs image on a web server, read lazily with HTTP range requests by a
-# FUSE client (httpfs2) running from a runtime root in /run, exposed as one file, loop-attached,
-# checked block by block by dm-verity against the root hash baked into this initramfs, mounted
-# read-only. Nothing here is ever written to the server. With flashroot.toram the whole image is
-# downloaded to RAM first (when MemAvailable allows, see fr_toram).
+# Lower layers "http" and "https": a squashfs image on a web server, read lazily with HTTP range
+# requests by a FUSE client (httpfs2; rclone for https) running from a runtime root in /run,
+# exposed as one file, loop-attached, checked block by block by dm-verity against the root hash
+# baked into this initramfs, mounted read-only. Nothing here is ever written to the server. With
+# flashroot.toram the whole image is downloaded to RAM first (when MemAvailable allows, see fr_toram).
 
 FR_RT=/run/flashroot/rt
 FR_NET_ERR=/run/flashroot/net.err
 
 # Copies the runtime root template to its own tmpfs (not nodev, unlike /run: /dev/fuse lives in
 # it) so the FUSE client survives switch_root, which deletes the initramfs but moves /run along.
+# The size is a cap, not an allocation: rclone alone is 52 MB.
 fr_net_runtime() {
 	mkdir -p "$FR_RT"
-	mount -t tmpfs -o mode=0755,size=64m flashroot-rt "$FR_RT" ||
+	mount -t tmpfs -o mode=0755,size=128m flashroot-rt "$FR_RT" ||
 		fr_fail lower "cannot create the runtime root $FR_RT" "not enough RAM?"
 	cp -a /usr/lib/flashroot/rt/. "$FR_RT/"
 	mknod "$FR_RT/dev/fuse" c 10 229
@@ -65,24 +66,60 @@ fr_verity_mount() {
 	fr_log "lower $FR_LOWER (dm-verity $(DM_DISABLE_UDEV=1 dmsetup status flashroot-lower | awk '{print $NF}'))"
 }
 
+# Hides the runtime root (and any key or CA in it) from the booted system: the FUSE client keeps
+# its chroot, and with it its files for reconnects, while the path shows an empty read-only tmpfs.
+fr_net_hide_runtime() {
+	mount -t tmpfs -o ro,size=4k,mode=0755 flashroot-rt-hidden "$FR_RT" ||
+		fr_fail lower "cannot hide the runtime root $FR_RT" "report this as a bug"
+}
+
 fr_httpfs_mount() {
-	mkdir -p "$FR_RT/mnt"
 	# -t: a dead server turns into EIO after 10 s per request instead of hanging readers.
 	chroot "$FR_RT" /usr/bin/httpfs2 -c /dev/console -t 10 "$FR_LOWER" /mnt -o ro,allow_other
 }
 
-fr_lower_http() {
+# rclone's http remote mounts a directory it learns from the server's HTML index (a file URL
+# mounts as an empty directory), so the image must show up in it: else unmount and let the
+# caller retry. The flags keep reads lazy (defaults fetch tens of MB ahead) and make a dead
+# server an error within seconds; the CA file is the only one trusted. rclone reads /proc/mounts
+# to see its mount come up.
+fr_rclone_mount() {
+	[ -e "$FR_RT/proc/mounts" ] || mount -t proc proc "$FR_RT/proc" || return 1
+	chroot "$FR_RT" /usr/bin/rclone mount ":http:" /mnt --http-url "${FR_LOWER%/*}/" \
+		--config /dev/null --ca-cert /etc/flashroot/ca.pem --read-only --allow-other \
+		--daemon --daemon-wait 15s \
+		--buffer-size 0 --vfs-read-chunk-size 128k --vfs-read-chunk-size-limit 2M --vfs-cache-mode off \
+		--low-level-retries 1 --timeout 10s --contimeout 5s || return 1
+	[ -e "$FR_RT/mnt/${FR_LOWER##*/}" ] && return 0
+	umount "$FR_RT/mnt"
+	echo "${FR_LOWER##*/} is not in the server's index of ${FR_LOWER%/*}/"
+	return 1
+}
+
+# Mounts the image with the FUSE client "$1" (chrooted, at $FR_RT/mnt, retried), then through
+# dm-verity (from RAM with flashroot.toram). $2: what to check when the server cannot be reached.
+fr_lower_image() {
 	[ -r /etc/flashroot/network.conf ] ||
-		fr_fail lower "this initramfs was built without a network lower" "rebuild with flashroot build --lower http://HOST/PATH/"
+		fr_fail lower "this initramfs was built without a network lower" "rebuild with flashroot build --lower $FR_LOWER"
 	. /etc/flashroot/network.conf
 	fr_net_runtime
-	fr_net_retry "reach $FR_LOWER" fr_httpfs_mount ||
+	mkdir -p "$FR_RT/mnt"
+	fr_net_retry "reach $FR_LOWER" "$1" ||
 		fr_fail lower "cannot reach $FR_LOWER after ${FR_TIMEOUT}s: ${FR_NET_ERROR:-no message}" \
-			"check the server is up and serves the image with range requests (Accept-Ranges: bytes); a longer flashroot.timeout= waits more"
+			"$2; a longer flashroot.timeout= waits more"
 	fr_toram "$FR_RT/mnt/${FR_LOWER##*/}" "the server"
 	if [ "$FR_IN_RAM" = yes ]; then
 		# The copy goes through dm-verity like the remote image; the client is no longer needed.
 		umount "$FR_RT/mnt" && fr_log "toram: the root runs from RAM; the server is no longer needed"
 	fi
 	fr_verity_mount "$FR_IMG"
+	fr_net_hide_runtime
+}
+
+fr_lower_http() {
+	fr_lower_image fr_httpfs_mount "check the server is up and serves the image with range requests (Accept-Ranges: bytes)"
+}
+
+fr_lower_https() {
+	fr_lower_image fr_rclone_mount "check the server is up, lists the image in an HTML index of its directory, and has a certificate from the CA given to --ca-cert"
 }

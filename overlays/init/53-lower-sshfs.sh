@@ -26,9 +26,6 @@ fr_lower_sshfs() {
 			"check the SSH server, the key (--ssh-key) and the host key (--ssh-known-hosts); a longer flashroot.timeout= waits more"
 	mount --bind "$FR_RT/lower" /run/flashroot/lower ||
 		fr_fail lower "cannot bind $FR_RT/lower to /run/flashroot/lower" "report this as a bug"
-	# Hide the runtime root (and the key in it) from the booted system: sshfs keeps its chroot,
-	# and with it the key for reconnects, while the path shows an empty read-only tmpfs.
-	mount -t tmpfs -o ro,size=4k,mode=0755 flashroot-rt-hidden "$FR_RT" ||
-		fr_fail lower "cannot hide the runtime root $FR_RT" "report this as a bug"
+	fr_net_hide_runtime
 	fr_log "lower $FR_LOWER (sshfs, file-level)"
 }

@@ -13,10 +13,15 @@ import { networkTools, stageNetworkLower } from './initramfs.js';
 import { IMAGE_NAME, imageName, imageUrl, type LowerSpec } from './lower.js';
 import { appendVerityTree, type VerityInfo } from './verity.js';
 
+/** The transport of an image lower: httpfs2 for http://, rclone for https:// (see initramfs.ts). */
+function imageTransport(url: string): 'http' | 'https' {
+  return url.startsWith('https://') ? 'https' : 'http';
+}
+
 /** Host tools a build with this lower needs: the image tools, and what is staged into the initramfs. */
 export function networkBuildTools(lower: LowerSpec): string[] {
   if (lower.kind === 'local') return [];
-  return lower.kind === 'http' ? ['veritysetup', ...networkTools('http')] : networkTools('sshfs');
+  return lower.kind === 'http' ? ['veritysetup', ...networkTools(imageTransport(lower.url))] : networkTools('sshfs');
 }
 
 export interface NetworkImage {
@@ -48,12 +53,20 @@ export async function makeNetworkImage(sqfs: string, spec: { url: string }, outD
 
 type Hooks = Pick<InitramfsOptions, 'extraModuleGroups' | 'stageExtra'>;
 
-export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | undefined, ssh: { key?: string; knownHosts?: string }): Hooks {
+/** Files the user gives for the stick's network lower (they go into the initramfs, see docs/network.md). */
+export interface NetworkFiles {
+  sshKey?: string;
+  sshKnownHosts?: string;
+  caCert?: string;
+}
+
+export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | undefined, files: NetworkFiles): Hooks {
   if (lower.kind === 'http' && img) {
-    return { extraModuleGroups: ['network', 'verity'], stageExtra: (root) => stageNetworkLower(root, { kind: 'http', verity: img.verity }) };
+    const stage = imageTransport(img.url) === 'https' ? ({ kind: 'https', verity: img.verity, caCert: files.caCert } as const) : ({ kind: 'http', verity: img.verity } as const);
+    return { extraModuleGroups: ['network', 'verity'], stageExtra: (root) => stageNetworkLower(root, stage) };
   }
-  if (lower.kind === 'sshfs' && ssh.key) {
-    const stage = { kind: 'sshfs', sshKey: ssh.key, knownHosts: ssh.knownHosts } as const;
+  if (lower.kind === 'sshfs' && files.sshKey) {
+    const stage = { kind: 'sshfs', sshKey: files.sshKey, knownHosts: files.sshKnownHosts } as const;
     return { extraModuleGroups: ['network'], stageExtra: (root) => stageNetworkLower(root, stage) };
   }
   return {};

@@ -1,7 +1,7 @@
 /**
- * What a networked lower adds to the initramfs: the DHCP script, dmsetup for http (run once, before
- * switch_root) and a runtime root template holding the FUSE client with its libraries (and, for
- * sshfs, ssh with the key). The init
+ * What a networked lower adds to the initramfs: the DHCP script, dmsetup for http(s) (run once,
+ * before switch_root) and a runtime root template holding the FUSE client with its libraries (and,
+ * for sshfs, ssh with the key; for https, rclone with the CA bundle it trusts). The init
  * copies the template to a tmpfs under /run and runs the client chrooted there: switch_root
  * deletes the initramfs, and a daemon whose own files vanished cannot reconnect (or SIGBUSes).
  */
@@ -9,7 +9,7 @@ import { constants } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FlashrootError, ToolMissingError } from '../errors.js';
+import { FlashrootError, InputError, ToolMissingError } from '../errors.js';
 import { elfClosure } from '../initramfs/elf.js';
 import { shellQuote } from '../initramfs/init-script.js';
 import { findOnPath, toolInfo } from '../util/tools.js';
@@ -21,16 +21,26 @@ const NETWORK_CONF = 'etc/flashroot/network.conf';
 const UDHCPC_SCRIPT = fileURLToPath(new URL('../../overlays/network/udhcpc.sh', import.meta.url));
 
 /** Tools run in the initramfs itself, before switch_root, per kind. */
-const INITRAMFS_TOOLS = { http: ['dmsetup'], sshfs: [] } as const;
-/** The FUSE client of each kind (and what it runs), run from the runtime root for the life of the system. */
-const FUSE_CLIENT = { http: ['httpfs2'], sshfs: ['sshfs', 'ssh'] } as const;
+const INITRAMFS_TOOLS = { http: ['dmsetup'], https: ['dmsetup'], sshfs: [] } as const;
+/**
+ * The FUSE client of each kind (and what it runs), run from the runtime root for the life of the
+ * system. https is rclone (httpfs2 speaks plain HTTP only), which mounts through fusermount3.
+ */
+const FUSE_CLIENT = { http: ['httpfs2'], https: ['rclone', 'fusermount3'], sshfs: ['sshfs', 'ssh'] } as const;
+/** Where rclone finds the only CA certificates it trusts, inside the runtime root. */
+const CA_FILE = 'etc/flashroot/ca.pem';
+/** Go's default bundle path on Debian: what a build without --ca-cert trusts. */
+const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 /** Host tools a build with this network lower needs. */
 export function networkTools(kind: NetworkLowerStage['kind']): string[] {
   return [...INITRAMFS_TOOLS[kind], ...FUSE_CLIENT[kind]];
 }
 
-export type NetworkLowerStage = { kind: 'http'; verity: VerityInfo } | { kind: 'sshfs'; sshKey: string; knownHosts?: string };
+export type NetworkLowerStage =
+  | { kind: 'http'; verity: VerityInfo }
+  | { kind: 'https'; verity: VerityInfo; caCert?: string }
+  | { kind: 'sshfs'; sshKey: string; knownHosts?: string };
 /** Where the sshfs lower's key and host keys sit inside the runtime root. */
 const SSH_DIR = 'etc/flashroot/ssh';
 
@@ -73,7 +83,7 @@ async function copyElfClosure(binaries: readonly string[], root: string): Promis
 
 function renderNetworkConf(s: NetworkLowerStage): string {
   const vars: [string, string][] =
-    s.kind === 'http'
+    s.kind !== 'sshfs'
       ? [
           // The size tells a truncated image from a damaged one before dm-verity is asked.
           ['FR_NET_BYTES', String(s.verity.imageBytes)],
@@ -97,6 +107,21 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage): Pro
   await chmod(join(root, 'etc/flashroot/udhcpc.sh'), 0o755);
   await writeFile(join(root, NETWORK_CONF), renderNetworkConf(s), { flag: 'wx' });
   if (s.kind === 'sshfs') await stageSsh(rt, s);
+  if (s.kind === 'https') await stageRclone(rt, s.caCert);
+}
+
+async function stageRclone(rt: string, caCert: string | undefined): Promise<void> {
+  // rclone 1.60 runs `fusermount` from PATH; fuse3 ships it only as fusermount3.
+  await symlink('fusermount3', join(rt, 'usr/bin/fusermount'));
+  const source = caCert ?? HOST_CA_BUNDLE;
+  await mkdir(dirname(join(rt, CA_FILE)), { recursive: true });
+  await copyFile(source, join(rt, CA_FILE)).catch((e: NodeJS.ErrnoException) => {
+    throw new InputError(
+      source,
+      `cannot read the CA certificates for the https:// lower (${source}): ${e.code ?? e.message}`,
+      caCert ? 'give a readable PEM file to --ca-cert' : 'install ca-certificates, or give the CA that signed the server certificate with --ca-cert FILE',
+    );
+  });
 }
 
 async function stageSsh(rt: string, s: Extract<NetworkLowerStage, { kind: 'sshfs' }>): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * What `--lower` names: the squashfs on the stick (local), an image on a web server (http), or a
- * directory tree on an SSH server (sshfs, file-level: see fidelity.ts for what it loses).
+ * What `--lower` names: the squashfs on the stick (local), an image on a web server (http, or
+ * https read by rclone), or a directory tree on an SSH server (sshfs, file-level: see fidelity.ts for what it loses).
  * Network images are content-addressed: their file name carries the sha256 of their bytes, so a
  * published object is never replaced by a different one under the same name (lazily read ranges
  * would otherwise mix two versions).
@@ -11,7 +11,6 @@ export type LowerSpec = { kind: 'local' } | { kind: 'http'; url: string } | { ki
 
 /** Kinds the issue asks for that this build cannot boot yet, with what to use instead. */
 const NOT_YET: Record<string, string> = {
-  https: 'serve the image over http://: dm-verity (the root hash baked into the stick) already refuses a tampered image',
   s3fs: 'publish the root as an image and boot it over http://',
 };
 
@@ -28,19 +27,20 @@ export function lowerProblem(value: string): string | undefined {
   if (scheme === undefined) return `'${value}' is neither 'local' nor a URL like http://host/path/`;
   if (scheme in NOT_YET) return `${scheme}:// lowers are not supported yet; ${NOT_YET[scheme]}`;
   if (scheme === 's3') return s3Problem(value);
-  if (scheme !== 'http' && scheme !== 'sshfs') return `unknown lower kind '${scheme}://' (supported: local, http://, s3://, sshfs://)`;
+  if (scheme !== 'http' && scheme !== 'https' && scheme !== 'sshfs') return `unknown lower kind '${scheme}://' (supported: local, http://, https://, s3://, sshfs://)`;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     return `'${value}' is not a valid URL`;
   }
-  // The init splits the URL with shell patterns and hands it to httpfs2 verbatim.
+  // The init splits the URL with shell patterns and hands it to the FUSE client verbatim.
   if (/[\s'"\\$`]/.test(value)) return `'${value}' contains characters the boot-time shell cannot pass on`;
   if (scheme === 'sshfs') {
     if (!url.username || url.password || !url.hostname || url.pathname.length < 2) return `'${value}' is not like sshfs://USER@HOST[:PORT]/PATH (key-based login: --ssh-key)`;
   } else if (url.username || url.password) {
-    return 'credentials in an http:// URL would travel in clear text; serve the image without authentication';
+    // The URL is on the kernel command line, which any user of the booted system can read.
+    return `credentials in an ${scheme}:// URL would be readable by every user of the booted system; serve the image without authentication`;
   }
   if (url.search || url.hash) return `'${value}' has a query or fragment; give a plain path`;
   return undefined;

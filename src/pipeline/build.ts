@@ -175,7 +175,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           breakAt: '',
           init: o.init,
         },
-        ...networkInitramfsHooks(lower, net, { key: o.sshKey, knownHosts: o.sshKnownHosts }),
+        ...networkInitramfsHooks(lower, net, o),
       }),
     );
     const cmdline = kernelCmdline(o);

@@ -32,6 +32,8 @@ const TOOLS: Record<string, ToolInfo> = {
   veritysetup: { why: 'append the dm-verity hash tree that lets a stick trust a network image', apt: 'cryptsetup-bin' },
   dmsetup: { why: 'map a network image through dm-verity at boot', apt: 'dmsetup' },
   httpfs2: { why: 'read a network image over HTTP at boot (FUSE, range requests)', apt: 'httpfs2' },
+  rclone: { why: 'read a network image over HTTPS at boot (FUSE, range requests)', apt: 'rclone' },
+  fusermount3: { why: 'let rclone mount its FUSE filesystem at boot', apt: 'fuse3' },
   nginx: { why: 'serve network images in tests', apt: 'nginx-light' },
   sshfs: { why: 'mount an sshfs:// lower at boot (FUSE over SFTP)', apt: 'sshfs' },
   ssh: { why: 'carry sshfs to the server at boot', apt: 'openssh-client' },

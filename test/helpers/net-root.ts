@@ -22,6 +22,7 @@ export PATH
 echo "net-test: lower $(awk '$2 == "/run/flashroot/lower" { print $1, $3 }' /proc/mounts)"
 echo "net-test: fidelity chain=$(readlink -f /srv/chain-1) links=$(stat -c %h /srv/hl-1) suid=$(stat -c %a /srv/suid) owner=$(stat -c %u:%g:%a /srv/owned)"
 echo "net-test: ssh key $([ -e /run/flashroot/rt/etc/flashroot/ssh/id ] && echo visible || echo hidden)"
+echo "net-test: runtime root $([ -e /run/flashroot/rt/etc ] && echo visible || echo hidden)"
 echo "${NET_BOOTED}"
 sleep 3
 echo "net-test: big-a $(sha256sum /srv/big-a | cut -d' ' -f1)"

@@ -1,9 +1,10 @@
 /**
- * nginx (Debian) on 127.0.0.1 serving a directory with range requests, as a test web server the
- * QEMU guest reaches at 10.0.2.2. Its access log says how many bytes each boot fetched.
+ * nginx (Debian) on 127.0.0.1 serving a directory with range requests (and an HTML index, which
+ * rclone's http remote lists), over HTTP or HTTPS, as a test web server the QEMU guest reaches at
+ * 10.0.2.2. Its access log says how many bytes each boot fetched.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { start, type StartedProcess } from '../../src/util/run.js';
 
@@ -26,7 +27,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startNginx(webRoot: string, port: number, workDir: string): Promise<Nginx> {
+/** A server certificate and its key (PEM files), to serve HTTPS. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
+export async function startNginx(webRoot: string, port: number, workDir: string, tls?: TlsFiles): Promise<Nginx> {
   await mkdir(join(workDir, 'tmp'), { recursive: true });
   const log = join(workDir, 'access.log');
   await writeFile(log, '');
@@ -47,8 +54,9 @@ http {
   uwsgi_temp_path ${join(workDir, 'tmp')};
   scgi_temp_path ${join(workDir, 'tmp')};
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${tls ? ` ssl;\n    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key}` : ''};
     root ${webRoot};
+    autoindex on;
     # nginx omits it on 206 replies, and httpfs2 refuses a range reply without it.
     location ~ \\.sqfs$ { add_header Accept-Ranges bytes; }
   }
@@ -72,7 +80,10 @@ async function waitForPort(port: number, proc: StartedProcess): Promise<void> {
   let exited = false;
   void proc.exited.finally(() => (exited = true)).catch(() => undefined);
   for (let i = 0; i < 100 && !exited; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD' }).then(() => true, () => false);
+    const up = await new Promise<boolean>((resolve) => {
+      const sock = connect(port, '127.0.0.1', () => (sock.end(), resolve(true)));
+      sock.once('error', () => resolve(false));
+    });
     if (up) return;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -5,14 +5,15 @@ import { parseBuildOptions } from '../../../src/pipeline/options.js';
 const SHA = 'ab'.repeat(32);
 
 describe('--lower values', () => {
-  it('accepts local and plain http URLs', () => {
+  it('accepts local, http and https URLs', () => {
     expect(lowerProblem('local')).toBeUndefined();
     expect(lowerProblem('http://10.0.2.2:8080/images/')).toBeUndefined();
+    expect(lowerProblem('https://boot.example/images/')).toBeUndefined();
+    expect(parseLower('https://boot.example/images/')).toEqual({ kind: 'http', url: 'https://boot.example/images/' });
     expect(lowerProblem(`http://boot.example/root-${SHA}.sqfs`)).toBeUndefined();
   });
 
   it('says what is not supported yet and what to use instead', () => {
-    expect(lowerProblem('https://boot.example/')).toMatch(/not supported yet; serve the image over http:\/\/: dm-verity/);
     expect(lowerProblem('s3fs://bucket/prefix')).toMatch(/not supported yet/);
     expect(lowerProblem('ftp://x/')).toMatch(/unknown lower kind/);
     expect(lowerProblem('toram')).toMatch(/neither 'local' nor a URL/);
@@ -27,7 +28,8 @@ describe('--lower values', () => {
 
   it('refuses URLs the boot shell could mangle or that would leak credentials', () => {
     expect(lowerProblem("http://h/a'b/")).toMatch(/characters/);
-    expect(lowerProblem('http://user:pw@h/')).toMatch(/clear text/);
+    expect(lowerProblem('http://user:pw@h/')).toMatch(/readable by every user/);
+    expect(lowerProblem('https://user:pw@h/')).toMatch(/readable by every user/);
     expect(lowerProblem('http://h/x?y=1')).toMatch(/query/);
   });
 
@@ -39,13 +41,13 @@ describe('--lower values', () => {
   it('reports a bad --lower with the other build options', () => {
     const err = (() => {
       try {
-        return parseBuildOptions({ lower: 'https://b/p/', label: 'lower' });
+        return parseBuildOptions({ lower: 'ftp://b/p/', label: 'lower' });
       } catch (e) {
         return e as Error;
       }
     })();
     expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/--lower: https:\/\/ lowers are not supported yet/);
+    expect((err as Error).message).toMatch(/--lower: unknown lower kind 'ftp:\/\/'/);
     expect((err as Error).message).toMatch(/--label:/);
   });
 
@@ -55,6 +57,11 @@ describe('--lower values', () => {
     expect(lowerProblem('s3://B/')).toMatch(/s3:\/\/BUCKET\/PREFIX\//);
     expect(parseLower('s3://boot/sticks/', 'http://10.0.2.2:9000')).toEqual({ kind: 'http', url: 'http://10.0.2.2:9000/boot/sticks/' });
     expect(() => parseBuildOptions({ lower: 's3://boot/sticks/' })).toThrow(/--endpoint: required with --lower s3:/);
-    expect(() => parseBuildOptions({ lower: 's3://boot/sticks/', endpoint: 'https://s3.example' })).toThrow(/https:\/\/ is not supported yet/);
+    expect(() => parseBuildOptions({ lower: 's3://boot/sticks/', endpoint: 'https://s3.example' })).toThrow(/https:\/\/ endpoints are not supported yet/);
+  });
+
+  it('takes --ca-cert only for an https lower', () => {
+    expect(parseBuildOptions({ lower: 'https://b/p/', caCert: 'ca.pem' }).caCert).toBe('ca.pem');
+    expect(() => parseBuildOptions({ lower: 'http://b/p/', caCert: 'ca.pem' })).toThrow(/--ca-cert: only used with --lower https:/);
   });
 });
