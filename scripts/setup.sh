@@ -30,16 +30,9 @@ DEBIAN_PACKAGES=(
   openssh-server        # tests: the sshd sshfs lowers are booted from
 )
 
-missing=()
-for p in "${DEBIAN_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "setup: installing Debian packages: ${missing[*]}"
-  if [[ $EUID -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=scripts/debian-packages.sh
+. scripts/debian-packages.sh
+ensure_debian_packages setup "${DEBIAN_PACKAGES[@]}"
 
 # npm ci only when the lockfile changed since the last install.
 stamp=node_modules/.flashroot-lock.sha256
