@@ -47,14 +47,33 @@ function encodeRfc3986(s: string): string {
 const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest();
 
 /**
- * The Authorization header for a request without a query string. `headers` must hold every header
- * to sign (host, x-amz-date, x-amz-content-sha256 included), names in lower case.
+ * SigV4's canonical query string: every parameter RFC 3986-encoded, sorted by name then value. The
+ * raw query is split by hand: URLSearchParams would read '+' as a space, which S3 clients never mean.
+ */
+export function canonicalQuery(url: URL): string {
+  return url.search
+    .slice(1)
+    .split('&')
+    .filter((p) => p !== '')
+    .map((p) => {
+      const eq = p.indexOf('=');
+      const [k, v] = eq < 0 ? [p, ''] : [p.slice(0, eq), p.slice(eq + 1)];
+      return [encodeRfc3986(decodeURIComponent(k)), encodeRfc3986(decodeURIComponent(v))] as const;
+    })
+    .sort(([ka, va], [kb, vb]) => (ka === kb ? (va < vb ? -1 : 1) : ka < kb ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+}
+
+/**
+ * The Authorization header of a request. `headers` must hold every header to sign (host,
+ * x-amz-date, x-amz-content-sha256 included), names in lower case.
  */
 export function signV4(method: string, url: URL, headers: Record<string, string>, payloadSha256: string, creds: S3Credentials): string {
   const amzDate = headers['x-amz-date'] ?? '';
   const scope = `${amzDate.slice(0, 8)}/${creds.region}/s3/aws4_request`;
   const names = Object.keys(headers).sort();
-  const canonical = [method, url.pathname, '', ...names.map((n) => `${n}:${(headers[n] ?? '').trim()}`), '', names.join(';'), payloadSha256].join('\n');
+  const canonical = [method, url.pathname, canonicalQuery(url), ...names.map((n) => `${n}:${(headers[n] ?? '').trim()}`), '', names.join(';'), payloadSha256].join('\n');
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
   let key: Buffer = hmac(`AWS4${creds.secretAccessKey}`, amzDate.slice(0, 8));
   for (const part of [creds.region, 's3', 'aws4_request']) key = hmac(key, part);
