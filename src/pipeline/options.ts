@@ -59,6 +59,7 @@ export const BuildOptionsSchema = z.object({
       if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
     }),
   endpoint: z.string().url().optional(),
+  signedReads: z.boolean().default(false),
   sshKey: z.string().optional(),
   sshKnownHosts: z.string().optional(),
   caCert: z.string().optional(),
@@ -78,6 +79,7 @@ export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
     if (Boolean(r.data.signKey) !== Boolean(r.data.signCert)) problems.push('--sign-key and --sign-cert: give both or neither');
     if (r.data.lower.startsWith('s3://') !== Boolean(r.data.endpoint)) problems.push('--endpoint: required with --lower s3://…, and only used with it');
     if (r.data.endpoint && !r.data.endpoint.startsWith('http://')) problems.push('--endpoint: the boot reads public-read objects over http:// (dm-verity checks them); https:// endpoints are not supported yet');
+    if (r.data.signedReads && !r.data.endpoint) problems.push('--signed-reads: only used with an S3 lower (--lower s3://… --endpoint URL)');
     if (r.data.caCert && !r.data.lower.startsWith('https://')) problems.push('--ca-cert: only used with --lower https://…');
     if (r.data.lower.startsWith('sshfs://') !== Boolean(r.data.sshKey)) problems.push('--ssh-key: required with --lower sshfs://…, and only used with it');
     if (r.data.sshKnownHosts && !r.data.sshKey) problems.push('--ssh-known-hosts: only used with --lower sshfs://… and --ssh-key');

@@ -27,6 +27,7 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--cmdline <text>', 'extra kernel command line', '')
     .option('--lower <where>', "the root's lower layer: local (squashfs on the stick), http(s)://HOST/PATH/ or s3://BUCKET/PREFIX/ (image published there, see flashroot publish), sshfs://USER@HOST[:PORT]/PATH (tree)", 'local')
     .option('--endpoint <url>', 'with --lower s3://BUCKET/PREFIX/: the S3 endpoint the stick reads the (public-read) object from, http://')
+    .option('--signed-reads', 'the bucket is private: the stick signs its reads with the key in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (give it a read-only one; where it lives on the stick: docs/network.md)')
     .option('--ca-cert <file>', "with --lower https://…: the only CA certificates (PEM) the stick trusts for the server (default: this host's bundle)")
     .option('--ssh-key <file>', 'private key the init logs in with for --lower sshfs://… (placed in the initramfs: see docs/network.md)')
     .option('--ssh-known-hosts <file>', "the server's host key line(s) for --lower sshfs://… (without: any host key is accepted)")
