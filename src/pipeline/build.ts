@@ -21,6 +21,7 @@ import { makeSquashfs } from '../squashfs/mksquashfs.js';
 import { makeNetworkImage, networkBuildTools, networkInitramfsHooks, type NetworkImage } from '../network/build-lower.js';
 import { formatFidelity, sshfsFidelity, type FidelityLoss } from '../network/fidelity.js';
 import { parseLower } from '../network/lower.js';
+import { credentialsFromEnv, type S3Credentials } from '../network/s3.js';
 import { sha256File } from '../util/hash.js';
 import { formatBytes, formatMs, Reporter } from '../util/log.js';
 import { removeOnInterrupt } from '../util/interrupt.js';
@@ -58,6 +59,8 @@ interface Context {
   kernel: { image: string; version: string; modulesDir: string };
   rootDir: string;
   excludes: string[];
+  /** The key the stick signs its reads of a private bucket with (--signed-reads). */
+  s3Credentials?: S3Credentials;
   /** Stops removing the work directory on Ctrl-C (the build removes it itself). */
   release: () => void;
 }
@@ -77,7 +80,7 @@ async function checkTools(o: BuildOptions): Promise<void> {
   const tools = ['mksquashfs', 'busybox', 'file', ...(o.initrdComp === 'gzip' ? [] : [o.initrdComp])];
   if (bios) tools.push('syslinux', 'mcopy');
   if (o.signKey) tools.push('sbsign', 'sbverify');
-  tools.push(...networkBuildTools(parseLower(o.lower, o.endpoint)));
+  tools.push(...networkBuildTools(parseLower(o.lower, o.endpoint, o.signedReads)));
   const files: RequiredFile[] = [...(bios ? SYSLINUX_FILES : []), ...(uefi ? [SYSTEMD_BOOT, UKI_STUB] : [])];
   await preflight(tools, files);
 }
@@ -106,6 +109,8 @@ function kernelCmdline(o: BuildOptions): string {
 async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Context> {
   const o = parseBuildOptions(input);
   const epoch = buildEpoch(o);
+  // Read now, not after minutes of compressing: a missing key is the user's to fix first.
+  const s3Credentials = o.signedReads ? credentialsFromEnv() : undefined;
   await checkTools(o);
   if (o.signKey && o.signCert) await checkSigningKey({ key: o.signKey, cert: o.signCert });
   const kernel = await resolveKernel(o);
@@ -116,11 +121,11 @@ async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Cont
   if (o.demo || !o.root) {
     const rootDir = join(work, 'demo-root');
     await makeDemoRoot(rootDir);
-    return { o: { ...o, demo: true }, report, work, epoch, kernel, rootDir, excludes: [], release };
+    return { o: { ...o, demo: true }, report, work, epoch, kernel, s3Credentials, rootDir, excludes: [], release };
   }
   try {
     const captured = await captureRoot(o.root, o.init, [out, `${out}.partial`, work]);
-    return { o, report, work, epoch, kernel, rootDir: captured.dir, excludes: captured.excludes, release };
+    return { o, report, work, epoch, kernel, s3Credentials, rootDir: captured.dir, excludes: captured.excludes, release };
   } catch (e) {
     await rm(work, { recursive: true, force: true });
     release();
@@ -143,9 +148,9 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         onProgress: (pct) => report.progress(`${pct}%`),
       }),
     );
-    const lower = parseLower(o.lower, o.endpoint);
+    const lower = parseLower(o.lower, o.endpoint, o.signedReads);
     const net =
-      lower.kind === 'http'
+      lower.kind === 'image'
         ? await report.step('Appending the dm-verity hash tree and naming the network image', () => makeNetworkImage(sqfs, lower, dirname(resolve(o.out))))
         : undefined;
     const fidelity = lower.kind === 'sshfs' ? await report.step('Checking what sshfs will not reproduce of the root', () => sshfsFidelity(ctx.rootDir)) : undefined;
@@ -175,7 +180,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           breakAt: '',
           init: o.init,
         },
-        ...networkInitramfsHooks(lower, net, o),
+        ...networkInitramfsHooks(lower, net, { ...o, s3Credentials: ctx.s3Credentials }),
       }),
     );
     const cmdline = kernelCmdline(o);
@@ -265,7 +270,7 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
         ? [
             `  lower:      ${r.network.url} (dm-verity root hash ${r.network.rootHash.slice(0, 16)}… baked in)`,
             o.lower.startsWith('s3://')
-              ? `  publish:    flashroot publish ${r.network.path} ${o.lower.replace(/[^/]*$/, '')} --endpoint <S3 endpoint>  (the bucket must allow public reads)`
+              ? `  publish:    flashroot publish ${r.network.path} ${o.lower.replace(/[^/]*$/, '')} --endpoint <S3 endpoint>  (${o.signedReads ? "the stick's key must be allowed to list the prefix and read the object" : 'the bucket must allow public reads'})`
               : `  publish:    flashroot publish ${r.network.path} --to <web root serving ${r.network.url.replace(/[^/]*$/, '')}>`,
           ]
         : []),
