@@ -106,11 +106,11 @@ function kernelCmdline(o: BuildOptions): string {
   return [consoles, o.cmdline].filter(Boolean).join(' ');
 }
 
-async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Context> {
+async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.ProcessEnv): Promise<Context> {
   const o = parseBuildOptions(input);
   const epoch = buildEpoch(o);
   // Read now, not after minutes of compressing: a missing key is the user's to fix first.
-  const s3Credentials = o.signedReads ? credentialsFromEnv() : undefined;
+  const s3Credentials = o.signedReads ? credentialsFromEnv(env) : undefined;
   await checkTools(o);
   if (o.signKey && o.signCert) await checkSigningKey({ key: o.signKey, cert: o.signCert });
   const kernel = await resolveKernel(o);
@@ -133,8 +133,9 @@ async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Cont
   }
 }
 
-export async function build(input: BuildOptionsInput, report = new Reporter(Boolean(input.json))): Promise<BuildResult> {
-  const ctx = await report.step('Checking inputs and tools', () => prepare(input, report));
+/** `env` holds the S3 key for --signed-reads (AWS_ACCESS_KEY_ID…): secrets never travel as options. */
+export async function build(input: BuildOptionsInput, report = new Reporter(Boolean(input.json)), env = process.env): Promise<BuildResult> {
+  const ctx = await report.step('Checking inputs and tools', () => prepare(input, report, env));
   const { o, epoch, kernel } = ctx;
   try {
     const sqfs = join(ctx.work, 'root.sqfs');

@@ -33,21 +33,6 @@ let privateStick: BuildResult;
 let tls: TestCa;
 let bigASha256: string;
 
-/** Builds with the key in the environment, as a user would (never on the command line). */
-async function buildWithKey(opts: Parameters<typeof build>[0], creds: S3Credentials): Promise<BuildResult> {
-  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
-  process.env.AWS_ACCESS_KEY_ID = creds.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = creds.secretAccessKey;
-  try {
-    return await build(opts, new Reporter(true));
-  } finally {
-    for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
-}
-
 /** The status of an unsigned GET over https, trusting the test CA. */
 async function unsignedStatus(url: string): Promise<number> {
   const ca = await readFile(tls.ca);
@@ -61,6 +46,8 @@ async function unsignedStatus(url: string): Promise<number> {
   });
 }
 
+const keyEnv = (c: S3Credentials): NodeJS.ProcessEnv => ({ ...process.env, AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey, AWS_REGION: c.region });
+
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'flashroot-s3-'));
   const publicPort = await freePort();
@@ -70,7 +57,7 @@ beforeAll(async () => {
   tls = await makeTestCa(work);
   const root = await makeNetRoot(join(work, 'root'));
   bigASha256 = createHash('sha256').update(root.bigA).digest('hex');
-  privateStick = await buildWithKey(
+  privateStick = await build(
     {
       root: root.dir,
       init: NET_INIT,
@@ -84,7 +71,9 @@ beforeAll(async () => {
       timeout: 12,
       onfail: 'poweroff',
     },
-    CREDS,
+    new Reporter(true),
+    // The key as a user gives it: in the environment, never on the command line.
+    keyEnv(CREDS),
   );
 }, 300_000);
 
