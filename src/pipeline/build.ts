@@ -271,7 +271,7 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
         ? [
             `  lower:      ${r.network.url} (dm-verity root hash ${r.network.rootHash.slice(0, 16)}… baked in)`,
             o.lower.startsWith('s3://')
-              ? `  publish:    flashroot publish ${r.network.path} ${o.lower.replace(/[^/]*$/, '')} --endpoint <S3 endpoint>  (${o.signedReads ? "the stick's key must be allowed to list the prefix and read the object" : 'the bucket must allow public reads'})`
+              ? `  publish:    flashroot publish ${r.network.path} ${o.lower.replace(/[^/]*$/, '')} --endpoint <S3 endpoint>  (${s3Access(o)})`
               : `  publish:    flashroot publish ${r.network.path} --to <web root serving ${r.network.url.replace(/[^/]*$/, '')}>`,
           ]
         : []),
@@ -281,6 +281,12 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       `  try it:     flashroot try ${o.out}${r.boot === 'uefi' ? ' --uefi' : ''}`,
     ].join('\n'),
   );
+}
+
+/** What the bucket must allow the stick, which reads it as parseLower decides. */
+function s3Access(o: BuildOptions): string {
+  if (o.signedReads) return "the stick's key must be allowed to list the prefix and read the object";
+  return o.endpoint?.startsWith('https://') ? 'the bucket must allow anonymous listing of the prefix and reads' : 'the bucket must allow public reads';
 }
 
 /** Kernel + unpacked initramfs + a working margin for the kernel and the root's init. */
