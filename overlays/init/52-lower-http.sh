@@ -78,21 +78,38 @@ fr_httpfs_mount() {
 	chroot "$FR_RT" /usr/bin/httpfs2 -c /dev/console -t 10 "$FR_LOWER" /mnt -o ro,allow_other
 }
 
+# rclone in the runtime root, with what every call needs: no config, only the stick's CA, and a
+# dead server as an error within seconds (one retry, 10 s without data, 5 s to connect and
+# handshake) instead of minutes of retries.
+fr_rclone() {
+	fr_verb=$1
+	shift
+	chroot "$FR_RT" /usr/bin/rclone "$fr_verb" ":http:" --http-url "${FR_LOWER%/*}/" \
+		--config /dev/null --ca-cert /etc/flashroot/ca.pem \
+		--low-level-retries 1 --timeout 10s --contimeout 5s "$@"
+}
+
 # rclone's http remote mounts a directory it learns from the server's HTML index (a file URL
 # mounts as an empty directory), so the image must show up in it: else unmount and let the
-# caller retry. The flags keep reads lazy (defaults fetch tens of MB ahead) and make a dead
-# server an error within seconds; the CA file is the only one trusted. rclone reads /proc/mounts
-# to see its mount come up.
+# caller retry. The flags keep reads lazy (defaults fetch tens of MB ahead). The daemon logs its
+# errors (a read that failed, and why) to the console. rclone reads /proc/mounts to see its
+# mount come up.
 fr_rclone_mount() {
 	[ -e "$FR_RT/proc/mounts" ] || mount -t proc proc "$FR_RT/proc" || return 1
-	chroot "$FR_RT" /usr/bin/rclone mount ":http:" /mnt --http-url "${FR_LOWER%/*}/" \
-		--config /dev/null --ca-cert /etc/flashroot/ca.pem --read-only --allow-other \
-		--daemon --daemon-wait 15s \
-		--buffer-size 0 --vfs-read-chunk-size 128k --vfs-read-chunk-size-limit 2M --vfs-cache-mode off \
-		--low-level-retries 1 --timeout 10s --contimeout 5s || return 1
+	fr_rclone mount /mnt --read-only --allow-other --daemon --daemon-wait 15s --log-file /dev/console \
+		--buffer-size 0 --vfs-read-chunk-size 128k --vfs-read-chunk-size-limit 2M --vfs-cache-mode off || {
+		echo "rclone mount failed (its messages are above)"
+		return 1
+	}
 	[ -e "$FR_RT/mnt/${FR_LOWER##*/}" ] && return 0
 	umount "$FR_RT/mnt"
-	echo "${FR_LOWER##*/} is not in the server's index of ${FR_LOWER%/*}/"
+	# The mount comes up empty when the server cannot be reached too: a listing says which, and
+	# why (refused, timed out, certificate not from the stick's CA), without rclone's date prefix.
+	if fr_rclone lsf --retries 1 >/dev/null 2>/run/flashroot/lsf.err; then
+		echo "${FR_LOWER##*/} is not in the server's index of ${FR_LOWER%/*}/"
+	else
+		sed 's|^[0-9/]* [0-9:]* ||; s|^Failed to lsf.*error listing "": ||' /run/flashroot/lsf.err
+	fi
 	return 1
 }
 
