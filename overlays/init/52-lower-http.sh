@@ -79,35 +79,57 @@ fr_httpfs_mount() {
 	chroot "$FR_RT" /usr/bin/httpfs2 -c /dev/console -t 10 "$FR_LOWER" /mnt -o ro,allow_other
 }
 
-# rclone mounts the image's directory "$1" (a remote learnt from a listing: the server's HTML index
-# for https, the bucket's object list for S3; the rest of the arguments say which), so the image
-# must show up in it: else unmount and let the caller retry, with rclone's last error. The flags
-# keep reads lazy (defaults fetch tens of MB ahead) and make a dead server an error within
-# seconds; the CA file is the only one trusted. rclone reads /proc/mounts to see its mount come up.
+# rclone in the runtime root on the image's directory FR_RCLONE_REMOTE (the server's HTML index
+# for https, a bucket prefix for S3, set by the lower kind), with what every call needs: its
+# config (FR_RCLONE_CONFIG), only the stick's CA, and a dead server as an error within seconds
+# (one retry, 10 s without data, 5 s to connect and handshake) instead of minutes of retries.
+fr_rclone() {
+	fr_verb=$1
+	shift
+	chroot "$FR_RT" /usr/bin/rclone "$fr_verb" "$FR_RCLONE_REMOTE" \
+		--config "$FR_RCLONE_CONFIG" --ca-cert /etc/flashroot/ca.pem \
+		--low-level-retries 1 --timeout 10s --contimeout 5s "$@"
+}
+
+# rclone mounts a directory it learns from a listing (a file URL mounts as an empty directory),
+# so the image must show up in it: else unmount and let the caller retry. The flags keep reads
+# lazy (defaults fetch tens of MB ahead). The daemon logs its errors (a read that failed, and
+# why) to the console. rclone reads /proc/mounts to see its mount come up.
 fr_rclone_mount() {
 	[ -e "$FR_RT/proc/mounts" ] || mount -t proc proc "$FR_RT/proc" || return 1
-	fr_remote=$1
-	shift
-	chroot "$FR_RT" /usr/bin/rclone mount "$fr_remote" /mnt "$@" \
-		--ca-cert /etc/flashroot/ca.pem --read-only --allow-other \
-		--daemon --daemon-wait 15s --log-file /rclone.log --log-level ERROR \
-		--buffer-size 0 --vfs-read-chunk-size 128k --vfs-read-chunk-size-limit 2M --vfs-cache-mode off \
-		--low-level-retries 1 --timeout 10s --contimeout 5s || return 1
+	fr_rclone mount /mnt --read-only --allow-other --daemon --daemon-wait 15s --log-file /dev/console \
+		--buffer-size 0 --vfs-read-chunk-size 128k --vfs-read-chunk-size-limit 2M --vfs-cache-mode off || {
+		echo "rclone mount failed (its messages are above)"
+		return 1
+	}
 	[ -e "$FR_RT/mnt/${FR_LOWER##*/}" ] && return 0
 	umount "$FR_RT/mnt"
-	# An rclone error spans lines; its first one names it (AccessDenied, x509: …).
-	echo "${FR_LOWER##*/} is not listed in ${FR_LOWER%/*}/ ($(grep 'ERROR : ' "$FR_RT/rclone.log" 2>/dev/null | tail -n 1 | sed 's/^.*ERROR : //'))"
+	# The mount comes up empty when the server cannot be reached or refuses the listing too: a
+	# listing says which, and why (refused, timed out, certificate not from the stick's CA,
+	# AccessDenied), on one line, without rclone's date prefix.
+	if fr_rclone lsf --retries 1 >/dev/null 2>/run/flashroot/lsf.err; then
+		echo "${FR_LOWER##*/} is not listed in ${FR_LOWER%/*}/"
+	else
+		sed 's|^[0-9/]* [0-9:]* ||; s|^Failed to lsf.*error listing "": ||; s|^Failed to lsf: ||' /run/flashroot/lsf.err | tr -s '\n\t' '  '
+		echo
+	fi
 	return 1
 }
 
+# The directory of the image's URL, as a connection string (the URL holds no quotes: the build
+# refuses them); nothing else to configure.
 fr_rclone_https() {
-	fr_rclone_mount ":http:" --http-url "${FR_LOWER%/*}/" --config /dev/null
+	FR_RCLONE_REMOTE=":http,url='${FR_LOWER%/*}/':"
+	FR_RCLONE_CONFIG=/dev/null
+	fr_rclone_mount
 }
 
 # s3://BUCKET/PREFIX/IMAGE: the endpoint, and the key of a private bucket, are in the config.
 fr_rclone_s3() {
 	fr_s3_path=${FR_LOWER#s3://}
-	fr_rclone_mount "lower:${fr_s3_path%/*}" --config /etc/flashroot/rclone.conf
+	FR_RCLONE_REMOTE="lower:${fr_s3_path%/*}"
+	FR_RCLONE_CONFIG=/etc/flashroot/rclone.conf
+	fr_rclone_mount
 }
 
 # Mounts the image with the FUSE client "$1" (chrooted, at $FR_RT/mnt, retried), then through

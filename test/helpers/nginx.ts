@@ -1,7 +1,8 @@
 /**
  * nginx (Debian) on 127.0.0.1 serving a directory with range requests (and an HTML index, which
  * rclone's http remote lists), over HTTP or HTTPS, as a test web server the QEMU guest reaches at
- * 10.0.2.2. Its access log says how many bytes each boot fetched.
+ * 10.0.2.2. Its access log says how many bytes each boot fetched. One process (no master), so
+ * the PID started here is the one that serves, stops and stalls.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
@@ -12,6 +13,13 @@ export interface Nginx {
   port: number;
   /** Body bytes served so far (sum over the access log). */
   bytesServed(): Promise<number>;
+  /**
+   * Stops answering without refusing (SIGSTOP): the kernel still accepts connections into the
+   * listen backlog and takes requests, but no reply ever comes, as from a hung server.
+   */
+  pause(): void;
+  /** Answers again (SIGCONT), including what was asked meanwhile. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -69,7 +77,11 @@ http {
   return {
     port,
     bytesServed: async () => (await requests()).reduce((sum, line) => sum + Number(line.split(' ')[3] ?? 0), 0),
+    pause: () => proc.kill('SIGSTOP'),
+    resume: () => proc.kill('SIGCONT'),
     stop: async () => {
+      // A stopped process keeps SIGTERM pending until it runs again.
+      proc.kill('SIGCONT');
       proc.kill('SIGTERM');
       await proc.exited.catch(() => undefined);
     },
