@@ -11,6 +11,7 @@ import type { InitramfsOptions } from '../initramfs/build.js';
 import { sha256File } from '../util/hash.js';
 import { networkTools, stageNetworkLower } from './initramfs.js';
 import { IMAGE_NAME, imageName, imageUrl, type LowerSpec } from './lower.js';
+import type { S3Credentials } from './s3.js';
 import { appendVerityTree, type VerityInfo } from './verity.js';
 
 /** The transport of an image lower: httpfs2 for http://, rclone for https:// (see initramfs.ts). */
@@ -21,7 +22,7 @@ function imageTransport(url: string): 'http' | 'https' {
 /** Host tools a build with this lower needs: the image tools, and what is staged into the initramfs. */
 export function networkBuildTools(lower: LowerSpec): string[] {
   if (lower.kind === 'local') return [];
-  return lower.kind === 'http' ? ['veritysetup', ...networkTools(imageTransport(lower.url))] : networkTools('sshfs');
+  return lower.kind === 'http' ? ['veritysetup', ...networkTools(imageTransport(lower.url))] : networkTools(lower.kind);
 }
 
 export interface NetworkImage {
@@ -53,11 +54,14 @@ export async function makeNetworkImage(sqfs: string, spec: { url: string }, outD
 
 type Hooks = Pick<InitramfsOptions, 'extraModuleGroups' | 'stageExtra'>;
 
-/** Files the user gives for the stick's network lower (they go into the initramfs, see docs/network.md). */
+/** What the user gives for the stick's network lower (it goes into the initramfs, see docs/network.md). */
 export interface NetworkFiles {
   sshKey?: string;
   sshKnownHosts?: string;
   caCert?: string;
+  endpoint?: string;
+  /** With --signed-reads: the key the stick signs its reads with. */
+  s3Credentials?: S3Credentials;
 }
 
 export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | undefined, files: NetworkFiles): Hooks {
@@ -67,6 +71,10 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
   }
   if (lower.kind === 'sshfs' && files.sshKey) {
     const stage = { kind: 'sshfs', sshKey: files.sshKey, knownHosts: files.sshKnownHosts } as const;
+    return { extraModuleGroups: ['network'], stageExtra: (root) => stageNetworkLower(root, stage) };
+  }
+  if (lower.kind === 's3fs' && files.endpoint) {
+    const stage = { kind: 's3fs', endpoint: files.endpoint, credentials: files.s3Credentials } as const;
     return { extraModuleGroups: ['network'], stageExtra: (root) => stageNetworkLower(root, stage) };
   }
   return {};

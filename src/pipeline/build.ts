@@ -19,8 +19,9 @@ import { captureRoot } from '../root/capture.js';
 import { makeDemoRoot } from '../root/demo-root.js';
 import { makeSquashfs } from '../squashfs/mksquashfs.js';
 import { makeNetworkImage, networkBuildTools, networkInitramfsHooks, type NetworkImage } from '../network/build-lower.js';
-import { formatFidelity, sshfsFidelity, type FidelityLoss } from '../network/fidelity.js';
+import { formatFidelity, treeFidelity, type FidelityLoss, type TreeBackend } from '../network/fidelity.js';
 import { parseLower } from '../network/lower.js';
+import { credentialsFromEnv, type S3Credentials } from '../network/s3.js';
 import { sha256File } from '../util/hash.js';
 import { formatBytes, formatMs, Reporter } from '../util/log.js';
 import { removeOnInterrupt } from '../util/interrupt.js';
@@ -43,7 +44,7 @@ export interface BuildResult {
   signed: boolean;
   /** Set when the root is a network image: publish `path` where `url` points. */
   network?: Omit<NetworkImage, 'verity'> & { rootHash: string };
-  /** With a file-level lower (sshfs): what of the root it will not reproduce. */
+  /** With a file-level lower (sshfs, s3fs): what of the root it will not reproduce. */
   fidelity?: FidelityLoss[];
   buildId: string;
   cmdline: string;
@@ -60,6 +61,8 @@ interface Context {
   excludes: string[];
   /** Stops removing the work directory on Ctrl-C (the build removes it itself). */
   release: () => void;
+  /** With --signed-reads: the key from the environment, read before any work. */
+  s3Credentials?: S3Credentials;
 }
 
 function buildEpoch(o: BuildOptions): number | undefined {
@@ -106,6 +109,7 @@ function kernelCmdline(o: BuildOptions): string {
 async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Context> {
   const o = parseBuildOptions(input);
   const epoch = buildEpoch(o);
+  const s3Credentials = o.signedReads ? credentialsFromEnv() : undefined;
   await checkTools(o);
   if (o.signKey && o.signCert) await checkSigningKey({ key: o.signKey, cert: o.signCert });
   const kernel = await resolveKernel(o);
@@ -116,11 +120,11 @@ async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Cont
   if (o.demo || !o.root) {
     const rootDir = join(work, 'demo-root');
     await makeDemoRoot(rootDir);
-    return { o: { ...o, demo: true }, report, work, epoch, kernel, rootDir, excludes: [], release };
+    return { o: { ...o, demo: true }, report, work, epoch, kernel, rootDir, excludes: [], release, s3Credentials };
   }
   try {
     const captured = await captureRoot(o.root, o.init, [out, `${out}.partial`, work]);
-    return { o, report, work, epoch, kernel, rootDir: captured.dir, excludes: captured.excludes, release };
+    return { o, report, work, epoch, kernel, rootDir: captured.dir, excludes: captured.excludes, release, s3Credentials };
   } catch (e) {
     await rm(work, { recursive: true, force: true });
     release();
@@ -148,7 +152,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       lower.kind === 'http'
         ? await report.step('Appending the dm-verity hash tree and naming the network image', () => makeNetworkImage(sqfs, lower, dirname(resolve(o.out))))
         : undefined;
-    const fidelity = lower.kind === 'sshfs' ? await report.step('Checking what sshfs will not reproduce of the root', () => sshfsFidelity(ctx.rootDir)) : undefined;
+    const tree = lower.kind === 'sshfs' || lower.kind === 's3fs' ? lower.kind : undefined;
+    const fidelity = tree ? await report.step(`Checking what ${tree} will not reproduce of the root`, () => treeFidelity(ctx.rootDir, tree)) : undefined;
     const squashfsBytes = (await stat(sqfs)).size;
     const squashfsSha256 = await sha256File(sqfs);
     const buildId = epoch === undefined ? randomBytes(8).toString('hex') : squashfsSha256.slice(0, 16);
@@ -175,7 +180,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           breakAt: '',
           init: o.init,
         },
-        ...networkInitramfsHooks(lower, net, o),
+        ...networkInitramfsHooks(lower, net, { ...o, s3Credentials: ctx.s3Credentials }),
       }),
     );
     const cmdline = kernelCmdline(o);
@@ -250,8 +255,15 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
   }
 }
 
+/** How the root reaches a file-level lower's server: the stick does not carry it. */
+const TREE_SOURCE: Record<TreeBackend, (lower: string) => string> = {
+  sshfs: () => 'the server must hold this root: rsync -aHAX it there',
+  s3fs: (lower) => `publish this root there: flashroot publish ROOT ${lower} --endpoint <S3 endpoint>`,
+};
+
 function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
   const total = r.timings.reduce((s, t) => s + t.ms, 0);
+  const tree: TreeBackend = o.lower.startsWith('s3fs://') ? 's3fs' : 'sshfs';
   const p = r.initramfs.parts;
   report.info(
     [
@@ -269,7 +281,7 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
               : `  publish:    flashroot publish ${r.network.path} --to <web root serving ${r.network.url.replace(/[^/]*$/, '')}>`,
           ]
         : []),
-      ...(r.fidelity ? [`  lower:      ${o.lower} (sshfs; the server must hold this root: rsync -aHAX it there)`, ...formatFidelity(r.fidelity)] : []),
+      ...(r.fidelity ? [`  lower:      ${o.lower} (${tree}; ${TREE_SOURCE[tree](o.lower)})`, ...formatFidelity(r.fidelity, tree)] : []),
       `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.modules)}, init ${formatBytes(p.init)})`,
       `  RAM:        at least ${formatBytes(minimumRam(r))} to boot; writes to / go to RAM (tmpfs, up to ${o.upperSize} of RAM)`,
       `  try it:     flashroot try ${o.out}${r.boot === 'uefi' ? ' --uefi' : ''}`,

@@ -77,7 +77,7 @@ export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
   if (r.success) {
     if (r.data.demo && r.data.root) problems.push('--demo and --root: choose one');
     if (Boolean(r.data.signKey) !== Boolean(r.data.signCert)) problems.push('--sign-key and --sign-cert: give both or neither');
-    if (r.data.lower.startsWith('s3://') !== Boolean(r.data.endpoint)) problems.push('--endpoint: required with --lower s3://…, and only used with it');
+    if (/^s3(fs)?:\/\//.test(r.data.lower) !== Boolean(r.data.endpoint)) problems.push('--endpoint: required with --lower s3://… or s3fs://…, and only used with them');
     if (r.data.endpoint && !r.data.endpoint.startsWith('http://')) problems.push('--endpoint: the boot reads public-read objects over http:// (dm-verity checks them); https:// endpoints are not supported yet');
     if (r.data.signedReads && !r.data.endpoint) problems.push('--signed-reads: only used with an S3 lower (--lower s3://… --endpoint URL)');
     if (r.data.caCert && !r.data.lower.startsWith('https://')) problems.push('--ca-cert: only used with --lower https://…');

@@ -21,7 +21,10 @@ PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export PATH
 echo "net-test: lower $(awk '$2 == "/run/flashroot/lower" { print $1, $3 }' /proc/mounts)"
 echo "net-test: fidelity chain=$(readlink -f /srv/chain-1) links=$(stat -c %h /srv/hl-1) suid=$(stat -c %a /srv/suid) owner=$(stat -c %u:%g:%a /srv/owned)"
-echo "net-test: ssh key $([ -e /run/flashroot/rt/etc/flashroot/ssh/id ] && echo visible || echo hidden)"
+echo "net-test: credentials $(ls /run/flashroot/rt/etc/flashroot/ssh/id /run/flashroot/rt/etc/flashroot/s3fs.passwd 2>/dev/null | grep -q . && echo visible || echo hidden)"
+for p in /proc/[0-9]*; do
+  case "$(cat $p/comm 2>/dev/null)" in sshfs | s3fs | httpfs2 | rclone) echo "net-test: client $(tr '\\0' ' ' <$p/cmdline)" ;; esac
+done
 echo "net-test: runtime root $([ -e /run/flashroot/rt/etc ] && echo visible || echo hidden)"
 echo "${NET_BOOTED}"
 sleep 3

@@ -1,0 +1,139 @@
+/**
+ * File-level S3 lower: the network test root published with `flashroot publish ROOT s3fs://…` (in
+ * s3fs's object format, signed PUTs) to the loopback S3 server in private mode (unsigned reads
+ * refused), a stick built with --signed-reads (the key from the environment of the build only),
+ * one boot: s3fs mounts the tree from the runtime root and the root's init reports what survived,
+ * what the booted system can see of the key, and how reads behave when the server stops and
+ * comes back.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { S3Credentials } from '../../src/network/s3.js';
+import { build, type BuildResult } from '../../src/pipeline/build.js';
+import { bootImage } from '../../src/qemu/boot.js';
+import { Reporter } from '../../src/util/log.js';
+import { run } from '../../src/util/run.js';
+import { BOOT_FAILURES } from '../helpers/demo.js';
+import { BIG_FILE_BYTES, makeNetRoot, NET_BOOTED, NET_DONE, NET_INIT, NET_RESTART_SERVER, NET_STOP_SERVER } from '../helpers/net-root.js';
+import { freePort } from '../helpers/nginx.js';
+import { startTestS3, type TestS3 } from '../helpers/s3-server.js';
+
+const CREDS: S3Credentials = { accessKeyId: 'FLASHROOTS3FS', secretAccessKey: 'stick-secret-not-for-the-root', region: 'eu-west-3' };
+const TARGET = 's3fs://boot/roots/net/';
+const AWS_ENV = { AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey, AWS_REGION: CREDS.region };
+
+let work: string;
+let port: number;
+let s3: TestS3;
+let stick: BuildResult;
+let published: string;
+
+/** Sets the key in this process's environment for `fn` only, as a build machine would for one build. */
+async function withKey<T>(fn: () => Promise<T>): Promise<T> {
+  Object.assign(process.env, AWS_ENV);
+  try {
+    return await fn();
+  } finally {
+    for (const k of Object.keys(AWS_ENV)) delete process.env[k];
+  }
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'flashroot-s3fs-'));
+  const root = join(work, 'root');
+  await makeNetRoot(root);
+  port = await freePort();
+  s3 = await startTestS3(port, CREDS, { private: true });
+  published = (await run('node', ['bin/flashroot.js', 'publish', root, TARGET, '--endpoint', s3.endpoint], { env: AWS_ENV, timeoutMs: 120_000 })).stdout;
+  stick = await withKey(() =>
+    build(
+      {
+        root,
+        init: NET_INIT,
+        out: join(work, 'stick.img'),
+        lower: TARGET,
+        endpoint: `http://10.0.2.2:${port}`,
+        signedReads: true,
+        boot: 'bios',
+        menuTimeout: 0,
+        timeout: 15,
+        onfail: 'poweroff',
+      },
+      new Reporter(true),
+    ),
+  );
+}, 300_000);
+
+afterAll(async () => {
+  await s3.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('root tree in a private bucket over s3fs', () => {
+  it('publishes the tree in s3fs object format, reporting the hard links it cannot keep', () => {
+    expect(published).toMatch(/3 × hard links: each name is its own object .* \(e\.g\. \/srv\/hl-1, \/srv\/hl-2, \/srv\/hl-3\)/);
+    expect(published).toContain(`boot it with: --lower ${TARGET} --endpoint ${s3.endpoint}`);
+    const dir = s3.objects.get('/boot/roots/net/srv/');
+    expect(dir?.meta['x-amz-meta-mode']).toBe(String(0o40755));
+    expect(s3.objects.get('/boot/roots/net/srv/chain-2')?.data.toString()).toBe('/srv/chain-3');
+    expect(s3.objects.get('/boot/roots/net/srv/owned')?.meta).toMatchObject({ 'x-amz-meta-uid': '1000', 'x-amz-meta-gid': '1000', 'x-amz-meta-mode': String(0o100640) });
+    // The build reports the same, and the stick carries no root.
+    expect(stick.fidelity?.map((l) => l.count)).toEqual([3]);
+  });
+
+  it('refuses to publish over a tree that is there', async () => {
+    const again = await run('node', ['bin/flashroot.js', 'publish', join(work, 'root'), TARGET, '--endpoint', s3.endpoint], { env: AWS_ENV, okExitCodes: [6] });
+    expect(again.stderr).toMatch(/already holds objects/);
+  });
+
+  it('boots to the root init: symlinks, modes and owners survive, hard links do not, the key stays out of the root', async () => {
+    const treeBytes = [...s3.objects.values()].reduce((n, o) => n + o.data.length, 0);
+    let bytesAtBoot = -1;
+    let requestsAtBoot = -1;
+    let afterBigA = -1;
+    let events: Promise<unknown> = Promise.resolve();
+    const r = await bootImage({
+      image: stick.image,
+      network: true,
+      expect: NET_DONE,
+      failOn: BOOT_FAILURES,
+      timeoutSec: 280,
+      graceMs: 500,
+      onLine: (line) => {
+        if (line.includes(NET_BOOTED)) events = events.then(() => ((bytesAtBoot = s3.bytesServed()), (requestsAtBoot = s3.requests.length)));
+        if (line.includes(NET_STOP_SERVER)) events = events.then(async () => ((afterBigA = s3.bytesServed()), await s3.stop()));
+        if (line.includes(NET_RESTART_SERVER)) events = events.then(async () => (s3 = await startTestS3(port, CREDS, { private: true, objects: s3.objects })));
+      },
+    });
+    await events;
+    const text = r.console.join('\n');
+    expect(r.failedOn, text).toBeUndefined();
+    expect(r.matched, text).toBe(true);
+    expect(text).toContain(`flashroot: lower ${TARGET} (s3fs, file-level)`);
+    expect(text).toMatch(/net-test: lower \S+ fuse\.s3fs/);
+    const fidelity = /net-test: fidelity (.*)/.exec(text)?.[1];
+    const stopped = /net-test: read after server stop (.*)/.exec(text)?.[1];
+    const restarted = /net-test: read after server restart (.*)/.exec(text)?.[1];
+    process.stdout.write(
+      [
+        `s3fs boot: root init after ${((r.msToExpect ?? 0) / 1000).toFixed(1)} s (to ${NET_DONE}); initramfs ${stick.initramfs.bytes} bytes zstd (${stick.initramfs.uncompressedBytes} unpacked)`,
+        `s3fs boot: fetched ${bytesAtBoot} bytes of a ${treeBytes}-byte tree to the root's init, ${afterBigA} after reading a ${BIG_FILE_BYTES}-byte file; ${requestsAtBoot} requests to the root's init`,
+        `s3fs boot: fidelity ${fidelity}; read after server stop ${stopped}; after restart ${restarted}`,
+        '',
+      ].join('\n'),
+    );
+    expect(fidelity).toBe('chain=/srv/target links=1 suid=4755 owner=1000:1000:640');
+    expect(text).toContain('net-test: credentials hidden');
+    expect(text).toContain('net-test: runtime root hidden');
+    const client = /net-test: client (.*)/.exec(text)?.[1];
+    expect(client).toContain('passwd_file=/etc/flashroot/s3fs.passwd');
+    expect(client).not.toContain(CREDS.secretAccessKey);
+    expect(text).toContain(`net-test: big-a`);
+    expect(bytesAtBoot).toBeGreaterThan(0);
+    expect(afterBigA - bytesAtBoot).toBeGreaterThanOrEqual(BIG_FILE_BYTES);
+    expect(stopped).toMatch(/^failed .* after \d+ s$/);
+    expect(Number(/after (\d+) s$/.exec(stopped ?? '')?.[1])).toBeLessThanOrEqual(30);
+  }, 300_000);
+});
