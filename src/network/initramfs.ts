@@ -133,7 +133,9 @@ async function stageS3fs(rt: string, credentials: S3Credentials | undefined): Pr
   await mkdir(join(rt, 'tmp'));
   await chmod(join(rt, 'tmp'), 0o1777);
   // Never on s3fs's command line: /proc/PID/cmdline is readable by every user of the booted system.
-  if (credentials) await writeFile(join(rt, S3FS_PASSWD), `${credentials.accessKeyId}:${credentials.secretAccessKey}\n`, { flag: 'wx', mode: 0o600 });
+  if (!credentials) return;
+  await mkdir(dirname(join(rt, S3FS_PASSWD)), { recursive: true, mode: 0o700 });
+  await writeFile(join(rt, S3FS_PASSWD), `${credentials.accessKeyId}:${credentials.secretAccessKey}\n`, { flag: 'wx', mode: 0o600 });
 }
 
 async function stageRclone(rt: string, caCert: string | undefined): Promise<void> {
