@@ -2,7 +2,7 @@
  * `npm run bench`: flashroot against Debian live-boot and dracut dmsquash-live on this machine, same
  * kernel, same roots. Prints the Markdown table and writes it to bench/RESULTS.md (or --out).
  *
- *   node --import tsx bench/run.ts [--boots 3] [--builds 3] [--tools flashroot,flashroot-net,live-boot,dracut]
+ *   node --import tsx bench/run.ts [--boots 3] [--builds 3] [--tools flashroot,flashroot-net,flashroot-https,flashroot-s3,live-boot,dracut]
  *                                  [--build-root minbase|demo] [--out bench/RESULTS.md]
  */
 import { writeFile } from 'node:fs/promises';
@@ -13,12 +13,19 @@ import { FlashrootError, UsageError } from '../src/errors.js';
 import { Reporter } from '../src/util/log.js';
 import { runBench } from './bench.js';
 import { dracutLive } from './competitors/dracut.js';
-import { flashroot, flashrootNetwork } from './competitors/flashroot.js';
+import { flashroot, flashrootHttps, flashrootNetwork, flashrootS3 } from './competitors/flashroot.js';
 import { liveBoot } from './competitors/live-boot.js';
 import type { Competitor } from './competitors/types.js';
 import { renderReport } from './table.js';
 
-const TOOLS: Record<string, () => Competitor> = { flashroot, 'flashroot-net': flashrootNetwork, 'live-boot': liveBoot, dracut: dracutLive };
+const TOOLS: Record<string, () => Competitor> = {
+  flashroot,
+  'flashroot-net': flashrootNetwork,
+  'flashroot-https': flashrootHttps,
+  'flashroot-s3': flashrootS3,
+  'live-boot': liveBoot,
+  dracut: dracutLive,
+};
 
 const OptionsSchema = z.object({
   boots: z.coerce.number().int().min(1).max(50).default(3),

@@ -1,32 +1,51 @@
 /**
  * flashroot itself, through the library entry the CLI uses: the root on the stick (local lower), or
- * a dm-verity root image served over HTTP by nginx on the host (network lower, 10.0.2.2 from QEMU).
+ * a dm-verity root image fetched at boot from a server on the host (10.0.2.2 from QEMU): nginx over
+ * HTTP or HTTPS, or a private S3 bucket behind an https:// endpoint read with signed requests.
  */
-import { basename, dirname } from 'node:path';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import type { S3Credentials } from '../../src/network/s3.js';
 import { build } from '../../src/pipeline/build.js';
+import type { BuildOptionsInput } from '../../src/pipeline/options.js';
 import { Reporter } from '../../src/util/log.js';
 import { freePort, startNginx } from '../../test/helpers/nginx.js';
+import { startTestS3 } from '../../test/helpers/s3-server.js';
+import { makeTestCa, type TestCa } from '../../test/helpers/tls.js';
 import { BENCH_COMPRESSOR, type BenchRoot } from '../roots.js';
 import type { BenchKernel, BuiltStick, Competitor, RunningServer } from './types.js';
 
 /** QEMU user networking's address of the host. */
 const HOST_FROM_GUEST = '10.0.2.2';
+const S3_KEY: S3Credentials = { accessKeyId: 'FLASHROOTBENCH', secretAccessKey: 'bench-only-secret', region: 'us-east-1' };
+const S3_PREFIX = 's3://bench/images/';
 
-function flashrootCompetitor(how: string, lower: () => string, serve?: Competitor['serve']): Competitor {
+/** What a network variant adds: its lower and build options, and the server one boot reads from. */
+interface NetworkSetup {
+  options: Partial<BuildOptionsInput>;
+  env?: NodeJS.ProcessEnv;
+  serve(served: NonNullable<BuiltStick['served']>, work: string): Promise<RunningServer>;
+}
+
+function flashrootCompetitor(how: string, network?: (port: number, tls: TestCa) => NetworkSetup): Competitor {
   let kernel: BenchKernel | undefined;
+  let setup: NetworkSetup | undefined;
   return {
     name: 'flashroot',
     how,
-    firmwares: serve ? ['BIOS'] : ['BIOS', 'UEFI'],
-    prepare: (k) => {
+    firmwares: network ? ['BIOS'] : ['BIOS', 'UEFI'],
+    async prepare(k) {
       kernel = k;
-      return Promise.resolve();
+      // The port is baked into the stick at build time; the server listens on it for each boot.
+      if (network) setup = network(await freePort(), await makeTestCa(await mkdtemp(join(tmpdir(), 'flashroot-bench-ca-'))));
     },
     async buildStick(root: BenchRoot, out: string): Promise<BuiltStick> {
       const r = await build(
         // No menu delay: every tool boots its single entry at once.
-        { root: root.dir, init: root.init, kernel: kernel?.image, out, comp: BENCH_COMPRESSOR, lower: lower(), menuTimeout: 0, json: true },
+        { root: root.dir, init: root.init, kernel: kernel?.image, out, comp: BENCH_COMPRESSOR, menuTimeout: 0, json: true, ...setup?.options },
         new Reporter(true),
+        setup?.env,
       );
       return {
         image: r.image,
@@ -34,26 +53,45 @@ function flashrootCompetitor(how: string, lower: () => string, serve?: Competito
         ...(r.network ? { served: { file: r.network.path, bytes: r.network.bytes } } : {}),
       };
     },
-    ...(serve ? { serve } : {}),
+    ...(network
+      ? {
+          serve: (stick: BuiltStick, work: string) => {
+            if (!stick.served || !setup) throw new Error('network stick without a served image');
+            return setup.serve(stick.served, work);
+          },
+        }
+      : {}),
   };
 }
 
+const serveNginx =
+  (port: number, tls?: TestCa): NetworkSetup['serve'] =>
+  (served, work) =>
+    startNginx(dirname(served.file), port, `${work}/nginx-${basename(served.file)}`, tls);
+
 export function flashroot(): Competitor {
-  return flashrootCompetitor('local lower', () => 'local');
+  return flashrootCompetitor('local lower');
 }
 
 export function flashrootNetwork(): Competitor {
-  // The port is baked into the stick at build time; nginx listens on it for each boot.
-  let port: number | undefined;
-  const c = flashrootCompetitor('network lower (HTTP)', () => `http://${HOST_FROM_GUEST}:${port}/`, async (stick, work): Promise<RunningServer> => {
-    if (!stick.served) throw new Error('network stick without a served image');
-    return startNginx(dirname(stick.served.file), port as number, `${work}/nginx-${basename(stick.served.file)}`);
-  });
-  return {
-    ...c,
-    prepare: async (k, reporter) => {
-      port = await freePort();
-      await c.prepare(k, reporter);
+  return flashrootCompetitor('network lower (HTTP)', (port) => ({ options: { lower: `http://${HOST_FROM_GUEST}:${port}/` }, serve: serveNginx(port) }));
+}
+
+export function flashrootHttps(): Competitor {
+  return flashrootCompetitor('network lower (HTTPS, rclone)', (port, tls) => ({
+    options: { lower: `https://${HOST_FROM_GUEST}:${port}/`, caCert: tls.ca },
+    serve: serveNginx(port, tls),
+  }));
+}
+
+export function flashrootS3(): Competitor {
+  return flashrootCompetitor('network lower (private S3 over HTTPS, signed)', (port, tls) => ({
+    options: { lower: S3_PREFIX, endpoint: `https://${HOST_FROM_GUEST}:${port}`, caCert: tls.ca, signedReads: true },
+    env: { ...process.env, AWS_ACCESS_KEY_ID: S3_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_KEY.secretAccessKey, AWS_REGION: S3_KEY.region },
+    async serve(served) {
+      const s3 = await startTestS3(port, S3_KEY, { private: true, tls });
+      s3.put(`/${S3_PREFIX.slice('s3://'.length)}${basename(served.file)}`, await readFile(served.file));
+      return { bytesServed: () => Promise.resolve(s3.bytesServed()), stop: () => s3.stop() };
     },
-  };
+  }));
 }

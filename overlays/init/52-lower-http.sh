@@ -1,8 +1,9 @@
-# Lower layers "http" and "https": a squashfs image on a web server, read lazily with HTTP range
-# requests by a FUSE client (httpfs2; rclone for https) running from a runtime root in /run,
-# exposed as one file, loop-attached, checked block by block by dm-verity against the root hash
-# baked into this initramfs, mounted read-only. Nothing here is ever written to the server. With
-# flashroot.toram the whole image is downloaded to RAM first (when MemAvailable allows, see fr_toram).
+# Lower layers "http", "https" and "s3": a squashfs image on a web server or in a bucket, read
+# lazily with range requests by a FUSE client (httpfs2; rclone for https and S3) running from a
+# runtime root in /run, exposed as one file, loop-attached, checked block by block by dm-verity
+# against the root hash baked into this initramfs, mounted read-only. Nothing here is ever written
+# to the server. With flashroot.toram the whole image is downloaded to RAM first (when MemAvailable
+# allows, see fr_toram).
 
 FR_RT=/run/flashroot/rt
 FR_NET_ERR=/run/flashroot/net.err
@@ -78,22 +79,35 @@ fr_httpfs_mount() {
 	chroot "$FR_RT" /usr/bin/httpfs2 -c /dev/console -t 10 "$FR_LOWER" /mnt -o ro,allow_other
 }
 
-# rclone's http remote mounts a directory it learns from the server's HTML index (a file URL
-# mounts as an empty directory), so the image must show up in it: else unmount and let the
-# caller retry. The flags keep reads lazy (defaults fetch tens of MB ahead) and make a dead
-# server an error within seconds; the CA file is the only one trusted. rclone reads /proc/mounts
-# to see its mount come up.
+# rclone mounts the image's directory "$1" (a remote learnt from a listing: the server's HTML index
+# for https, the bucket's object list for S3; the rest of the arguments say which), so the image
+# must show up in it: else unmount and let the caller retry, with rclone's last error. The flags
+# keep reads lazy (defaults fetch tens of MB ahead) and make a dead server an error within
+# seconds; the CA file is the only one trusted. rclone reads /proc/mounts to see its mount come up.
 fr_rclone_mount() {
 	[ -e "$FR_RT/proc/mounts" ] || mount -t proc proc "$FR_RT/proc" || return 1
-	chroot "$FR_RT" /usr/bin/rclone mount ":http:" /mnt --http-url "${FR_LOWER%/*}/" \
-		--config /dev/null --ca-cert /etc/flashroot/ca.pem --read-only --allow-other \
-		--daemon --daemon-wait 15s \
+	fr_remote=$1
+	shift
+	chroot "$FR_RT" /usr/bin/rclone mount "$fr_remote" /mnt "$@" \
+		--ca-cert /etc/flashroot/ca.pem --read-only --allow-other \
+		--daemon --daemon-wait 15s --log-file /rclone.log --log-level ERROR \
 		--buffer-size 0 --vfs-read-chunk-size 128k --vfs-read-chunk-size-limit 2M --vfs-cache-mode off \
 		--low-level-retries 1 --timeout 10s --contimeout 5s || return 1
 	[ -e "$FR_RT/mnt/${FR_LOWER##*/}" ] && return 0
 	umount "$FR_RT/mnt"
-	echo "${FR_LOWER##*/} is not in the server's index of ${FR_LOWER%/*}/"
+	# An rclone error spans lines; its first one names it (AccessDenied, x509: …).
+	echo "${FR_LOWER##*/} is not listed in ${FR_LOWER%/*}/ ($(grep 'ERROR : ' "$FR_RT/rclone.log" 2>/dev/null | tail -n 1 | sed 's/^.*ERROR : //'))"
 	return 1
+}
+
+fr_rclone_https() {
+	fr_rclone_mount ":http:" --http-url "${FR_LOWER%/*}/" --config /dev/null
+}
+
+# s3://BUCKET/PREFIX/IMAGE: the endpoint, and the key of a private bucket, are in the config.
+fr_rclone_s3() {
+	fr_s3_path=${FR_LOWER#s3://}
+	fr_rclone_mount "lower:${fr_s3_path%/*}" --config /etc/flashroot/rclone.conf
 }
 
 # Mounts the image with the FUSE client "$1" (chrooted, at $FR_RT/mnt, retried), then through
@@ -121,5 +135,9 @@ fr_lower_http() {
 }
 
 fr_lower_https() {
-	fr_lower_image fr_rclone_mount "check the server is up, lists the image in an HTML index of its directory, and has a certificate from the CA given to --ca-cert"
+	fr_lower_image fr_rclone_https "check the server is up, lists the image in an HTML index of its directory, and has a certificate from the CA given to --ca-cert"
+}
+
+fr_lower_s3() {
+	fr_lower_image fr_rclone_s3 "check the endpoint is up and the object is published there; a private bucket must let the stick's key (--signed-reads) list the prefix and read the object"
 }

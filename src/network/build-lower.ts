@@ -9,20 +9,15 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { InitramfsOptions } from '../initramfs/build.js';
 import { sha256File } from '../util/hash.js';
-import { networkTools, stageNetworkLower } from './initramfs.js';
+import { networkTools, stageNetworkLower, type NetworkLowerStage } from './initramfs.js';
 import { IMAGE_NAME, imageName, imageUrl, type LowerSpec } from './lower.js';
-import type { S3Credentials } from './s3.js';
+import { credentialsFromEnv, type S3Credentials } from './s3.js';
 import { appendVerityTree, type VerityInfo } from './verity.js';
-
-/** The transport of an image lower: httpfs2 for http://, rclone for https:// (see initramfs.ts). */
-function imageTransport(url: string): 'http' | 'https' {
-  return url.startsWith('https://') ? 'https' : 'http';
-}
 
 /** Host tools a build with this lower needs: the image tools, and what is staged into the initramfs. */
 export function networkBuildTools(lower: LowerSpec): string[] {
   if (lower.kind === 'local') return [];
-  return lower.kind === 'http' ? ['veritysetup', ...networkTools(imageTransport(lower.url))] : networkTools(lower.kind);
+  return lower.kind === 'image' ? ['veritysetup', ...networkTools(lower.transport)] : networkTools(lower.kind);
 }
 
 export interface NetworkImage {
@@ -60,13 +55,13 @@ export interface NetworkFiles {
   sshKnownHosts?: string;
   caCert?: string;
   endpoint?: string;
-  /** With --signed-reads: the key the stick signs its reads with. */
+  /** The key a private bucket is read with (--signed-reads). */
   s3Credentials?: S3Credentials;
 }
 
 export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | undefined, files: NetworkFiles): Hooks {
-  if (lower.kind === 'http' && img) {
-    const stage = imageTransport(img.url) === 'https' ? ({ kind: 'https', verity: img.verity, caCert: files.caCert } as const) : ({ kind: 'http', verity: img.verity } as const);
+  if (lower.kind === 'image' && img) {
+    const stage = imageStage(lower, img.verity, files);
     return { extraModuleGroups: ['network', 'verity'], stageExtra: (root) => stageNetworkLower(root, stage) };
   }
   if (lower.kind === 'sshfs' && files.sshKey) {
@@ -78,4 +73,16 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
     return { extraModuleGroups: ['network'], stageExtra: (root) => stageNetworkLower(root, stage) };
   }
   return {};
+}
+
+
+function imageStage(lower: Extract<LowerSpec, { kind: 'image' }>, verity: VerityInfo, files: NetworkFiles): NetworkLowerStage {
+  switch (lower.transport) {
+    case 'http':
+      return { kind: 'http', verity };
+    case 'https':
+      return { kind: 'https', verity, caCert: files.caCert };
+    case 's3':
+      return { kind: 's3', verity, caCert: files.caCert, endpoint: lower.s3.endpoint, credentials: lower.s3.signed ? (files.s3Credentials ?? credentialsFromEnv()) : undefined };
+  }
 }

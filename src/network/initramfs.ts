@@ -10,7 +10,7 @@ import { constants } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FlashrootError, InputError, ToolMissingError } from '../errors.js';
+import { FlashrootError, InputError, ToolMissingError, UsageError } from '../errors.js';
 import { elfClosure } from '../initramfs/elf.js';
 import { shellQuote } from '../initramfs/init-script.js';
 import { findOnPath, toolInfo } from '../util/tools.js';
@@ -23,14 +23,17 @@ const NETWORK_CONF = 'etc/flashroot/network.conf';
 const UDHCPC_SCRIPT = fileURLToPath(new URL('../../overlays/network/udhcpc.sh', import.meta.url));
 
 /** Tools run in the initramfs itself, before switch_root, per kind. */
-const INITRAMFS_TOOLS = { http: ['dmsetup'], https: ['dmsetup'], sshfs: [], s3fs: [] } as const;
+const INITRAMFS_TOOLS = { http: ['dmsetup'], https: ['dmsetup'], s3: ['dmsetup'], sshfs: [], s3fs: [] } as const;
 /**
  * The FUSE client of each kind (and what it runs), run from the runtime root for the life of the
- * system. https is rclone (httpfs2 speaks plain HTTP only), which mounts through fusermount3.
+ * system. https and S3 are rclone (httpfs2 speaks plain HTTP only and cannot sign requests), which
+ * mounts through fusermount3.
  */
-const FUSE_CLIENT = { http: ['httpfs2'], https: ['rclone', 'fusermount3'], sshfs: ['sshfs', 'ssh'], s3fs: ['s3fs'] } as const;
+const FUSE_CLIENT = { http: ['httpfs2'], https: ['rclone', 'fusermount3'], s3: ['rclone', 'fusermount3'], sshfs: ['sshfs', 'ssh'], s3fs: ['s3fs'] } as const;
 /** Where rclone finds the only CA certificates it trusts, inside the runtime root. */
 const CA_FILE = 'etc/flashroot/ca.pem';
+/** rclone's configuration for an S3 lower (endpoint, and the key of a private bucket). */
+const RCLONE_CONFIG = 'etc/flashroot/rclone.conf';
 /** Go's default bundle path on Debian: what a build without --ca-cert trusts. */
 const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
@@ -42,6 +45,7 @@ export function networkTools(kind: NetworkLowerStage['kind']): string[] {
 export type NetworkLowerStage =
   | { kind: 'http'; verity: VerityInfo }
   | { kind: 'https'; verity: VerityInfo; caCert?: string }
+  | { kind: 's3'; verity: VerityInfo; caCert?: string; endpoint: string; credentials?: S3Credentials }
   | { kind: 'sshfs'; sshKey: string; knownHosts?: string }
   | { kind: 's3fs'; endpoint: string; credentials?: S3Credentials };
 /** Where the sshfs lower's key and host keys sit inside the runtime root. */
@@ -124,7 +128,8 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage): Pro
   await chmod(join(root, 'etc/flashroot/udhcpc.sh'), 0o755);
   await writeFile(join(root, NETWORK_CONF), renderNetworkConf(s), { flag: 'wx' });
   if (s.kind === 'sshfs') await stageSsh(rt, s);
-  if (s.kind === 'https') await stageRclone(rt, s.caCert);
+  if (s.kind === 'https' || s.kind === 's3') await stageRclone(rt, s.caCert);
+  if (s.kind === 's3') await writeRcloneS3Config(rt, s.endpoint, s.credentials);
   if (s.kind === 's3fs') await stageS3fs(rt, s.credentials);
 }
 
@@ -150,6 +155,31 @@ async function stageRclone(rt: string, caCert: string | undefined): Promise<void
       caCert ? 'give a readable PEM file to --ca-cert' : 'install ca-certificates, or give the CA that signed the server certificate with --ca-cert FILE',
     );
   });
+}
+
+/**
+ * The S3 remote the init mounts (as "lower:BUCKET/PREFIX"), in a file rather than on rclone's
+ * command line: /proc/PID/cmdline is readable by every user of the booted system, the runtime
+ * root only by root (and hidden after mounting). Unsigned (no key) reads a public bucket.
+ */
+async function writeRcloneS3Config(rt: string, endpoint: string, creds: S3Credentials | undefined): Promise<void> {
+  const settings: [string, string][] = [
+    ['type', 's3'],
+    ['provider', 'Other'],
+    ['endpoint', endpoint],
+    ['force_path_style', 'true'],
+    ['env_auth', 'false'],
+    ...(creds
+      ? ([
+          ['region', creds.region],
+          ['access_key_id', creds.accessKeyId],
+          ['secret_access_key', creds.secretAccessKey],
+        ] as [string, string][])
+      : []),
+  ];
+  const bad = settings.find(([, v]) => /[\r\n]/.test(v));
+  if (bad) throw new UsageError(`the S3 ${bad[0]} holds a line break`, 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION and --endpoint');
+  await writeFile(join(rt, RCLONE_CONFIG), `[lower]\n${settings.map(([k, v]) => `${k} = ${v}`).join('\n')}\n`, { flag: 'wx', mode: 0o600 });
 }
 
 async function stageSsh(rt: string, s: Extract<NetworkLowerStage, { kind: 'sshfs' }>): Promise<void> {

@@ -1,14 +1,30 @@
 /**
- * What `--lower` names: the squashfs on the stick (local), an image on a web server (http, or
- * https read by rclone), or a directory tree on an SSH server or in a bucket (sshfs, s3fs: file-level,
- * see fidelity.ts for what they lose).
+ * What `--lower` names: the squashfs on the stick (local), an image on a server (read over http by
+ * httpfs2, https by rclone, or from an S3 bucket: public-read over http, else by rclone's S3
+ * client, which signs its requests), or a directory tree on an SSH server (sshfs, file-level: see
+ * fidelity.ts for what it loses) or in a bucket (s3fs, file-level too).
  * Network images are content-addressed: their file name carries the sha256 of their bytes, so a
  * published object is never replaced by a different one under the same name (lazily read ranges
  * would otherwise mix two versions).
  */
 import { objectUrl, parseS3Url } from './s3.js';
 
-export type LowerSpec = { kind: 'local' } | { kind: 'http'; url: string } | { kind: 'sshfs'; url: string } | { kind: 's3fs'; url: string };
+/** How the init reads an image: the FUSE client and what it speaks. */
+export type ImageTransport = 'http' | 'https' | 's3';
+
+/** Where an S3 image is read from at boot, and whether the reads are signed (a private bucket). */
+export interface S3Reader {
+  endpoint: string;
+  signed: boolean;
+}
+
+export type LowerSpec =
+  | { kind: 'local' }
+  | { kind: 'image'; transport: Exclude<ImageTransport, 's3'>; url: string }
+  | { kind: 'image'; transport: 's3'; url: string; s3: S3Reader }
+  | { kind: 'sshfs'; url: string }
+  | { kind: 's3fs'; url: string };
+
 
 export const IMAGE_NAME = /^root-([0-9a-f]{64})\.sqfs$/;
 
@@ -53,18 +69,20 @@ function s3Problem(value: string, scheme: 's3' | 's3fs'): string | undefined {
 }
 
 /**
- * An s3:// lower is an object in a public-read bucket, read over plain HTTP path-style from the
- * endpoint (private buckets need signed reads at boot: not supported), so it boots as http.
+ * An s3:// lower in a public-read bucket behind an http:// endpoint is read as a plain web object
+ * (httpfs2, the smallest initramfs); a private bucket or an https:// endpoint needs rclone's S3
+ * client, which signs its requests (and lists the prefix to find the object).
  */
-export function parseLower(value: string, endpoint?: string): LowerSpec {
+export function parseLower(value: string, endpoint?: string, signedReads = false): LowerSpec {
   if (value === 'local') return { kind: 'local' };
   if (value.startsWith('sshfs://')) return { kind: 'sshfs', url: value };
   if (value.startsWith('s3fs://')) return { kind: 's3fs', url: value };
   if (value.startsWith('s3://') && endpoint) {
+    if (signedReads || !endpoint.startsWith('http://')) return { kind: 'image', transport: 's3', url: value, s3: { endpoint, signed: signedReads } };
     const [, bucket = '', key = ''] = /^s3:\/\/([^/]+)\/(.*)$/.exec(value) ?? [];
-    return { kind: 'http', url: `${objectUrl(endpoint, bucket, key).href}${key === '' ? '/' : ''}` };
+    return { kind: 'image', transport: 'http', url: `${objectUrl(endpoint, bucket, key).href}${key === '' ? '/' : ''}` };
   }
-  return { kind: 'http', url: value };
+  return { kind: 'image', transport: value.startsWith('https://') ? 'https' : 'http', url: value };
 }
 
 /** The URL the init fetches: a URL ending in '/' is a directory and gets the content-addressed name. */

@@ -59,10 +59,10 @@ interface Context {
   kernel: { image: string; version: string; modulesDir: string };
   rootDir: string;
   excludes: string[];
+  /** The key the stick signs its reads of a private bucket with (--signed-reads). */
+  s3Credentials?: S3Credentials;
   /** Stops removing the work directory on Ctrl-C (the build removes it itself). */
   release: () => void;
-  /** With --signed-reads: the key from the environment, read before any work. */
-  s3Credentials?: S3Credentials;
 }
 
 function buildEpoch(o: BuildOptions): number | undefined {
@@ -80,7 +80,7 @@ async function checkTools(o: BuildOptions): Promise<void> {
   const tools = ['mksquashfs', 'busybox', 'file', ...(o.initrdComp === 'gzip' ? [] : [o.initrdComp])];
   if (bios) tools.push('syslinux', 'mcopy');
   if (o.signKey) tools.push('sbsign', 'sbverify');
-  tools.push(...networkBuildTools(parseLower(o.lower, o.endpoint)));
+  tools.push(...networkBuildTools(parseLower(o.lower, o.endpoint, o.signedReads)));
   const files: RequiredFile[] = [...(bios ? SYSLINUX_FILES : []), ...(uefi ? [SYSTEMD_BOOT, UKI_STUB] : [])];
   await preflight(tools, files);
 }
@@ -106,10 +106,11 @@ function kernelCmdline(o: BuildOptions): string {
   return [consoles, o.cmdline].filter(Boolean).join(' ');
 }
 
-async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Context> {
+async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.ProcessEnv): Promise<Context> {
   const o = parseBuildOptions(input);
   const epoch = buildEpoch(o);
-  const s3Credentials = o.signedReads ? credentialsFromEnv() : undefined;
+  // Read now, not after minutes of compressing: a missing key is the user's to fix first.
+  const s3Credentials = o.signedReads ? credentialsFromEnv(env) : undefined;
   await checkTools(o);
   if (o.signKey && o.signCert) await checkSigningKey({ key: o.signKey, cert: o.signCert });
   const kernel = await resolveKernel(o);
@@ -120,11 +121,11 @@ async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Cont
   if (o.demo || !o.root) {
     const rootDir = join(work, 'demo-root');
     await makeDemoRoot(rootDir);
-    return { o: { ...o, demo: true }, report, work, epoch, kernel, rootDir, excludes: [], release, s3Credentials };
+    return { o: { ...o, demo: true }, report, work, epoch, kernel, s3Credentials, rootDir, excludes: [], release };
   }
   try {
     const captured = await captureRoot(o.root, o.init, [out, `${out}.partial`, work]);
-    return { o, report, work, epoch, kernel, rootDir: captured.dir, excludes: captured.excludes, release, s3Credentials };
+    return { o, report, work, epoch, kernel, s3Credentials, rootDir: captured.dir, excludes: captured.excludes, release };
   } catch (e) {
     await rm(work, { recursive: true, force: true });
     release();
@@ -132,8 +133,9 @@ async function prepare(input: BuildOptionsInput, report: Reporter): Promise<Cont
   }
 }
 
-export async function build(input: BuildOptionsInput, report = new Reporter(Boolean(input.json))): Promise<BuildResult> {
-  const ctx = await report.step('Checking inputs and tools', () => prepare(input, report));
+/** `env` holds the S3 key for --signed-reads (AWS_ACCESS_KEY_ID…): secrets never travel as options. */
+export async function build(input: BuildOptionsInput, report = new Reporter(Boolean(input.json)), env = process.env): Promise<BuildResult> {
+  const ctx = await report.step('Checking inputs and tools', () => prepare(input, report, env));
   const { o, epoch, kernel } = ctx;
   try {
     const sqfs = join(ctx.work, 'root.sqfs');
@@ -147,9 +149,9 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         onProgress: (pct) => report.progress(`${pct}%`),
       }),
     );
-    const lower = parseLower(o.lower, o.endpoint);
+    const lower = parseLower(o.lower, o.endpoint, o.signedReads);
     const net =
-      lower.kind === 'http'
+      lower.kind === 'image'
         ? await report.step('Appending the dm-verity hash tree and naming the network image', () => makeNetworkImage(sqfs, lower, dirname(resolve(o.out))))
         : undefined;
     const tree = lower.kind === 'sshfs' || lower.kind === 's3fs' ? lower.kind : undefined;
@@ -277,7 +279,7 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
         ? [
             `  lower:      ${r.network.url} (dm-verity root hash ${r.network.rootHash.slice(0, 16)}… baked in)`,
             o.lower.startsWith('s3://')
-              ? `  publish:    flashroot publish ${r.network.path} ${o.lower.replace(/[^/]*$/, '')} --endpoint <S3 endpoint>  (the bucket must allow public reads)`
+              ? `  publish:    flashroot publish ${r.network.path} ${o.lower.replace(/[^/]*$/, '')} --endpoint <S3 endpoint>  (${s3Access(o)})`
               : `  publish:    flashroot publish ${r.network.path} --to <web root serving ${r.network.url.replace(/[^/]*$/, '')}>`,
           ]
         : []),
@@ -287,6 +289,12 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       `  try it:     flashroot try ${o.out}${r.boot === 'uefi' ? ' --uefi' : ''}`,
     ].join('\n'),
   );
+}
+
+/** What the bucket must allow the stick, which reads it as parseLower decides. */
+function s3Access(o: BuildOptions): string {
+  if (o.signedReads) return "the stick's key must be allowed to list the prefix and read the object";
+  return o.endpoint?.startsWith('https://') ? 'the bucket must allow anonymous listing of the prefix and reads' : 'the bucket must allow public reads';
 }
 
 /** Kernel + unpacked initramfs + a working margin for the kernel and the root's init. */

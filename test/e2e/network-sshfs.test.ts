@@ -58,7 +58,7 @@ describe('root tree over sshfs', () => {
     expect(text).toMatch(/net-test: lower \S+ fuse\.sshfs/);
     const fidelity = /net-test: fidelity (.*)/.exec(text)?.[1];
     process.stdout.write(`sshfs boot: root init after ${((r.msToExpect ?? 0) / 1000).toFixed(1)} s; initramfs ${stick.initramfs.bytes} bytes; fidelity ${fidelity}\n`);
-    expect(text).toContain('net-test: credentials hidden');
+    expect(text).toContain('net-test: ssh key hidden');
     expect(fidelity).toMatch(/^chain=\/srv\/target links=1 suid=4755 owner=1000:1000:640$/);
   }, 300_000);
 });

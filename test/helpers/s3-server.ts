@@ -5,8 +5,11 @@
  * A public bucket serves anonymous reads (signed ones must still hold); a private one refuses them.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { signV4, type S3Credentials } from '../../src/network/s3.js';
+import type { TlsFiles } from './nginx.js';
 
 interface StoredObject {
   data: Buffer;
@@ -30,6 +33,8 @@ export interface TestS3 {
 export interface TestS3Options {
   /** Refuse unsigned reads (403 AccessDenied), as a bucket without a public-read policy does. */
   private?: boolean;
+  /** Serve https:// with this certificate (as real S3 endpoints do). */
+  tls?: TlsFiles;
 }
 
 const UNSIGNED = 'UNSIGNED-PAYLOAD';
@@ -92,7 +97,7 @@ export async function startTestS3(port: number, creds: S3Credentials, opts: Test
   const objects = new Map<string, StoredObject>();
   const requests: string[] = [];
   let served = 0;
-  const server: Server = createServer((req, res) => {
+  const handle: RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -137,10 +142,11 @@ export async function startTestS3(port: number, creds: S3Credentials, opts: Test
       served += part.length;
       return answer(res, range ? 206 : 200, headers, part);
     });
-  });
+  };
+  const server: Server = opts.tls ? createTlsServer({ cert: await readFile(opts.tls.cert), key: await readFile(opts.tls.key) }, handle) : createServer(handle);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     objects,
     requests,
     put: (key, data, meta = {}) => objects.set(key, { data, meta, modified: new Date() }),

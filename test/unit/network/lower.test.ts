@@ -9,7 +9,8 @@ describe('--lower values', () => {
     expect(lowerProblem('local')).toBeUndefined();
     expect(lowerProblem('http://10.0.2.2:8080/images/')).toBeUndefined();
     expect(lowerProblem('https://boot.example/images/')).toBeUndefined();
-    expect(parseLower('https://boot.example/images/')).toEqual({ kind: 'http', url: 'https://boot.example/images/' });
+    expect(parseLower('https://boot.example/images/')).toEqual({ kind: 'image', transport: 'https', url: 'https://boot.example/images/' });
+    expect(parseLower('http://boot.example/images/')).toEqual({ kind: 'image', transport: 'http', url: 'http://boot.example/images/' });
     expect(lowerProblem(`http://boot.example/root-${SHA}.sqfs`)).toBeUndefined();
   });
 
@@ -59,17 +60,27 @@ describe('--lower values', () => {
     expect((err as Error).message).toMatch(/--label:/);
   });
 
-  it('boots s3://BUCKET/PREFIX/ as the public-read object over http from --endpoint, which it requires', () => {
+  it('boots s3://BUCKET/PREFIX/ from --endpoint, which it requires: public-read over http as a web object, else signed by rclone', () => {
     expect(lowerProblem('s3://boot/sticks/')).toBeUndefined();
     expect(lowerProblem(`s3://boot/sticks/root-${SHA}.sqfs`)).toBeUndefined();
     expect(lowerProblem('s3://B/')).toMatch(/s3:\/\/BUCKET\/PREFIX\//);
-    expect(parseLower('s3://boot/sticks/', 'http://10.0.2.2:9000')).toEqual({ kind: 'http', url: 'http://10.0.2.2:9000/boot/sticks/' });
+    expect(parseLower('s3://boot/sticks/', 'http://10.0.2.2:9000')).toEqual({ kind: 'image', transport: 'http', url: 'http://10.0.2.2:9000/boot/sticks/' });
+    expect(parseLower('s3://boot/sticks/', 'http://10.0.2.2:9000', true)).toEqual({
+      kind: 'image',
+      transport: 's3',
+      url: 's3://boot/sticks/',
+      s3: { endpoint: 'http://10.0.2.2:9000', signed: true },
+    });
+    expect(parseLower('s3://boot/sticks/', 'https://s3.example')).toMatchObject({ transport: 's3', s3: { endpoint: 'https://s3.example', signed: false } });
     expect(() => parseBuildOptions({ lower: 's3://boot/sticks/' })).toThrow(/--endpoint: required with --lower s3:/);
-    expect(() => parseBuildOptions({ lower: 's3://boot/sticks/', endpoint: 'https://s3.example' })).toThrow(/https:\/\/ endpoints are not supported yet/);
+    expect(() => parseBuildOptions({ lower: 'http://b/p/', signedReads: true })).toThrow(/--signed-reads: only used with an S3 lower/);
+    expect(() => parseBuildOptions({ lower: 's3://boot/sticks/', endpoint: 'ftp://s3.example' })).toThrow(/--endpoint:/);
   });
 
-  it('takes --ca-cert only for an https lower', () => {
+  it('takes --ca-cert only where the stick speaks TLS: an https lower or an https S3 endpoint', () => {
     expect(parseBuildOptions({ lower: 'https://b/p/', caCert: 'ca.pem' }).caCert).toBe('ca.pem');
+    expect(parseBuildOptions({ lower: 's3://boot/p/', endpoint: 'https://s3.example', caCert: 'ca.pem' }).caCert).toBe('ca.pem');
     expect(() => parseBuildOptions({ lower: 'http://b/p/', caCert: 'ca.pem' })).toThrow(/--ca-cert: only used with --lower https:/);
+    expect(() => parseBuildOptions({ lower: 's3://boot/p/', endpoint: 'http://s3.example', caCert: 'ca.pem' })).toThrow(/--ca-cert: only used/);
   });
 });

@@ -1,0 +1,50 @@
+/**
+ * What the initramfs of an S3 lower carries: rclone's configuration with the endpoint, and the key
+ * only for a private bucket, readable by root alone (the booted system's users never see the
+ * runtime root; the key is never on a command line).
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stageNetworkLower } from '../../src/network/initramfs.js';
+import type { VerityInfo } from '../../src/network/verity.js';
+
+const VERITY: VerityInfo = { rootHash: 'ab'.repeat(32), salt: 'cd'.repeat(32), dataBlocks: 100, hashStartBlock: 100, imageBytes: 4096 * 102 };
+const KEY = { accessKeyId: 'AKIAREADONLY', secretAccessKey: 'read/only+secret', region: 'eu-west-1' };
+const CONFIG = 'usr/lib/flashroot/rt/etc/flashroot/rclone.conf';
+let work: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'flashroot-stage-'));
+});
+
+afterAll(() => rm(work, { recursive: true, force: true }));
+
+describe('staging an s3 lower into the initramfs', () => {
+  it('signed: the key in an rclone config of mode 0600, with rclone and its CA in the runtime root', async () => {
+    const root = join(work, 'signed');
+    await stageNetworkLower(root, { kind: 's3', verity: VERITY, endpoint: 'http://10.0.2.2:9000', credentials: KEY });
+    expect((await stat(join(root, CONFIG))).mode & 0o777).toBe(0o600);
+    expect(await readFile(join(root, CONFIG), 'utf8')).toBe(
+      '[lower]\ntype = s3\nprovider = Other\nendpoint = http://10.0.2.2:9000\nforce_path_style = true\nenv_auth = false\nregion = eu-west-1\naccess_key_id = AKIAREADONLY\nsecret_access_key = read/only+secret\n',
+    );
+    expect((await stat(join(root, 'usr/lib/flashroot/rt/usr/bin/rclone'))).isFile()).toBe(true);
+    expect((await stat(join(root, 'usr/lib/flashroot/rt/etc/flashroot/ca.pem'))).size).toBeGreaterThan(0);
+    expect(await readFile(join(root, 'etc/flashroot/network.conf'), 'utf8')).toContain(`FR_NET_BYTES='${VERITY.imageBytes}'`);
+  }, 60_000);
+
+  it('public: no key at all', async () => {
+    const root = join(work, 'public');
+    await stageNetworkLower(root, { kind: 's3', verity: VERITY, endpoint: 'https://s3.example' });
+    const conf = await readFile(join(root, CONFIG), 'utf8');
+    expect(conf).toContain('endpoint = https://s3.example\n');
+    expect(conf).not.toMatch(/access_key_id|secret_access_key/);
+  }, 60_000);
+
+  it('refuses a key holding a line break, which would smuggle settings into the config', async () => {
+    await expect(
+      stageNetworkLower(join(work, 'bad'), { kind: 's3', verity: VERITY, endpoint: 'http://h', credentials: { ...KEY, secretAccessKey: 'x\ntype = local' } }),
+    ).rejects.toThrow(/secret_access_key holds a line break/);
+  }, 60_000);
+});
