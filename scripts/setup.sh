@@ -28,6 +28,7 @@ DEBIAN_PACKAGES=(
   nginx-light           # tests: the web server network images are booted from
   sshfs openssh-client  # sshfs lowers: the FUSE client and ssh, staged into the initramfs
   openssh-server        # tests: the sshd sshfs lowers are booted from
+  s3fs                  # s3fs lowers: the FUSE client staged into the initramfs
 )
 
 # shellcheck source=scripts/debian-packages.sh

@@ -17,7 +17,7 @@ import { appendVerityTree, type VerityInfo } from './verity.js';
 /** Host tools a build with this lower needs: the image tools, and what is staged into the initramfs. */
 export function networkBuildTools(lower: LowerSpec): string[] {
   if (lower.kind === 'local') return [];
-  return lower.kind === 'image' ? ['veritysetup', ...networkTools(lower.transport)] : networkTools('sshfs');
+  return lower.kind === 'image' ? ['veritysetup', ...networkTools(lower.transport)] : networkTools(lower.kind);
 }
 
 export interface NetworkImage {
@@ -54,6 +54,7 @@ export interface NetworkFiles {
   sshKey?: string;
   sshKnownHosts?: string;
   caCert?: string;
+  endpoint?: string;
   /** The key a private bucket is read with (--signed-reads). */
   s3Credentials?: S3Credentials;
 }
@@ -65,6 +66,10 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
   }
   if (lower.kind === 'sshfs' && files.sshKey) {
     const stage = { kind: 'sshfs', sshKey: files.sshKey, knownHosts: files.sshKnownHosts } as const;
+    return { extraModuleGroups: ['network'], stageExtra: (root) => stageNetworkLower(root, stage) };
+  }
+  if (lower.kind === 's3fs' && files.endpoint) {
+    const stage = { kind: 's3fs', endpoint: files.endpoint, credentials: files.s3Credentials } as const;
     return { extraModuleGroups: ['network'], stageExtra: (root) => stageNetworkLower(root, stage) };
   }
   return {};

@@ -1,11 +1,12 @@
 /**
- * What a file-level lower (sshfs) will not reproduce of a root tree, found before the stick is
- * built, so nobody learns it from a broken boot. An image lower (http) keeps everything: the
- * squashfs carries its own metadata.
+ * What a file-level lower (sshfs, s3fs) will not reproduce of a root tree, found before the stick
+ * is built or the tree published, so nobody learns it from a broken boot. An image lower (http,
+ * s3) keeps everything: the squashfs carries its own metadata. One walk, rules per backend.
  */
-import { lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { VOLATILE_DIRS } from '../root/capture.js';
+import type { BigIntStats } from 'node:fs';
+import { walkRoot } from '../root/walk.js';
+
+export type TreeBackend = 'sshfs' | 's3fs';
 
 export interface FidelityLoss {
   what: string;
@@ -13,44 +14,62 @@ export interface FidelityLoss {
   examples: string[];
 }
 
+interface Rule {
+  what: string;
+  test: (st: BigIntStats) => boolean;
+}
+
 const MAX_EXAMPLES = 3;
 
-/** SFTP (version 3, what sshfs speaks) carries no link count, no xattrs and no device creation. */
-const SSHFS_RULES: { what: string; test: (st: Awaited<ReturnType<typeof lstat>>) => boolean }[] = [
-  { what: 'hard links: each name shows up as its own file with a link count of 1', test: (st) => st.isFile() && st.nlink > 1 },
-  {
-    what: "device nodes, FIFOs and sockets: opened through SFTP they are the server's own, not this machine's",
-    test: (st) => st.isBlockDevice() || st.isCharacterDevice() || st.isFIFO() || st.isSocket(),
-  },
-];
+const isHardLink = (st: BigIntStats): boolean => st.isFile() && st.nlink > 1n;
+const isDevice = (st: BigIntStats): boolean => st.isBlockDevice() || st.isCharacterDevice();
 
-export async function sshfsFidelity(root: string): Promise<FidelityLoss[]> {
-  const losses = SSHFS_RULES.map((r) => ({ what: r.what, count: 0, examples: [] as string[] }));
-  const walk = async (dir: string, rel: string): Promise<void> => {
-    for (const name of (await readdir(dir)).sort()) {
-      const path = `${rel}/${name}`;
-      // Emptied at capture and mounted over at boot: what they hold never reaches the lower.
-      if (rel === '' && (VOLATILE_DIRS as readonly string[]).includes(name)) continue;
-      const st = await lstat(join(dir, name));
-      SSHFS_RULES.forEach((rule, i) => {
-        const loss = losses[i];
-        if (!loss || !rule.test(st)) return;
-        loss.count++;
-        if (loss.examples.length < MAX_EXAMPLES) loss.examples.push(path);
-      });
-      if (st.isDirectory()) await walk(join(dir, name), path);
-    }
-  };
-  await walk(root, '');
+/**
+ * sshfs: SFTP (version 3) carries no link count, no xattrs and no device creation.
+ * s3fs 1.90 (checked by mounting uploads with the real s3fs): one object per name, no device
+ * numbers (a node comes back as 0,0), no xattrs without use_xattr; FIFOs work (the kernel makes
+ * the pipe), symlinks, owners, setuid/setgid modes and nanosecond mtimes survive.
+ */
+const RULES: Record<TreeBackend, Rule[]> = {
+  sshfs: [
+    { what: 'hard links: each name shows up as its own file with a link count of 1', test: isHardLink },
+    {
+      what: "device nodes, FIFOs and sockets: opened through SFTP they are the server's own, not this machine's",
+      test: (st) => isDevice(st) || st.isFIFO() || st.isSocket(),
+    },
+  ],
+  s3fs: [
+    { what: 'hard links: each name is its own object (uploaded once per name), with a link count of 1', test: isHardLink },
+    {
+      what: 'device nodes: s3fs keeps no device numbers (a node reads as 0,0, and overlayfs takes a character device 0,0 for a deleted file); publish leaves them out',
+      test: isDevice,
+    },
+    { what: 'sockets: meaningless without the process that bound them; publish leaves them out', test: (st) => st.isSocket() },
+  ],
+};
+
+/** What both drop of every tree, whatever it holds (Node cannot list xattrs to count them). */
+const always = (backend: TreeBackend): string => `  ${backend} also drops extended attributes (ACLs, file capabilities) and shows inode numbers of its own`;
+
+export async function treeFidelity(root: string, backend: TreeBackend): Promise<FidelityLoss[]> {
+  const rules = RULES[backend];
+  const losses = rules.map((r) => ({ what: r.what, count: 0, examples: [] as string[] }));
+  for await (const { path, st } of walkRoot(root)) {
+    rules.forEach((rule, i) => {
+      const loss = losses[i];
+      if (!loss || !rule.test(st)) return;
+      loss.count++;
+      if (loss.examples.length < MAX_EXAMPLES) loss.examples.push(path);
+    });
+  }
   return losses.filter((l) => l.count > 0);
 }
 
-export function formatFidelity(losses: readonly FidelityLoss[]): string[] {
-  const always = '  sshfs also drops extended attributes (ACLs, file capabilities) and shows inode numbers of its own';
-  if (losses.length === 0) return ['  fidelity:   nothing in this tree that sshfs loses', always];
+export function formatFidelity(losses: readonly FidelityLoss[], backend: TreeBackend): string[] {
+  if (losses.length === 0) return [`  fidelity:   nothing in this tree that ${backend} loses`, always(backend)];
   return [
-    '  fidelity:   sshfs will not reproduce (an image lower, --lower http://…, keeps all of it):',
+    `  fidelity:   ${backend} will not reproduce (an image lower, --lower http://… or s3://…, keeps all of it):`,
     ...losses.map((l) => `    - ${l.count} × ${l.what} (e.g. ${l.examples.join(', ')})`),
-    always,
+    always(backend),
   ];
 }

@@ -1,7 +1,8 @@
 /**
  * What a networked lower adds to the initramfs: the DHCP script, dmsetup for http(s) (run once,
  * before switch_root) and a runtime root template holding the FUSE client with its libraries (and,
- * for sshfs, ssh with the key; for https, rclone with the CA bundle it trusts). The init
+ * for sshfs, ssh with the key; for https, rclone with the CA bundle it trusts; for s3fs, its
+ * passwd file when reads are signed). The init
  * copies the template to a tmpfs under /run and runs the client chrooted there: switch_root
  * deletes the initramfs, and a daemon whose own files vanished cannot reconnect (or SIGBUSes).
  */
@@ -22,13 +23,13 @@ const NETWORK_CONF = 'etc/flashroot/network.conf';
 const UDHCPC_SCRIPT = fileURLToPath(new URL('../../overlays/network/udhcpc.sh', import.meta.url));
 
 /** Tools run in the initramfs itself, before switch_root, per kind. */
-const INITRAMFS_TOOLS = { http: ['dmsetup'], https: ['dmsetup'], s3: ['dmsetup'], sshfs: [] } as const;
+const INITRAMFS_TOOLS = { http: ['dmsetup'], https: ['dmsetup'], s3: ['dmsetup'], sshfs: [], s3fs: [] } as const;
 /**
  * The FUSE client of each kind (and what it runs), run from the runtime root for the life of the
  * system. https and S3 are rclone (httpfs2 speaks plain HTTP only and cannot sign requests), which
  * mounts through fusermount3.
  */
-const FUSE_CLIENT = { http: ['httpfs2'], https: ['rclone', 'fusermount3'], s3: ['rclone', 'fusermount3'], sshfs: ['sshfs', 'ssh'] } as const;
+const FUSE_CLIENT = { http: ['httpfs2'], https: ['rclone', 'fusermount3'], s3: ['rclone', 'fusermount3'], sshfs: ['sshfs', 'ssh'], s3fs: ['s3fs'] } as const;
 /** Where rclone finds the only CA certificates it trusts, inside the runtime root. */
 const CA_FILE = 'etc/flashroot/ca.pem';
 /** rclone's configuration for an S3 lower (endpoint, and the key of a private bucket). */
@@ -45,9 +46,12 @@ export type NetworkLowerStage =
   | { kind: 'http'; verity: VerityInfo }
   | { kind: 'https'; verity: VerityInfo; caCert?: string }
   | { kind: 's3'; verity: VerityInfo; caCert?: string; endpoint: string; credentials?: S3Credentials }
-  | { kind: 'sshfs'; sshKey: string; knownHosts?: string };
+  | { kind: 'sshfs'; sshKey: string; knownHosts?: string }
+  | { kind: 's3fs'; endpoint: string; credentials?: S3Credentials };
 /** Where the sshfs lower's key and host keys sit inside the runtime root. */
 const SSH_DIR = 'etc/flashroot/ssh';
+/** Where s3fs finds the key it signs reads with (--signed-reads), inside the runtime root. */
+const S3FS_PASSWD = 'etc/flashroot/s3fs.passwd';
 
 async function resolveTool(tool: string): Promise<string> {
   const path = await findOnPath(tool);
@@ -86,16 +90,28 @@ async function copyElfClosure(binaries: readonly string[], root: string): Promis
   }
 }
 
+function networkVars(s: NetworkLowerStage): [string, string][] {
+  switch (s.kind) {
+    case 'sshfs':
+      return [['FR_NET_SSH_STRICT', s.knownHosts ? 'yes' : 'no']];
+    case 's3fs':
+      return [
+        ['FR_NET_S3_URL', s.endpoint],
+        // s3fs signs for this region; anonymous reads (public_bucket=1) are not signed at all.
+        ['FR_NET_S3_AUTH', s.credentials ? `passwd_file=/${S3FS_PASSWD},endpoint=${s.credentials.region}` : 'public_bucket=1'],
+      ];
+    default:
+      return [
+        // The size tells a truncated image from a damaged one before dm-verity is asked.
+        ['FR_NET_BYTES', String(s.verity.imageBytes)],
+        // @DEV@ is the loop device, known only at boot; the data and the hash tree share it.
+        ['FR_NET_VERITY', verityTable(s.verity, '@DEV@')],
+      ];
+  }
+}
+
 function renderNetworkConf(s: NetworkLowerStage): string {
-  const vars: [string, string][] =
-    s.kind !== 'sshfs'
-      ? [
-          // The size tells a truncated image from a damaged one before dm-verity is asked.
-          ['FR_NET_BYTES', String(s.verity.imageBytes)],
-          // @DEV@ is the loop device, known only at boot; the data and the hash tree share it.
-          ['FR_NET_VERITY', verityTable(s.verity, '@DEV@')],
-        ]
-      : [['FR_NET_SSH_STRICT', s.knownHosts ? 'yes' : 'no']];
+  const vars = networkVars(s);
   return `# Baked in by flashroot build for the network lower; not overridable from the command line,\n# so a changed flashroot.lower= still boots only this exact image.\n${vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
 }
 
@@ -114,6 +130,17 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage): Pro
   if (s.kind === 'sshfs') await stageSsh(rt, s);
   if (s.kind === 'https' || s.kind === 's3') await stageRclone(rt, s.caCert);
   if (s.kind === 's3') await writeRcloneS3Config(rt, s.endpoint, s.credentials);
+  if (s.kind === 's3fs') await stageS3fs(rt, s.credentials);
+}
+
+async function stageS3fs(rt: string, credentials: S3Credentials | undefined): Promise<void> {
+  // s3fs keeps the parts of open files it has read in temporary files under /tmp (see 54-lower-s3fs.sh).
+  await mkdir(join(rt, 'tmp'));
+  await chmod(join(rt, 'tmp'), 0o1777);
+  // Never on s3fs's command line: /proc/PID/cmdline is readable by every user of the booted system.
+  if (!credentials) return;
+  await mkdir(dirname(join(rt, S3FS_PASSWD)), { recursive: true, mode: 0o700 });
+  await writeFile(join(rt, S3FS_PASSWD), `${credentials.accessKeyId}:${credentials.secretAccessKey}\n`, { flag: 'wx', mode: 0o600 });
 }
 
 async function stageRclone(rt: string, caCert: string | undefined): Promise<void> {

@@ -2,7 +2,7 @@
  * What `--lower` names: the squashfs on the stick (local), an image on a server (read over http by
  * httpfs2, https by rclone, or from an S3 bucket: public-read over http, else by rclone's S3
  * client, which signs its requests), or a directory tree on an SSH server (sshfs, file-level: see
- * fidelity.ts for what it loses).
+ * fidelity.ts for what it loses) or in a bucket (s3fs, file-level too).
  * Network images are content-addressed: their file name carries the sha256 of their bytes, so a
  * published object is never replaced by a different one under the same name (lazily read ranges
  * would otherwise mix two versions).
@@ -22,12 +22,9 @@ export type LowerSpec =
   | { kind: 'local' }
   | { kind: 'image'; transport: Exclude<ImageTransport, 's3'>; url: string }
   | { kind: 'image'; transport: 's3'; url: string; s3: S3Reader }
-  | { kind: 'sshfs'; url: string };
+  | { kind: 'sshfs'; url: string }
+  | { kind: 's3fs'; url: string };
 
-/** Kinds the issue asks for that this build cannot boot yet, with what to use instead. */
-const NOT_YET: Record<string, string> = {
-  s3fs: 'publish the root as an image and boot it over http://',
-};
 
 export const IMAGE_NAME = /^root-([0-9a-f]{64})\.sqfs$/;
 
@@ -40,9 +37,10 @@ export function lowerProblem(value: string): string | undefined {
   if (value === 'local') return undefined;
   const scheme = /^([a-z0-9]+):\/\//.exec(value)?.[1];
   if (scheme === undefined) return `'${value}' is neither 'local' nor a URL like http://host/path/`;
-  if (scheme in NOT_YET) return `${scheme}:// lowers are not supported yet; ${NOT_YET[scheme]}`;
-  if (scheme === 's3') return s3Problem(value);
-  if (scheme !== 'http' && scheme !== 'https' && scheme !== 'sshfs') return `unknown lower kind '${scheme}://' (supported: local, http://, https://, s3://, sshfs://)`;
+  // An s3:// lower may name the image; an s3fs:// lower is a tree, always a prefix.
+  if (scheme === 's3') return s3Problem(value.endsWith('/') ? value : value.replace(/[^/]*$/, ''), scheme);
+  if (scheme === 's3fs') return s3Problem(value, scheme);
+  if (scheme !== 'http' && scheme !== 'https' && scheme !== 'sshfs') return `unknown lower kind '${scheme}://' (supported: local, http://, https://, s3://, sshfs://, s3fs://)`;
   let url: URL;
   try {
     url = new URL(value);
@@ -61,9 +59,9 @@ export function lowerProblem(value: string): string | undefined {
   return undefined;
 }
 
-function s3Problem(value: string): string | undefined {
+function s3Problem(value: string, scheme: 's3' | 's3fs'): string | undefined {
   try {
-    parseS3Url(value.endsWith('/') ? value : value.replace(/[^/]*$/, ''));
+    parseS3Url(value, scheme);
     return undefined;
   } catch (e) {
     return (e as Error).message;
@@ -78,6 +76,7 @@ function s3Problem(value: string): string | undefined {
 export function parseLower(value: string, endpoint?: string, signedReads = false): LowerSpec {
   if (value === 'local') return { kind: 'local' };
   if (value.startsWith('sshfs://')) return { kind: 'sshfs', url: value };
+  if (value.startsWith('s3fs://')) return { kind: 's3fs', url: value };
   if (value.startsWith('s3://') && endpoint) {
     if (signedReads || !endpoint.startsWith('http://')) return { kind: 'image', transport: 's3', url: value, s3: { endpoint, signed: signedReads } };
     const [, bucket = '', key = ''] = /^s3:\/\/([^/]+)\/(.*)$/.exec(value) ?? [];

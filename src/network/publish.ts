@@ -97,7 +97,7 @@ export async function publishToS3(image: string, target: string, endpoint: strin
   return { ...result, existed: false };
 }
 
-function s3Error(method: string, url: URL, status: number, body: string): FlashrootError {
+export function s3Error(method: string, url: URL, status: number, body: string): FlashrootError {
   const code = /<Code>([^<]+)<\/Code>/.exec(body)?.[1];
   return new FlashrootError('ES3', `${method} ${url.href} answered ${status}${code ? ` (${code})` : ''}`, {
     hint: status === 403 ? 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION and the bucket policy' : 'check --endpoint and the bucket name',

@@ -21,9 +21,13 @@ export interface S3Credentials {
   region: string;
 }
 
-export function parseS3Url(url: string): S3Location {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/((?:[\w.-]+\/)*)$/.exec(url);
-  if (!m) throw new UsageError(`'${url}' is not like s3://BUCKET/PREFIX/ (ending in /)`, 'the image is stored under its content-addressed name inside that prefix');
+/** s3://BUCKET/PREFIX/ holds images under their content-addressed names; s3fs://BUCKET/PREFIX/ holds a tree. */
+export function parseS3Url(url: string, scheme: 's3' | 's3fs' = 's3'): S3Location {
+  const m = new RegExp(`^${scheme}://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/((?:[\\w.-]+/)*)$`).exec(url);
+  if (!m) {
+    const what = scheme === 's3' ? 'the image is stored under its content-addressed name inside that prefix' : 'the root tree is stored under that prefix, one object per file';
+    throw new UsageError(`'${url}' is not like ${scheme}://BUCKET/PREFIX/ (ending in /)`, what);
+  }
   return { bucket: m[1] ?? '', prefix: m[2] ?? '' };
 }
 
@@ -86,21 +90,22 @@ export interface S3Response {
   body: string;
 }
 
-/** One signed request; `file` streams the body (its sha256 must be given: it is signed). */
+/** One signed request; the body is `file` (streamed, its sha256 given: it is signed) or `data`. */
 export async function s3Request(
-  method: 'HEAD' | 'PUT',
+  method: 'GET' | 'HEAD' | 'PUT',
   url: URL,
   creds: S3Credentials,
-  opts: { file?: string; bytes?: number; sha256?: string; extra?: Record<string, string>; now?: Date } = {},
+  opts: { file?: string; data?: Buffer; bytes?: number; sha256?: string; extra?: Record<string, string>; now?: Date } = {},
 ): Promise<S3Response> {
-  const payload = opts.sha256 ?? createHash('sha256').update('').digest('hex');
+  const payload = opts.sha256 ?? createHash('sha256').update(opts.data ?? '').digest('hex');
   const headers: Record<string, string> = {
     host: url.host,
     'x-amz-date': (opts.now ?? new Date()).toISOString().replace(/[-:]|\.\d{3}/g, ''),
     'x-amz-content-sha256': payload,
     ...opts.extra,
   };
-  if (opts.bytes !== undefined) headers['content-length'] = String(opts.bytes);
+  const bytes = opts.bytes ?? opts.data?.length;
+  if (bytes !== undefined) headers['content-length'] = String(bytes);
   headers.authorization = signV4(method, url, headers, payload, creds);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
@@ -112,6 +117,6 @@ export async function s3Request(
     req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
     req.on('error', (e) => reject(new FlashrootError('ES3', `${method} ${url.href} failed: ${e.message}`, { hint: 'check --endpoint and that the server is up', cause: e })));
     if (opts.file) createReadStream(opts.file).pipe(req);
-    else req.end();
+    else req.end(opts.data);
   });
 }

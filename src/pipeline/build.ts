@@ -19,7 +19,7 @@ import { captureRoot } from '../root/capture.js';
 import { makeDemoRoot } from '../root/demo-root.js';
 import { makeSquashfs } from '../squashfs/mksquashfs.js';
 import { makeNetworkImage, networkBuildTools, networkInitramfsHooks, type NetworkImage } from '../network/build-lower.js';
-import { formatFidelity, sshfsFidelity, type FidelityLoss } from '../network/fidelity.js';
+import { formatFidelity, treeFidelity, type FidelityLoss, type TreeBackend } from '../network/fidelity.js';
 import { parseLower } from '../network/lower.js';
 import { credentialsFromEnv, type S3Credentials } from '../network/s3.js';
 import { sha256File } from '../util/hash.js';
@@ -44,7 +44,7 @@ export interface BuildResult {
   signed: boolean;
   /** Set when the root is a network image: publish `path` where `url` points. */
   network?: Omit<NetworkImage, 'verity'> & { rootHash: string };
-  /** With a file-level lower (sshfs): what of the root it will not reproduce. */
+  /** With a file-level lower (sshfs, s3fs): what of the root it will not reproduce. */
   fidelity?: FidelityLoss[];
   buildId: string;
   cmdline: string;
@@ -154,7 +154,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       lower.kind === 'image'
         ? await report.step('Appending the dm-verity hash tree and naming the network image', () => makeNetworkImage(sqfs, lower, dirname(resolve(o.out))))
         : undefined;
-    const fidelity = lower.kind === 'sshfs' ? await report.step('Checking what sshfs will not reproduce of the root', () => sshfsFidelity(ctx.rootDir)) : undefined;
+    const tree = lower.kind === 'sshfs' || lower.kind === 's3fs' ? lower.kind : undefined;
+    const fidelity = tree ? await report.step(`Checking what ${tree} will not reproduce of the root`, () => treeFidelity(ctx.rootDir, tree)) : undefined;
     const squashfsBytes = (await stat(sqfs)).size;
     const squashfsSha256 = await sha256File(sqfs);
     const buildId = epoch === undefined ? randomBytes(8).toString('hex') : squashfsSha256.slice(0, 16);
@@ -256,8 +257,15 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
   }
 }
 
+/** How the root reaches a file-level lower's server: the stick does not carry it. */
+const TREE_SOURCE: Record<TreeBackend, (lower: string) => string> = {
+  sshfs: () => 'the server must hold this root: rsync -aHAX it there',
+  s3fs: (lower) => `publish this root there: flashroot publish ROOT ${lower} --endpoint <S3 endpoint>`,
+};
+
 function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
   const total = r.timings.reduce((s, t) => s + t.ms, 0);
+  const tree: TreeBackend = o.lower.startsWith('s3fs://') ? 's3fs' : 'sshfs';
   const p = r.initramfs.parts;
   report.info(
     [
@@ -275,7 +283,7 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
               : `  publish:    flashroot publish ${r.network.path} --to <web root serving ${r.network.url.replace(/[^/]*$/, '')}>`,
           ]
         : []),
-      ...(r.fidelity ? [`  lower:      ${o.lower} (sshfs; the server must hold this root: rsync -aHAX it there)`, ...formatFidelity(r.fidelity)] : []),
+      ...(r.fidelity ? [`  lower:      ${o.lower} (${tree}; ${TREE_SOURCE[tree](o.lower)})`, ...formatFidelity(r.fidelity, tree)] : []),
       `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.modules)}, init ${formatBytes(p.init)})`,
       `  RAM:        at least ${formatBytes(minimumRam(r))} to boot; writes to / go to RAM (tmpfs, up to ${o.upperSize} of RAM)`,
       `  try it:     flashroot try ${o.out}${r.boot === 'uefi' ? ' --uefi' : ''}`,

@@ -77,8 +77,9 @@ export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
   if (r.success) {
     if (r.data.demo && r.data.root) problems.push('--demo and --root: choose one');
     if (Boolean(r.data.signKey) !== Boolean(r.data.signCert)) problems.push('--sign-key and --sign-cert: give both or neither');
-    if (r.data.lower.startsWith('s3://') !== Boolean(r.data.endpoint)) problems.push('--endpoint: required with --lower s3://…, and only used with it');
+    if (/^s3(fs)?:\/\//.test(r.data.lower) !== Boolean(r.data.endpoint)) problems.push('--endpoint: required with --lower s3://… or s3fs://…, and only used with them');
     if (r.data.endpoint && !/^https?:\/\//.test(r.data.endpoint)) problems.push('--endpoint: give an http:// or https:// URL');
+    if (r.data.lower.startsWith('s3fs://') && r.data.endpoint?.startsWith('https://')) problems.push('--endpoint: s3fs:// lowers read over http:// only (the stick carries no CA bundle for s3fs yet)');
     if (r.data.signedReads && !r.data.endpoint) problems.push('--signed-reads: only used with an S3 lower (--lower s3://… --endpoint URL)');
     const tls = r.data.lower.startsWith('https://') || (r.data.lower.startsWith('s3://') && Boolean(r.data.endpoint?.startsWith('https://')));
     if (r.data.caCert && !tls) problems.push('--ca-cert: only used with --lower https://… or an https:// --endpoint');

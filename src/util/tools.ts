@@ -37,6 +37,7 @@ const TOOLS: Record<string, ToolInfo> = {
   nginx: { why: 'serve network images in tests', apt: 'nginx-light' },
   sshfs: { why: 'mount an sshfs:// lower at boot (FUSE over SFTP)', apt: 'sshfs' },
   ssh: { why: 'carry sshfs to the server at boot', apt: 'openssh-client' },
+  s3fs: { why: 'mount an s3fs:// lower at boot (FUSE over S3)', apt: 's3fs' },
   umount: { why: "unmount a drive's filesystems before writing it (--unmount)", apt: 'mount' },
 };
 

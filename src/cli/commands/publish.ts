@@ -11,28 +11,43 @@ interface PublishOptions {
 export const register: RegisterCommand = (program: Command) => {
   program
     .command('publish')
-    .description('Put a network root image (root-<sha256>.sqfs from flashroot build --lower http://…) into a web root under its content-addressed name; never overwrites.')
-    .argument('<image>', 'the root-<sha256>.sqfs image written next to the stick')
-    .argument('[s3-url]', 's3://BUCKET/PREFIX/ to upload to (with --endpoint; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)')
+    .description(
+      'Put a network root image (root-<sha256>.sqfs from flashroot build --lower http://…) into a web root or bucket under its content-addressed name, or a root tree into a bucket for s3fs; never overwrites.',
+    )
+    .argument('<image-or-root>', 'the root-<sha256>.sqfs image written next to the stick; with s3fs://…, the root directory tree')
+    .argument('[s3-url]', 's3://BUCKET/PREFIX/ (an image) or s3fs://BUCKET/PREFIX/ (a tree, into an empty prefix) to upload to, with --endpoint; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY')
     .option('--to <dir>', 'the web root directory (served over HTTP with range requests)')
     .option('--url <url>', 'with --to: the URL the web server maps it to, ending in / (prints the --lower value)')
-    .option('--endpoint <url>', 'with s3://…: the S3 endpoint, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000')
+    .option('--endpoint <url>', 'with s3://… or s3fs://…: the S3 endpoint, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000')
     .option('--json', 'print the result as JSON')
-    .action(async (image: string, s3Url: string | undefined, opts: PublishOptions) => {
-      const [{ publishToDir, publishToS3 }, { credentialsFromEnv }, { UsageError }] = await Promise.all([
+    .action(async (source: string, s3Url: string | undefined, opts: PublishOptions) => {
+      const [{ publishToDir, publishToS3 }, { publishTreeToS3 }, { formatFidelity }, { credentialsFromEnv }, { UsageError }] = await Promise.all([
         import('../../network/publish.js'),
+        import('../../network/s3fs.js'),
+        import('../../network/fidelity.js'),
         import('../../network/s3.js'),
         import('../../errors.js'),
       ]);
-      if (Boolean(s3Url) === Boolean(opts.to)) throw new UsageError('give either --to DIR or s3://BUCKET/PREFIX/ --endpoint URL', 'see flashroot publish --help');
-      if (s3Url && !opts.endpoint) throw new UsageError('s3://… needs --endpoint URL', 'e.g. --endpoint https://s3.eu-west-1.amazonaws.com');
-      const r = s3Url ? await publishToS3(image, s3Url, opts.endpoint ?? '', credentialsFromEnv()) : await publishToDir(image, opts.to ?? '', opts.url);
+      if (Boolean(s3Url) === Boolean(opts.to)) throw new UsageError('give either --to DIR or s3://BUCKET/PREFIX/ (or s3fs://BUCKET/PREFIX/) --endpoint URL', 'see flashroot publish --help');
+      if (s3Url && !opts.endpoint) throw new UsageError(`${s3Url.replace(/:.*/, '')}://… needs --endpoint URL`, 'e.g. --endpoint https://s3.eu-west-1.amazonaws.com');
+      const print = (line: string) => void (opts.json || process.stdout.write(`${line}\n`));
+      if (s3Url?.startsWith('s3fs://')) {
+        const r = await publishTreeToS3(source, s3Url, opts.endpoint ?? '', credentialsFromEnv(), (losses) => {
+          print(`publishing ${source} to ${s3Url} in s3fs's object format`);
+          formatFidelity(losses, 's3fs').forEach(print);
+        });
+        if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        print(`published: ${r.objects} objects (${r.bytes} bytes of file content) to ${s3Url}${r.leftOut.length ? `; left out ${r.leftOut.length}: ${r.leftOut.slice(0, 3).join(', ')}` : ''}`);
+        print(`boot it with: --lower ${r.lower} --endpoint ${opts.endpoint ?? ''}`);
+        return;
+      }
+      const r = s3Url ? await publishToS3(source, s3Url, opts.endpoint ?? '', credentialsFromEnv()) : await publishToDir(source, opts.to ?? '', opts.url);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         return;
       }
-      process.stdout.write(`${r.existed ? 'already published' : 'published'}: ${r.path} (${r.bytes} bytes, sha256 ${r.sha256})\n`);
+      print(`${r.existed ? 'already published' : 'published'}: ${r.path} (${r.bytes} bytes, sha256 ${r.sha256})`);
       const lower = s3Url ? `${r.lower ?? ''} --endpoint ${opts.endpoint ?? ''}` : (r.lower ?? `<URL of ${opts.to}>/${r.name}`);
-      process.stdout.write(`boot it with: --lower ${lower}\n`);
+      print(`boot it with: --lower ${lower}`);
     });
 };

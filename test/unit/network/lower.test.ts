@@ -14,10 +14,18 @@ describe('--lower values', () => {
     expect(lowerProblem(`http://boot.example/root-${SHA}.sqfs`)).toBeUndefined();
   });
 
-  it('says what is not supported yet and what to use instead', () => {
-    expect(lowerProblem('s3fs://bucket/prefix')).toMatch(/not supported yet/);
+  it('refuses unknown kinds and values that are not URLs', () => {
     expect(lowerProblem('ftp://x/')).toMatch(/unknown lower kind/);
     expect(lowerProblem('toram')).toMatch(/neither 'local' nor a URL/);
+  });
+
+  it('accepts s3fs://BUCKET/PREFIX/ (a tree: always a prefix), which needs --endpoint', () => {
+    expect(lowerProblem('s3fs://boot/roots/v1/')).toBeUndefined();
+    expect(lowerProblem('s3fs://boot/')).toBeUndefined();
+    expect(lowerProblem('s3fs://boot/roots/v1')).toMatch(/s3fs:\/\/BUCKET\/PREFIX\/ \(ending in \/\)/);
+    expect(parseLower('s3fs://boot/roots/v1/', 'http://10.0.2.2:9000')).toEqual({ kind: 's3fs', url: 's3fs://boot/roots/v1/' });
+    expect(() => parseBuildOptions({ lower: 's3fs://boot/roots/v1/' })).toThrow(/--endpoint: required with --lower s3:\/\/… or s3fs:/);
+    expect(() => parseBuildOptions({ lower: 's3fs://boot/roots/v1/', endpoint: 'http://10.0.2.2:9000', signedReads: true })).not.toThrow();
   });
 
   it('accepts sshfs://USER@HOST[:PORT]/PATH and nothing vaguer', () => {
