@@ -75,7 +75,8 @@ fr_net_hide_runtime() {
 }
 
 fr_httpfs_mount() {
-	# -t: a dead server turns into EIO after 10 s per request instead of hanging readers.
+	# A refused connection is EIO at once. -t 10: a stalled server is retried every 10 s, each
+	# retry said on the console, until it answers (httpfs2 has no limit: --http-client rclone has).
 	chroot "$FR_RT" /usr/bin/httpfs2 -c /dev/console -t 10 "$FR_LOWER" /mnt -o ro,allow_other
 }
 
@@ -118,7 +119,7 @@ fr_rclone_mount() {
 
 # The directory of the image's URL, as a connection string (the URL holds no quotes: the build
 # refuses them); nothing else to configure.
-fr_rclone_https() {
+fr_rclone_web() {
 	FR_RCLONE_REMOTE=":http,url='${FR_LOWER%/*}/':"
 	FR_RCLONE_CONFIG=/dev/null
 	fr_rclone_mount
@@ -152,12 +153,17 @@ fr_lower_image() {
 	fr_net_hide_runtime
 }
 
+# http:// is read by the client the build chose (network.conf, sourced by fr_lower_image).
+fr_http_mount() {
+	if [ "$FR_NET_CLIENT" = rclone ]; then fr_rclone_web; else fr_httpfs_mount; fi
+}
+
 fr_lower_http() {
-	fr_lower_image fr_httpfs_mount "check the server is up and serves the image with range requests (Accept-Ranges: bytes)"
+	fr_lower_image fr_http_mount "check the server is up and serves the image with range requests (httpfs2 needs Accept-Ranges: bytes, rclone an HTML index of the directory)"
 }
 
 fr_lower_https() {
-	fr_lower_image fr_rclone_https "check the server is up, lists the image in an HTML index of its directory, and has a certificate from the CA given to --ca-cert"
+	fr_lower_image fr_rclone_web "check the server is up, lists the image in an HTML index of its directory, and has a certificate from the CA given to --ca-cert"
 }
 
 fr_lower_s3() {

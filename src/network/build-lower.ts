@@ -78,11 +78,11 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
 
 function imageStage(lower: Extract<LowerSpec, { kind: 'image' }>, verity: VerityInfo, files: NetworkFiles): NetworkLowerStage {
   switch (lower.transport) {
-    case 'http':
-      return { kind: 'http', verity };
-    case 'https':
-      return { kind: 'https', verity, caCert: files.caCert };
-    case 's3':
-      return { kind: 's3', verity, caCert: files.caCert, endpoint: lower.s3.endpoint, credentials: lower.s3.signed ? (files.s3Credentials ?? credentialsFromEnv()) : undefined };
+    case 'httpfs2':
+      return { kind: 'httpfs2', verity };
+    case 'rclone-http':
+      return { kind: 'rclone-http', verity, caCert: files.caCert };
+    case 'rclone-s3':
+      return { kind: 'rclone-s3', verity, caCert: files.caCert, endpoint: lower.s3.endpoint, credentials: lower.s3.signed ? (files.s3Credentials ?? credentialsFromEnv()) : undefined };
   }
 }

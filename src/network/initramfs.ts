@@ -23,13 +23,19 @@ const NETWORK_CONF = 'etc/flashroot/network.conf';
 const UDHCPC_SCRIPT = fileURLToPath(new URL('../../overlays/network/udhcpc.sh', import.meta.url));
 
 /** Tools run in the initramfs itself, before switch_root, per kind. */
-const INITRAMFS_TOOLS = { http: ['dmsetup'], https: ['dmsetup'], s3: ['dmsetup'], sshfs: [], s3fs: [] } as const;
+const INITRAMFS_TOOLS = { httpfs2: ['dmsetup'], 'rclone-http': ['dmsetup'], 'rclone-s3': ['dmsetup'], sshfs: [], s3fs: [] } as const;
 /**
  * The FUSE client of each kind (and what it runs), run from the runtime root for the life of the
- * system. https and S3 are rclone (httpfs2 speaks plain HTTP only and cannot sign requests), which
- * mounts through fusermount3.
+ * system. rclone (for https, signed S3, and http when chosen: httpfs2 speaks plain HTTP only and
+ * cannot sign requests) mounts through fusermount3.
  */
-const FUSE_CLIENT = { http: ['httpfs2'], https: ['rclone', 'fusermount3'], s3: ['rclone', 'fusermount3'], sshfs: ['sshfs', 'ssh'], s3fs: ['s3fs'] } as const;
+const FUSE_CLIENT = {
+  httpfs2: ['httpfs2'],
+  'rclone-http': ['rclone', 'fusermount3'],
+  'rclone-s3': ['rclone', 'fusermount3'],
+  sshfs: ['sshfs', 'ssh'],
+  s3fs: ['s3fs'],
+} as const;
 /** Where rclone finds the only CA certificates it trusts, inside the runtime root. */
 const CA_FILE = 'etc/flashroot/ca.pem';
 /** rclone's configuration for an S3 lower (endpoint, and the key of a private bucket). */
@@ -43,9 +49,9 @@ export function networkTools(kind: NetworkLowerStage['kind']): string[] {
 }
 
 export type NetworkLowerStage =
-  | { kind: 'http'; verity: VerityInfo }
-  | { kind: 'https'; verity: VerityInfo; caCert?: string }
-  | { kind: 's3'; verity: VerityInfo; caCert?: string; endpoint: string; credentials?: S3Credentials }
+  | { kind: 'httpfs2'; verity: VerityInfo }
+  | { kind: 'rclone-http'; verity: VerityInfo; caCert?: string }
+  | { kind: 'rclone-s3'; verity: VerityInfo; caCert?: string; endpoint: string; credentials?: S3Credentials }
   | { kind: 'sshfs'; sshKey: string; knownHosts?: string }
   | { kind: 's3fs'; endpoint: string; credentials?: S3Credentials };
 /** Where the sshfs lower's key and host keys sit inside the runtime root. */
@@ -106,6 +112,8 @@ function networkVars(s: NetworkLowerStage): [string, string][] {
         ['FR_NET_BYTES', String(s.verity.imageBytes)],
         // @DEV@ is the loop device, known only at boot; the data and the hash tree share it.
         ['FR_NET_VERITY', verityTable(s.verity, '@DEV@')],
+        // Which client reads http:// (https:// and s3:// have one each).
+        ['FR_NET_CLIENT', s.kind === 'httpfs2' ? 'httpfs2' : 'rclone'],
       ];
   }
 }
@@ -128,8 +136,8 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage): Pro
   await chmod(join(root, 'etc/flashroot/udhcpc.sh'), 0o755);
   await writeFile(join(root, NETWORK_CONF), renderNetworkConf(s), { flag: 'wx' });
   if (s.kind === 'sshfs') await stageSsh(rt, s);
-  if (s.kind === 'https' || s.kind === 's3') await stageRclone(rt, s.caCert);
-  if (s.kind === 's3') await writeRcloneS3Config(rt, s.endpoint, s.credentials);
+  if (s.kind === 'rclone-http' || s.kind === 'rclone-s3') await stageRclone(rt, s.caCert);
+  if (s.kind === 'rclone-s3') await writeRcloneS3Config(rt, s.endpoint, s.credentials);
   if (s.kind === 's3fs') await stageS3fs(rt, s.credentials);
 }
 

@@ -9,8 +9,23 @@
  */
 import { objectUrl, parseS3Url } from './s3.js';
 
-/** How the init reads an image: the FUSE client and what it speaks. */
-export type ImageTransport = 'http' | 'https' | 's3';
+/**
+ * How the init reads an image: the FUSE client and what it speaks. httpfs2 (plain HTTP, ~1 MB)
+ * waits while a server stalls and resumes when it answers; rclone (+16 MB) speaks TLS and S3 and
+ * turns a stalled server into I/O errors within about a minute.
+ */
+export type ImageTransport = 'httpfs2' | 'rclone-http' | 'rclone-s3';
+
+/** The FUSE client for http:// images (https:// and signed S3 reads always use rclone). */
+export const HTTP_CLIENTS = ['httpfs2', 'rclone'] as const;
+export type HttpClient = (typeof HTTP_CLIENTS)[number];
+
+/** The build options that decide how an image lower is read. */
+export interface LowerReadOptions {
+  endpoint?: string;
+  signedReads?: boolean;
+  httpClient?: HttpClient;
+}
 
 /** Where an S3 image is read from at boot, and whether the reads are signed (a private bucket). */
 export interface S3Reader {
@@ -20,8 +35,8 @@ export interface S3Reader {
 
 export type LowerSpec =
   | { kind: 'local' }
-  | { kind: 'image'; transport: Exclude<ImageTransport, 's3'>; url: string }
-  | { kind: 'image'; transport: 's3'; url: string; s3: S3Reader }
+  | { kind: 'image'; transport: Exclude<ImageTransport, 'rclone-s3'>; url: string }
+  | { kind: 'image'; transport: 'rclone-s3'; url: string; s3: S3Reader }
   | { kind: 'sshfs'; url: string }
   | { kind: 's3fs'; url: string };
 
@@ -70,19 +85,20 @@ function s3Problem(value: string, scheme: 's3' | 's3fs'): string | undefined {
 
 /**
  * An s3:// lower in a public-read bucket behind an http:// endpoint is read as a plain web object
- * (httpfs2, the smallest initramfs); a private bucket or an https:// endpoint needs rclone's S3
- * client, which signs its requests (and lists the prefix to find the object).
+ * (as http://); a private bucket or an https:// endpoint needs rclone's S3 client, which signs its
+ * requests (and lists the prefix to find the object).
  */
-export function parseLower(value: string, endpoint?: string, signedReads = false): LowerSpec {
+export function parseLower(value: string, { endpoint, signedReads = false, httpClient = 'httpfs2' }: LowerReadOptions = {}): LowerSpec {
+  const web = (url: string): LowerSpec => ({ kind: 'image', transport: url.startsWith('https://') || httpClient === 'rclone' ? 'rclone-http' : 'httpfs2', url });
   if (value === 'local') return { kind: 'local' };
   if (value.startsWith('sshfs://')) return { kind: 'sshfs', url: value };
   if (value.startsWith('s3fs://')) return { kind: 's3fs', url: value };
   if (value.startsWith('s3://') && endpoint) {
-    if (signedReads || !endpoint.startsWith('http://')) return { kind: 'image', transport: 's3', url: value, s3: { endpoint, signed: signedReads } };
+    if (signedReads || !endpoint.startsWith('http://')) return { kind: 'image', transport: 'rclone-s3', url: value, s3: { endpoint, signed: signedReads } };
     const [, bucket = '', key = ''] = /^s3:\/\/([^/]+)\/(.*)$/.exec(value) ?? [];
-    return { kind: 'image', transport: 'http', url: `${objectUrl(endpoint, bucket, key).href}${key === '' ? '/' : ''}` };
+    return web(`${objectUrl(endpoint, bucket, key).href}${key === '' ? '/' : ''}`);
   }
-  return { kind: 'image', transport: value.startsWith('https://') ? 'https' : 'http', url: value };
+  return web(value);
 }
 
 /** The URL the init fetches: a URL ending in '/' is a directory and gets the content-addressed name. */

@@ -80,7 +80,7 @@ async function checkTools(o: BuildOptions): Promise<void> {
   const tools = ['mksquashfs', 'busybox', 'file', ...(o.initrdComp === 'gzip' ? [] : [o.initrdComp])];
   if (bios) tools.push('syslinux', 'mcopy');
   if (o.signKey) tools.push('sbsign', 'sbverify');
-  tools.push(...networkBuildTools(parseLower(o.lower, o.endpoint, o.signedReads)));
+  tools.push(...networkBuildTools(parseLower(o.lower, o)));
   const files: RequiredFile[] = [...(bios ? SYSLINUX_FILES : []), ...(uefi ? [SYSTEMD_BOOT, UKI_STUB] : [])];
   await preflight(tools, files);
 }
@@ -149,7 +149,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         onProgress: (pct) => report.progress(`${pct}%`),
       }),
     );
-    const lower = parseLower(o.lower, o.endpoint, o.signedReads);
+    const lower = parseLower(o.lower, o);
     const net =
       lower.kind === 'image'
         ? await report.step('Appending the dm-verity hash tree and naming the network image', () => makeNetworkImage(sqfs, lower, dirname(resolve(o.out))))

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { INITRD_COMPRESSORS } from '../initramfs/compress.js';
-import { lowerProblem } from '../network/lower.js';
+import { HTTP_CLIENTS, lowerProblem, parseLower } from '../network/lower.js';
 import { COMPRESSORS } from '../squashfs/mksquashfs.js';
 import { parseSize } from '../util/units.js';
 
@@ -60,6 +60,7 @@ export const BuildOptionsSchema = z.object({
     }),
   endpoint: z.string().url().optional(),
   signedReads: z.boolean().default(false),
+  httpClient: z.enum(HTTP_CLIENTS).optional(),
   sshKey: z.string().optional(),
   sshKnownHosts: z.string().optional(),
   caCert: z.string().optional(),
@@ -80,6 +81,13 @@ export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
     if (/^s3(fs)?:\/\//.test(r.data.lower) !== Boolean(r.data.endpoint)) problems.push('--endpoint: required with --lower s3://… or s3fs://…, and only used with them');
     if (r.data.endpoint && !/^https?:\/\//.test(r.data.endpoint)) problems.push('--endpoint: give an http:// or https:// URL');
     if (r.data.lower.startsWith('s3fs://') && r.data.endpoint?.startsWith('https://')) problems.push('--endpoint: s3fs:// lowers read over http:// only (the stick carries no CA bundle for s3fs yet)');
+    if (r.data.httpClient) {
+      // What the lower would be read with by default: only httpfs2's plain-http images have a choice.
+      const byDefault = lowerProblem(r.data.lower) ? undefined : parseLower(r.data.lower, { ...r.data, httpClient: undefined });
+      if (byDefault?.kind !== 'image' || byDefault.transport !== 'httpfs2') {
+        problems.push('--http-client: only for images read over plain http:// (https:// and signed S3 reads always use rclone)');
+      }
+    }
     if (r.data.signedReads && !r.data.endpoint) problems.push('--signed-reads: only used with an S3 lower (--lower s3://… --endpoint URL)');
     const tls = r.data.lower.startsWith('https://') || (r.data.lower.startsWith('s3://') && Boolean(r.data.endpoint?.startsWith('https://')));
     if (r.data.caCert && !tls) problems.push('--ca-cert: only used with --lower https://… or an https:// --endpoint');

@@ -21,11 +21,20 @@ import { BIG_FILE_BYTES, makeNetRoot, NET_BOOTED, NET_DONE, NET_INIT, NET_RESTAR
 import { freePort, startNginx, type Nginx } from './nginx.js';
 import { makeTestCa, type TestCa } from './tls.js';
 
-export type ImageTransport = 'http' | 'https';
+/** http (httpfs2), https (rclone), and http read by rclone (--http-client rclone). */
+export type ImageTransport = 'http' | 'https' | 'http-rclone';
 
 /** What the two clients do differently, as far as the console shows it. */
 interface TransportTraits {
   title: string;
+  scheme: 'http' | 'https';
+  /** What the stick is built with for this client. */
+  build?: Partial<BuildOptionsInput>;
+  /**
+   * Whether the faults at boot (server down, changed blocks, truncated image) run: they are the
+   * client's own (down) or after the mount (the rest), so one run per client suffices.
+   */
+  bootFaults: boolean;
   /** The last error the init reports when the server refuses connections at boot. */
   downError: RegExp;
   /** The client's console line for a read while the server refuses connections. */
@@ -41,6 +50,8 @@ interface TransportTraits {
 export const TRANSPORTS: Record<ImageTransport, TransportTraits> = {
   http: {
     title: 'root image over HTTP (httpfs2 + loop + dm-verity + squashfs under the tmpfs overlay)',
+    scheme: 'http',
+    bootFaults: true,
     downError: /Connection failed\./,
     refusedLine: /httpfs2: couldn't connect socket: 111 Connection refused/,
     // httpfs2 0.1.4 resends a request that got no reply (-t 10 s) for ever: it has no flag to give up.
@@ -50,6 +61,8 @@ export const TRANSPORTS: Record<ImageTransport, TransportTraits> = {
   },
   https: {
     title: 'root image over HTTPS (rclone + loop + dm-verity + squashfs)',
+    scheme: 'https',
+    bootFaults: true,
     downError: /Get "https:\/\/10\.0\.2\.2:\d+\/images\/": dial tcp 10\.0\.2\.2:\d+: connect: connection refused/,
     refusedLine: /ERROR : .*connect: connection refused/,
     // rclone gives up on a request after 10 s without reply headers, then 5 s per TLS handshake on a
@@ -58,6 +71,18 @@ export const TRANSPORTS: Record<ImageTransport, TransportTraits> = {
     stall: 'fails',
     stallWaitSec: 180,
     stalledLine: /ERROR : .*(timeout awaiting response headers|TLS handshake timeout)/,
+  },
+  'http-rclone': {
+    title: 'root image over HTTP read by rclone (--http-client rclone)',
+    scheme: 'http',
+    build: { httpClient: 'rclone' },
+    bootFaults: false,
+    downError: /connect: connection refused/,
+    refusedLine: /ERROR : .*connect: connection refused/,
+    // As for https, without TLS handshakes: every request waits 10 s for reply headers.
+    stall: 'fails',
+    stallWaitSec: 240,
+    stalledLine: /ERROR : .*timeout awaiting response headers/,
   },
 };
 
@@ -94,17 +119,18 @@ export class ImageLower {
   async setup(): Promise<void> {
     this.work = await mkdtemp(join(tmpdir(), `flashroot-${this.transport}-`));
     this.root = await makeNetRoot(join(this.work, 'root'), { faults: ['stop', 'stall'], readWaitSec: this.traits.stallWaitSec });
-    this.tls = this.transport === 'https' ? await makeTestCa(this.work) : undefined;
+    this.tls = this.traits.scheme === 'https' ? await makeTestCa(this.work) : undefined;
     this.port = await freePort();
     this.buildOptions = {
       root: this.root.dir,
       init: NET_INIT,
-      lower: `${this.transport}://10.0.2.2:${this.port}/images/`,
+      lower: `${this.traits.scheme}://10.0.2.2:${this.port}/images/`,
       caCert: this.tls?.ca,
       boot: this.options.goodBootUefi ? 'hybrid' : 'bios',
       menuTimeout: 0,
       timeout: TIMEOUT,
       onfail: 'poweroff',
+      ...this.traits.build,
       ...this.options.build,
     };
     this.stick = await build({ ...this.buildOptions, out: join(this.work, 'stick.img') }, new Reporter(true));
@@ -162,7 +188,7 @@ export function describeImageLower(transport: ImageTransport, options: ImageLowe
     afterAll(() => s.cleanup());
 
     it('builds a stick without the root on it and a content-addressed image beside it', () => {
-      expect(s.net.url).toBe(`${transport}://10.0.2.2:${s.port}/images/root-${s.net.sha256}.sqfs`);
+      expect(s.net.url).toBe(`${t.scheme}://10.0.2.2:${s.port}/images/root-${s.net.sha256}.sqfs`);
       expect(basename(s.net.path)).toBe(`root-${s.net.sha256}.sqfs`);
       expect(s.net.bytes).toBeGreaterThan(3 * BIG_FILE_BYTES);
       process.stdout.write(`${transport}: network image ${s.net.bytes} bytes; initramfs ${s.stick.initramfs.bytes} bytes zstd\n`);
@@ -235,7 +261,16 @@ export function describeImageLower(transport: ImageTransport, options: ImageLowe
       expect(timedRead(text, 'read after server resume')?.result, text).toBe('ok');
     }, 400_000 + t.stallWaitSec * 1000);
 
-    it('fails with the URL and the last error after retrying when the server is down', async () => {
+    if (t.bootFaults) describeBootFaults(s);
+
+    more(s);
+  });
+}
+
+/** Faults the init meets before the root is mounted: server down, changed blocks, truncated image. */
+function describeBootFaults(s: ImageLower): void {
+  const t = s.traits;
+  it('fails with the URL and the last error after retrying when the server is down', async () => {
       await s.stopServer();
       const r = await s.boot('flashroot: FAIL', { failOn: ['Kernel panic'] });
       const text = r.console.join('\n');
@@ -267,7 +302,4 @@ export function describeImageLower(transport: ImageTransport, options: ImageLowe
       expect(r.matched, text).toBe(true);
       expect(text).toContain(`flashroot: FAIL lower: ${s.net.url} is ${s.net.bytes - 4096 * 16} bytes, this stick expects ${s.net.bytes}`);
     }, 200_000);
-
-    more(s);
-  });
 }

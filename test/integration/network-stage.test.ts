@@ -24,7 +24,7 @@ afterAll(() => rm(work, { recursive: true, force: true }));
 describe('staging an s3 lower into the initramfs', () => {
   it('signed: the key in an rclone config of mode 0600, with rclone and its CA in the runtime root', async () => {
     const root = join(work, 'signed');
-    await stageNetworkLower(root, { kind: 's3', verity: VERITY, endpoint: 'http://10.0.2.2:9000', credentials: KEY });
+    await stageNetworkLower(root, { kind: 'rclone-s3', verity: VERITY, endpoint: 'http://10.0.2.2:9000', credentials: KEY });
     expect((await stat(join(root, CONFIG))).mode & 0o777).toBe(0o600);
     expect(await readFile(join(root, CONFIG), 'utf8')).toBe(
       '[lower]\ntype = s3\nprovider = Other\nendpoint = http://10.0.2.2:9000\nforce_path_style = true\nenv_auth = false\nregion = eu-west-1\naccess_key_id = AKIAREADONLY\nsecret_access_key = read/only+secret\n',
@@ -36,7 +36,7 @@ describe('staging an s3 lower into the initramfs', () => {
 
   it('public: no key at all', async () => {
     const root = join(work, 'public');
-    await stageNetworkLower(root, { kind: 's3', verity: VERITY, endpoint: 'https://s3.example' });
+    await stageNetworkLower(root, { kind: 'rclone-s3', verity: VERITY, endpoint: 'https://s3.example' });
     const conf = await readFile(join(root, CONFIG), 'utf8');
     expect(conf).toContain('endpoint = https://s3.example\n');
     expect(conf).not.toMatch(/access_key_id|secret_access_key/);
@@ -44,7 +44,7 @@ describe('staging an s3 lower into the initramfs', () => {
 
   it('refuses a key holding a line break, which would smuggle settings into the config', async () => {
     await expect(
-      stageNetworkLower(join(work, 'bad'), { kind: 's3', verity: VERITY, endpoint: 'http://h', credentials: { ...KEY, secretAccessKey: 'x\ntype = local' } }),
+      stageNetworkLower(join(work, 'bad'), { kind: 'rclone-s3', verity: VERITY, endpoint: 'http://h', credentials: { ...KEY, secretAccessKey: 'x\ntype = local' } }),
     ).rejects.toThrow(/secret_access_key holds a line break/);
   }, 60_000);
 });

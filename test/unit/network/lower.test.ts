@@ -9,8 +9,9 @@ describe('--lower values', () => {
     expect(lowerProblem('local')).toBeUndefined();
     expect(lowerProblem('http://10.0.2.2:8080/images/')).toBeUndefined();
     expect(lowerProblem('https://boot.example/images/')).toBeUndefined();
-    expect(parseLower('https://boot.example/images/')).toEqual({ kind: 'image', transport: 'https', url: 'https://boot.example/images/' });
-    expect(parseLower('http://boot.example/images/')).toEqual({ kind: 'image', transport: 'http', url: 'http://boot.example/images/' });
+    expect(parseLower('https://boot.example/images/')).toEqual({ kind: 'image', transport: 'rclone-http', url: 'https://boot.example/images/' });
+    expect(parseLower('http://boot.example/images/')).toEqual({ kind: 'image', transport: 'httpfs2', url: 'http://boot.example/images/' });
+    expect(parseLower('http://boot.example/images/', { httpClient: 'rclone' })).toEqual({ kind: 'image', transport: 'rclone-http', url: 'http://boot.example/images/' });
     expect(lowerProblem(`http://boot.example/root-${SHA}.sqfs`)).toBeUndefined();
   });
 
@@ -23,7 +24,7 @@ describe('--lower values', () => {
     expect(lowerProblem('s3fs://boot/roots/v1/')).toBeUndefined();
     expect(lowerProblem('s3fs://boot/')).toBeUndefined();
     expect(lowerProblem('s3fs://boot/roots/v1')).toMatch(/s3fs:\/\/BUCKET\/PREFIX\/ \(ending in \/\)/);
-    expect(parseLower('s3fs://boot/roots/v1/', 'http://10.0.2.2:9000')).toEqual({ kind: 's3fs', url: 's3fs://boot/roots/v1/' });
+    expect(parseLower('s3fs://boot/roots/v1/', { endpoint: 'http://10.0.2.2:9000' })).toEqual({ kind: 's3fs', url: 's3fs://boot/roots/v1/' });
     expect(() => parseBuildOptions({ lower: 's3fs://boot/roots/v1/' })).toThrow(/--endpoint: required with --lower s3:\/\/… or s3fs:/);
     expect(() => parseBuildOptions({ lower: 's3fs://boot/roots/v1/', endpoint: 'http://10.0.2.2:9000', signedReads: true })).not.toThrow();
   });
@@ -64,17 +65,27 @@ describe('--lower values', () => {
     expect(lowerProblem('s3://boot/sticks/')).toBeUndefined();
     expect(lowerProblem(`s3://boot/sticks/root-${SHA}.sqfs`)).toBeUndefined();
     expect(lowerProblem('s3://B/')).toMatch(/s3:\/\/BUCKET\/PREFIX\//);
-    expect(parseLower('s3://boot/sticks/', 'http://10.0.2.2:9000')).toEqual({ kind: 'image', transport: 'http', url: 'http://10.0.2.2:9000/boot/sticks/' });
-    expect(parseLower('s3://boot/sticks/', 'http://10.0.2.2:9000', true)).toEqual({
+    expect(parseLower('s3://boot/sticks/', { endpoint: 'http://10.0.2.2:9000' })).toEqual({ kind: 'image', transport: 'httpfs2', url: 'http://10.0.2.2:9000/boot/sticks/' });
+    expect(parseLower('s3://boot/sticks/', { endpoint: 'http://10.0.2.2:9000', signedReads: true })).toEqual({
       kind: 'image',
-      transport: 's3',
+      transport: 'rclone-s3',
       url: 's3://boot/sticks/',
       s3: { endpoint: 'http://10.0.2.2:9000', signed: true },
     });
-    expect(parseLower('s3://boot/sticks/', 'https://s3.example')).toMatchObject({ transport: 's3', s3: { endpoint: 'https://s3.example', signed: false } });
+    expect(parseLower('s3://boot/sticks/', { endpoint: 'https://s3.example' })).toMatchObject({ transport: 'rclone-s3', s3: { endpoint: 'https://s3.example', signed: false } });
     expect(() => parseBuildOptions({ lower: 's3://boot/sticks/' })).toThrow(/--endpoint: required with --lower s3:/);
     expect(() => parseBuildOptions({ lower: 'http://b/p/', signedReads: true })).toThrow(/--signed-reads: only used with an S3 lower/);
     expect(() => parseBuildOptions({ lower: 's3://boot/sticks/', endpoint: 'ftp://s3.example' })).toThrow(/--endpoint:/);
+  });
+
+  it('takes --http-client only where httpfs2 would read the image: plain http://, or a public bucket behind an http:// endpoint', () => {
+    expect(parseBuildOptions({ lower: 'http://b/p/', httpClient: 'rclone' }).httpClient).toBe('rclone');
+    expect(parseBuildOptions({ lower: 's3://boot/p/', endpoint: 'http://s3.example', httpClient: 'rclone' }).httpClient).toBe('rclone');
+    expect(parseBuildOptions({ lower: 'http://b/p/' }).httpClient).toBeUndefined();
+    for (const o of [{ lower: 'https://b/p/' }, { lower: 'local' }, { lower: 's3://boot/p/', endpoint: 'http://s3.example', signedReads: true }]) {
+      expect(() => parseBuildOptions({ ...o, httpClient: 'httpfs2' })).toThrow(/--http-client: only for images read over plain http:/);
+    }
+    expect(() => parseBuildOptions({ lower: 'http://b/p/', httpClient: 'curl' as 'rclone' })).toThrow(/--http-client:/);
   });
 
   it('takes --ca-cert only where the stick speaks TLS: an https lower or an https S3 endpoint', () => {
