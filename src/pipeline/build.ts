@@ -284,7 +284,9 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
           ]
         : []),
       ...(r.fidelity ? [`  lower:      ${o.lower} (${tree}; ${TREE_SOURCE[tree](o.lower)})`, ...formatFidelity(r.fidelity, tree)] : []),
-      `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.modules)}, init ${formatBytes(p.init)})`,
+      `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.modules)}, init ${formatBytes(p.init)}${
+        networkRuntimeBytes(r) ? `, network client and its runtime root ${formatBytes(networkRuntimeBytes(r))}` : ''
+      })`,
       `  RAM:        at least ${formatBytes(minimumRam(r))} to boot; writes to / go to RAM (tmpfs, up to ${o.upperSize} of RAM)`,
       `  try it:     flashroot try ${o.out}${r.boot === 'uefi' ? ' --uefi' : ''}`,
     ].join('\n'),
@@ -297,7 +299,17 @@ function s3Access(o: BuildOptions): string {
   return o.endpoint?.startsWith('https://') ? 'the bucket must allow anonymous listing of the prefix and reads' : 'the bucket must allow public reads';
 }
 
-/** Kernel + unpacked initramfs + a working margin for the kernel and the root's init. */
+/** What a network lower (an image, or a tree with its fidelity report) adds to the initramfs: its FUSE client's runtime root, mostly. */
+function networkRuntimeBytes(r: BuildResult): number {
+  if (!r.network && !r.fidelity) return 0;
+  const { busybox, modules, init } = r.initramfs.parts;
+  return r.initramfs.uncompressedBytes - busybox - modules - init;
+}
+
+/**
+ * Kernel + unpacked initramfs + a working margin for the kernel and the root's init; a network
+ * lower's runtime root is copied to a tmpfs at boot, so it counts twice until switch_root.
+ */
 function minimumRam(r: BuildResult): number {
-  return r.initramfs.uncompressedBytes + 160 * 1024 * 1024;
+  return r.initramfs.uncompressedBytes + networkRuntimeBytes(r) + 160 * 1024 * 1024;
 }
