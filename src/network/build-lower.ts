@@ -69,7 +69,7 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
     return { extraModuleGroups: ['network'], stageExtra: (root) => stageNetworkLower(root, stage) };
   }
   if (lower.kind === 's3fs' && files.endpoint) {
-    const stage = { kind: 's3fs', endpoint: files.endpoint, credentials: files.s3Credentials } as const;
+    const stage = { kind: 's3fs', endpoint: files.endpoint, caCert: files.caCert, credentials: files.s3Credentials } as const;
     return { extraModuleGroups: ['network'], stageExtra: (root) => stageNetworkLower(root, stage) };
   }
   return {};

@@ -53,7 +53,7 @@ export type NetworkLowerStage =
   | { kind: 'rclone-http'; verity: VerityInfo; caCert?: string }
   | { kind: 'rclone-s3'; verity: VerityInfo; caCert?: string; endpoint: string; credentials?: S3Credentials }
   | { kind: 'sshfs'; sshKey: string; knownHosts?: string }
-  | { kind: 's3fs'; endpoint: string; credentials?: S3Credentials };
+  | { kind: 's3fs'; endpoint: string; caCert?: string; credentials?: S3Credentials };
 /** Where the sshfs lower's key and host keys sit inside the runtime root. */
 const SSH_DIR = 'etc/flashroot/ssh';
 /** Where s3fs finds the key it signs reads with (--signed-reads), inside the runtime root. */
@@ -138,10 +138,25 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage): Pro
   if (s.kind === 'sshfs') await stageSsh(rt, s);
   if (s.kind === 'rclone-http' || s.kind === 'rclone-s3') await stageRclone(rt, s.caCert);
   if (s.kind === 'rclone-s3') await writeRcloneS3Config(rt, s.endpoint, s.credentials);
-  if (s.kind === 's3fs') await stageS3fs(rt, s.credentials);
+  if (s.kind === 's3fs') await stageS3fs(rt, s.credentials, s.caCert);
 }
 
-async function stageS3fs(rt: string, credentials: S3Credentials | undefined): Promise<void> {
+/** Copies the CA certificates the stick trusts (--ca-cert, or this host's bundle) into the runtime root. */
+async function stageCa(rt: string, caCert: string | undefined, dest: string): Promise<void> {
+  const source = caCert ?? HOST_CA_BUNDLE;
+  await mkdir(dirname(join(rt, dest)), { recursive: true });
+  await copyFile(source, join(rt, dest)).catch((e: NodeJS.ErrnoException) => {
+    throw new InputError(
+      source,
+      `cannot read the CA certificates for the network lower (${source}): ${e.code ?? e.message}`,
+      caCert ? 'give a readable PEM file to --ca-cert' : 'install ca-certificates, or give the CA that signed the server certificate with --ca-cert FILE',
+    );
+  });
+}
+
+async function stageS3fs(rt: string, credentials: S3Credentials | undefined, caCert: string | undefined): Promise<void> {
+  // libcurl (gnutls) reads the CA bundle from Debian's path; s3fs has no option to name another.
+  await stageCa(rt, caCert, HOST_CA_BUNDLE.slice(1));
   // s3fs keeps the parts of open files it has read in temporary files under /tmp (see 54-lower-s3fs.sh).
   await mkdir(join(rt, 'tmp'));
   await chmod(join(rt, 'tmp'), 0o1777);
@@ -154,15 +169,7 @@ async function stageS3fs(rt: string, credentials: S3Credentials | undefined): Pr
 async function stageRclone(rt: string, caCert: string | undefined): Promise<void> {
   // rclone 1.60 runs `fusermount` from PATH; fuse3 ships it only as fusermount3.
   await symlink('fusermount3', join(rt, 'usr/bin/fusermount'));
-  const source = caCert ?? HOST_CA_BUNDLE;
-  await mkdir(dirname(join(rt, CA_FILE)), { recursive: true });
-  await copyFile(source, join(rt, CA_FILE)).catch((e: NodeJS.ErrnoException) => {
-    throw new InputError(
-      source,
-      `cannot read the CA certificates for the https:// lower (${source}): ${e.code ?? e.message}`,
-      caCert ? 'give a readable PEM file to --ca-cert' : 'install ca-certificates, or give the CA that signed the server certificate with --ca-cert FILE',
-    );
-  });
+  await stageCa(rt, caCert, CA_FILE);
 }
 
 /**

@@ -80,7 +80,6 @@ export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
     if (Boolean(r.data.signKey) !== Boolean(r.data.signCert)) problems.push('--sign-key and --sign-cert: give both or neither');
     if (/^s3(fs)?:\/\//.test(r.data.lower) !== Boolean(r.data.endpoint)) problems.push('--endpoint: required with --lower s3://… or s3fs://…, and only used with them');
     if (r.data.endpoint && !/^https?:\/\//.test(r.data.endpoint)) problems.push('--endpoint: give an http:// or https:// URL');
-    if (r.data.lower.startsWith('s3fs://') && r.data.endpoint?.startsWith('https://')) problems.push('--endpoint: s3fs:// lowers read over http:// only (the stick carries no CA bundle for s3fs yet)');
     if (r.data.httpClient) {
       // What the lower would be read with by default: only httpfs2's plain-http images have a choice.
       const byDefault = lowerProblem(r.data.lower) ? undefined : parseLower(r.data.lower, { ...r.data, httpClient: undefined });
@@ -89,7 +88,7 @@ export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
       }
     }
     if (r.data.signedReads && !r.data.endpoint) problems.push('--signed-reads: only used with an S3 lower (--lower s3://… --endpoint URL)');
-    const tls = r.data.lower.startsWith('https://') || (r.data.lower.startsWith('s3://') && Boolean(r.data.endpoint?.startsWith('https://')));
+    const tls = r.data.lower.startsWith('https://') || Boolean(r.data.endpoint?.startsWith('https://'));
     if (r.data.caCert && !tls) problems.push('--ca-cert: only used with --lower https://… or an https:// --endpoint');
     if (r.data.lower.startsWith('sshfs://') !== Boolean(r.data.sshKey)) problems.push('--ssh-key: required with --lower sshfs://…, and only used with it');
     if (r.data.sshKnownHosts && !r.data.sshKey) problems.push('--ssh-known-hosts: only used with --lower sshfs://… and --ssh-key');

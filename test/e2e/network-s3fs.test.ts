@@ -1,7 +1,8 @@
 /**
  * File-level S3 lower: the network test root published with `flashroot publish ROOT s3fs://…` (in
  * s3fs's object format, signed PUTs) to the loopback S3 server in private mode (unsigned reads
- * refused), a stick built with --signed-reads (the key from the environment of the build only),
+ * refused) behind an https:// endpoint whose certificate comes from a test CA (--ca-cert for the
+ * stick), a stick built with --signed-reads (the key from the environment of the build only),
  * one boot: s3fs mounts the tree from the runtime root and the root's init reports what survived
  * and what the booted system can see of the key. The server stays up: with a file-level lower a
  * stopped server fails even the creation of files in the RAM upper (overlayfs looks the name up
@@ -20,6 +21,7 @@ import { BOOT_FAILURES } from '../helpers/demo.js';
 import { BIG_FILE_BYTES, makeNetRoot, NET_BOOTED, NET_DONE, NET_INIT, NET_SECRET, NET_STOP_SERVER } from '../helpers/net-root.js';
 import { freePort } from '../helpers/nginx.js';
 import { startTestS3, type TestS3 } from '../helpers/s3-server.js';
+import { makeTestCa } from '../helpers/tls.js';
 
 const CREDS: S3Credentials = { accessKeyId: 'FLASHROOTS3FS', secretAccessKey: NET_SECRET, region: 'eu-west-3' };
 const TARGET = 's3fs://boot/roots/net/';
@@ -30,21 +32,26 @@ let port: number;
 let s3: TestS3;
 let stick: BuildResult;
 let published: string;
+let publishEnv: Record<string, string>;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'flashroot-s3fs-'));
   const root = join(work, 'root');
   await makeNetRoot(root);
   port = await freePort();
-  s3 = await startTestS3(port, CREDS, { private: true });
-  published = (await run('node', ['bin/flashroot.js', 'publish', root, TARGET, '--endpoint', s3.endpoint], { env: AWS_ENV, timeoutMs: 120_000 })).stdout;
+  const tls = await makeTestCa(work);
+  s3 = await startTestS3(port, CREDS, { private: true, tls });
+  // publish trusts the test CA as node does any extra CA: NODE_EXTRA_CA_CERTS.
+  publishEnv = { ...AWS_ENV, NODE_EXTRA_CA_CERTS: tls.ca };
+  published = (await run('node', ['bin/flashroot.js', 'publish', root, TARGET, '--endpoint', s3.endpoint], { env: publishEnv, timeoutMs: 120_000 })).stdout;
   stick = await build(
     {
       root,
       init: NET_INIT,
       out: join(work, 'stick.img'),
       lower: TARGET,
-      endpoint: `http://10.0.2.2:${port}`,
+      endpoint: `https://10.0.2.2:${port}`,
+      caCert: tls.ca,
       signedReads: true,
       boot: 'bios',
       menuTimeout: 0,
@@ -75,7 +82,7 @@ describe('root tree in a private bucket over s3fs', () => {
   });
 
   it('refuses to publish over a tree that is there', async () => {
-    const again = await run('node', ['bin/flashroot.js', 'publish', join(work, 'root'), TARGET, '--endpoint', s3.endpoint], { env: AWS_ENV, okExitCodes: [6] });
+    const again = await run('node', ['bin/flashroot.js', 'publish', join(work, 'root'), TARGET, '--endpoint', s3.endpoint], { env: publishEnv, okExitCodes: [6] });
     expect(again.stderr).toMatch(/already holds objects/);
   });
 

@@ -91,6 +91,7 @@ describe('--lower values', () => {
   it('takes --ca-cert only where the stick speaks TLS: an https lower or an https S3 endpoint', () => {
     expect(parseBuildOptions({ lower: 'https://b/p/', caCert: 'ca.pem' }).caCert).toBe('ca.pem');
     expect(parseBuildOptions({ lower: 's3://boot/p/', endpoint: 'https://s3.example', caCert: 'ca.pem' }).caCert).toBe('ca.pem');
+    expect(parseBuildOptions({ lower: 's3fs://boot/p/', endpoint: 'https://s3.example', caCert: 'ca.pem' }).caCert).toBe('ca.pem');
     expect(() => parseBuildOptions({ lower: 'http://b/p/', caCert: 'ca.pem' })).toThrow(/--ca-cert: only used with --lower https:/);
     expect(() => parseBuildOptions({ lower: 's3://boot/p/', endpoint: 'http://s3.example', caCert: 'ca.pem' })).toThrow(/--ca-cert: only used/);
   });
