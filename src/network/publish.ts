@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { FlashrootError, InputError, SafetyError } from '../errors.js';
 import { sha256File } from '../util/hash.js';
 import { imageName, lowerProblem } from './lower.js';
-import { objectUrl, parseS3Url, s3Request, type S3Credentials } from './s3.js';
+import { objectUrl, parseS3Url, s3Request, type S3Access } from './s3.js';
 
 export interface PublishResult {
   name: string;
@@ -71,22 +71,22 @@ export async function publishToDir(image: string, dir: string, baseUrl?: string)
   return { name, path, sha256, bytes, existed: false, lower };
 }
 
-export async function publishToS3(image: string, target: string, endpoint: string, creds: S3Credentials): Promise<PublishResult> {
+export async function publishToS3(image: string, target: string, access: S3Access): Promise<PublishResult> {
   const { bucket, prefix } = parseS3Url(target);
   const bytes = await checkImage(image);
   const sha256 = await sha256File(image);
   const name = imageName(sha256);
-  const url = objectUrl(endpoint, bucket, `${prefix}${name}`);
+  const url = objectUrl(access.endpoint, bucket, `${prefix}${name}`);
   const path = `s3://${bucket}/${prefix}${name}`;
   const result = { name, path, sha256, bytes, lower: `${target}${name}` };
-  const head = await s3Request('HEAD', url, creds);
+  const head = await s3Request('HEAD', url, access);
   if (head.status === 200) {
     // Our PUT records the sha256 as metadata; an object without it (or another one) is not ours to judge.
     if (head.headers['x-amz-meta-sha256'] === sha256 && Number(head.headers['content-length']) === bytes) return { ...result, existed: true };
     throw new SafetyError(`${path} exists with other content or without our sha256 metadata`, IN_USE, 'check the bucket; booted systems may be reading that object');
   }
   if (head.status !== 404) throw s3Error('HEAD', url, head.status, '');
-  const put = await s3Request('PUT', url, creds, {
+  const put = await s3Request('PUT', url, access, {
     file: image,
     bytes,
     sha256,

@@ -21,6 +21,14 @@ export interface S3Credentials {
   region: string;
 }
 
+/** Where and as whom requests go. */
+export interface S3Access {
+  endpoint: string;
+  creds: S3Credentials;
+  /** CA certificates (PEM) to trust for an https:// endpoint, instead of Node's own. */
+  ca?: Buffer;
+}
+
 /** s3://BUCKET/PREFIX/ holds images under their content-addressed names; s3fs://BUCKET/PREFIX/ holds a tree. */
 export function parseS3Url(url: string, scheme: 's3' | 's3fs' = 's3'): S3Location {
   const m = new RegExp(`^${scheme}://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/((?:[\\w.-]+/)*)$`).exec(url);
@@ -94,7 +102,7 @@ export interface S3Response {
 export async function s3Request(
   method: 'GET' | 'HEAD' | 'PUT',
   url: URL,
-  creds: S3Credentials,
+  { creds, ca }: Pick<S3Access, 'creds' | 'ca'>,
   opts: { file?: string; data?: Buffer; bytes?: number; sha256?: string; extra?: Record<string, string>; now?: Date } = {},
 ): Promise<S3Response> {
   const payload = opts.sha256 ?? createHash('sha256').update(opts.data ?? '').digest('hex');
@@ -109,13 +117,17 @@ export async function s3Request(
   headers.authorization = signV4(method, url, headers, payload, creds);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = send(url, { method, headers, timeout: 60_000 }, (res) => {
+    const req = send(url, { method, headers, timeout: 60_000, ...(ca ? { ca } : {}) }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
-    req.on('error', (e) => reject(new FlashrootError('ES3', `${method} ${url.href} failed: ${e.message}`, { hint: 'check --endpoint and that the server is up', cause: e })));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      const untrusted = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(e.code ?? '');
+      const hint = untrusted ? "the endpoint's certificate is not from a CA this machine trusts: give that CA with --ca-cert FILE" : 'check --endpoint and that the server is up';
+      reject(new FlashrootError('ES3', `${method} ${url.href} failed: ${e.message}`, { hint, cause: e }));
+    });
     if (opts.file) createReadStream(opts.file).pipe(req);
     else req.end(opts.data);
   });

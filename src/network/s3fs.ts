@@ -22,7 +22,7 @@ import { walkRoot, type TreeEntry } from '../root/walk.js';
 import { sha256File } from '../util/hash.js';
 import { treeFidelity, type FidelityLoss } from './fidelity.js';
 import { s3Error } from './publish.js';
-import { objectUrl, parseS3Url, s3Request, type S3Credentials } from './s3.js';
+import { objectUrl, parseS3Url, s3Request, type S3Access } from './s3.js';
 
 export interface S3fsObject {
   /** Key inside the bucket. */
@@ -68,10 +68,10 @@ export async function s3fsObject(prefix: string, e: TreeEntry): Promise<S3fsObje
   return undefined;
 }
 
-async function checkPrefixEmpty(endpoint: string, bucket: string, prefix: string, creds: S3Credentials, target: string): Promise<void> {
-  const url = objectUrl(endpoint, bucket, '');
+async function checkPrefixEmpty(access: S3Access, bucket: string, prefix: string, target: string): Promise<void> {
+  const url = objectUrl(access.endpoint, bucket, '');
   url.search = `list-type=2&max-keys=1&prefix=${encodeURIComponent(prefix)}`;
-  const r = await s3Request('GET', url, creds);
+  const r = await s3Request('GET', url, access);
   if (r.status !== 200) throw s3Error('GET', url, r.status, r.body);
   const first = /<Key>([^<]*)<\/Key>/.exec(r.body)?.[1];
   if (first !== undefined) {
@@ -79,13 +79,13 @@ async function checkPrefixEmpty(endpoint: string, bucket: string, prefix: string
   }
 }
 
-async function put(o: S3fsObject, endpoint: string, bucket: string, creds: S3Credentials): Promise<void> {
-  const url = objectUrl(endpoint, bucket, o.key);
+async function put(o: S3fsObject, access: S3Access, bucket: string): Promise<void> {
+  const url = objectUrl(access.endpoint, bucket, o.key);
   const extra = { 'if-none-match': '*', 'content-type': o.contentType, ...o.meta };
   const r =
     'file' in o.body
-      ? await s3Request('PUT', url, creds, { file: o.body.file, bytes: o.body.bytes, sha256: await sha256File(o.body.file), extra })
-      : await s3Request('PUT', url, creds, { data: o.body.data, extra });
+      ? await s3Request('PUT', url, access, { file: o.body.file, bytes: o.body.bytes, sha256: await sha256File(o.body.file), extra })
+      : await s3Request('PUT', url, access, { data: o.body.data, extra });
   if (r.status === 412) throw new SafetyError(`s3://${bucket}/${o.key} appeared while publishing`, NEVER_OVER, 'another publish ran at the same time; check the prefix and publish to a new one');
   if (r.status !== 200) throw s3Error('PUT', url, r.status, r.body);
 }
@@ -97,15 +97,14 @@ async function put(o: S3fsObject, endpoint: string, bucket: string, creds: S3Cre
 export async function publishTreeToS3(
   root: string,
   target: string,
-  endpoint: string,
-  creds: S3Credentials,
+  access: S3Access,
   report: (losses: FidelityLoss[]) => void,
 ): Promise<TreePublishResult> {
   const { bucket, prefix } = parseS3Url(target, 's3fs');
   if (!(await stat(root).catch(() => undefined))?.isDirectory()) {
     throw new InputError(root, `${root} is not a directory`, 'give the root filesystem tree to publish (the directory you would pass to flashroot build --root)');
   }
-  await checkPrefixEmpty(endpoint, bucket, prefix, creds, target);
+  await checkPrefixEmpty(access, bucket, prefix, target);
   report(await treeFidelity(root, 's3fs'));
   const objects: S3fsObject[] = [];
   const leftOut: string[] = [];
@@ -115,7 +114,7 @@ export async function publishTreeToS3(
     else leftOut.push(e.path);
   }
   for (let i = 0; i < objects.length; i += PARALLEL_PUTS) {
-    await Promise.all(objects.slice(i, i + PARALLEL_PUTS).map((o) => put(o, endpoint, bucket, creds)));
+    await Promise.all(objects.slice(i, i + PARALLEL_PUTS).map((o) => put(o, access, bucket)));
   }
   const bytes = objects.reduce((n, o) => n + ('file' in o.body ? o.body.bytes : 0), 0);
   return { lower: target, objects: objects.length, bytes, leftOut };

@@ -87,7 +87,7 @@ describe('root image in an S3 bucket', () => {
   it('public-read: publishes with a signed PUT and boots from the object over http', async () => {
     const net = publicStick.network as NonNullable<BuildResult['network']>;
     expect(net.url).toMatch(/^http:\/\/10\.0\.2\.2:\d+\/boot\/sticks\/root-[0-9a-f]{64}\.sqfs$/);
-    const published = await publishToS3(net.path, 's3://boot/sticks/', publicS3.endpoint, CREDS);
+    const published = await publishToS3(net.path, 's3://boot/sticks/', { endpoint: publicS3.endpoint, creds: CREDS });
     expect(net.url.endsWith(published.name)).toBe(true);
     const r = await bootImage({ image: publicStick.image, network: true, expect: DEMO_MARKER, failOn: BOOT_FAILURES, timeoutSec: 200 });
     const text = r.console.join('\n');
@@ -103,7 +103,8 @@ describe('root image in an S3 bucket', () => {
     const net = privateStick.network as NonNullable<BuildResult['network']>;
     expect(net.url).toMatch(/^s3:\/\/boot\/private\/root-[0-9a-f]{64}\.sqfs$/);
     const key = `/boot/private/${net.url.split('/').pop() ?? ''}`;
-    privateS3.put(key, await readFile(net.path));
+    await publishToS3(net.path, 's3://boot/private/', { endpoint: privateS3.endpoint, creds: CREDS, ca: await readFile(tls.ca) });
+    expect(privateS3.objects.has(key)).toBe(true);
     // The bucket really is private: the same GET without a signature is refused.
     expect(await unsignedStatus(`${privateS3.endpoint}${key}`)).toBe(403);
     const s3 = privateS3;

@@ -32,7 +32,7 @@ let port: number;
 let s3: TestS3;
 let stick: BuildResult;
 let published: string;
-let publishEnv: Record<string, string>;
+let publishArgs: string[];
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'flashroot-s3fs-'));
@@ -41,9 +41,8 @@ beforeAll(async () => {
   port = await freePort();
   const tls = await makeTestCa(work);
   s3 = await startTestS3(port, CREDS, { private: true, tls });
-  // publish trusts the test CA as node does any extra CA: NODE_EXTRA_CA_CERTS.
-  publishEnv = { ...AWS_ENV, NODE_EXTRA_CA_CERTS: tls.ca };
-  published = (await run('node', ['bin/flashroot.js', 'publish', root, TARGET, '--endpoint', s3.endpoint], { env: publishEnv, timeoutMs: 120_000 })).stdout;
+  publishArgs = ['--endpoint', s3.endpoint, '--ca-cert', tls.ca];
+  published = (await run('node', ['bin/flashroot.js', 'publish', root, TARGET, ...publishArgs], { env: AWS_ENV, timeoutMs: 120_000 })).stdout;
   stick = await build(
     {
       root,
@@ -82,7 +81,7 @@ describe('root tree in a private bucket over s3fs', () => {
   });
 
   it('refuses to publish over a tree that is there', async () => {
-    const again = await run('node', ['bin/flashroot.js', 'publish', join(work, 'root'), TARGET, '--endpoint', s3.endpoint], { env: publishEnv, okExitCodes: [6] });
+    const again = await run('node', ['bin/flashroot.js', 'publish', join(work, 'root'), TARGET, ...publishArgs], { env: AWS_ENV, okExitCodes: [6] });
     expect(again.stderr).toMatch(/already holds objects/);
   });
 

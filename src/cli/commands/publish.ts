@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { RegisterCommand } from './index.js';
 
@@ -5,6 +6,7 @@ interface PublishOptions {
   to?: string;
   url?: string;
   endpoint?: string;
+  caCert?: string;
   json?: boolean;
 }
 
@@ -19,9 +21,10 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--to <dir>', 'the web root directory (served over HTTP with range requests)')
     .option('--url <url>', 'with --to: the URL the web server maps it to, ending in / (prints the --lower value)')
     .option('--endpoint <url>', 'with s3://… or s3fs://…: the S3 endpoint, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000')
+    .option('--ca-cert <file>', 'with an https:// --endpoint: the CA certificates (PEM) to trust for it, instead of the system ones')
     .option('--json', 'print the result as JSON')
     .action(async (source: string, s3Url: string | undefined, opts: PublishOptions) => {
-      const [{ publishToDir, publishToS3 }, { publishTreeToS3 }, { formatFidelity }, { credentialsFromEnv }, { UsageError }] = await Promise.all([
+      const [{ publishToDir, publishToS3 }, { publishTreeToS3 }, { formatFidelity }, { credentialsFromEnv }, { InputError, UsageError }] = await Promise.all([
         import('../../network/publish.js'),
         import('../../network/s3fs.js'),
         import('../../network/fidelity.js'),
@@ -30,9 +33,16 @@ export const register: RegisterCommand = (program: Command) => {
       ]);
       if (Boolean(s3Url) === Boolean(opts.to)) throw new UsageError('give either --to DIR or s3://BUCKET/PREFIX/ (or s3fs://BUCKET/PREFIX/) --endpoint URL', 'see flashroot publish --help');
       if (s3Url && !opts.endpoint) throw new UsageError(`${s3Url.replace(/:.*/, '')}://… needs --endpoint URL`, 'e.g. --endpoint https://s3.eu-west-1.amazonaws.com');
+      if (opts.caCert && !opts.endpoint?.startsWith('https://')) throw new UsageError('--ca-cert: only used with an https:// --endpoint', 'see flashroot publish --help');
       const print = (line: string) => void (opts.json || process.stdout.write(`${line}\n`));
+      const ca = opts.caCert
+        ? await readFile(opts.caCert).catch((e: NodeJS.ErrnoException) => {
+            throw new InputError(opts.caCert ?? '', `cannot read --ca-cert ${opts.caCert ?? ''}: ${e.code ?? e.message}`, 'give the PEM file of the CA that signed the endpoint certificate');
+          })
+        : undefined;
+      const access = () => ({ endpoint: opts.endpoint ?? '', creds: credentialsFromEnv(), ca });
       if (s3Url?.startsWith('s3fs://')) {
-        const r = await publishTreeToS3(source, s3Url, opts.endpoint ?? '', credentialsFromEnv(), (losses) => {
+        const r = await publishTreeToS3(source, s3Url, access(), (losses) => {
           print(`publishing ${source} to ${s3Url} in s3fs's object format`);
           formatFidelity(losses, 's3fs').forEach(print);
         });
@@ -41,7 +51,7 @@ export const register: RegisterCommand = (program: Command) => {
         print(`boot it with: --lower ${r.lower} --endpoint ${opts.endpoint ?? ''}`);
         return;
       }
-      const r = s3Url ? await publishToS3(source, s3Url, opts.endpoint ?? '', credentialsFromEnv()) : await publishToDir(source, opts.to ?? '', opts.url);
+      const r = s3Url ? await publishToS3(source, s3Url, access()) : await publishToDir(source, opts.to ?? '', opts.url);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         return;
