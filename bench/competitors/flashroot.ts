@@ -3,6 +3,7 @@
  * a dm-verity root image fetched at boot from a server on the host (10.0.2.2 from QEMU): nginx over
  * HTTP or HTTPS, or a private S3 bucket behind an https:// endpoint read with signed requests.
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -38,7 +39,7 @@ function flashrootCompetitor(how: string, network?: (port: number, tls: TestCa) 
     async prepare(k) {
       kernel = k;
       // The port is baked into the stick at build time; the server listens on it for each boot.
-      if (network) setup = network(await freePort(), await makeTestCa(await mkdtemp(join(tmpdir(), 'flashroot-bench-ca-'))));
+      if (network) setup = network(await freePort(), await throwawayCa());
     },
     async buildStick(root: BenchRoot, out: string): Promise<BuiltStick> {
       const r = await build(
@@ -62,6 +63,13 @@ function flashrootCompetitor(how: string, network?: (port: number, tls: TestCa) 
         }
       : {}),
   };
+}
+
+/** A CA and server certificate for the run, removed when the bench exits. */
+async function throwawayCa(): Promise<TestCa> {
+  const dir = await mkdtemp(join(tmpdir(), 'flashroot-bench-ca-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return makeTestCa(dir);
 }
 
 const serveNginx =
