@@ -1,0 +1,18 @@
+/**
+ * One temporary directory for the whole run, removed at its end: tests (and the tools and QEMU
+ * they start) make their scratch directories under os.tmpdir(), and a run builds some 0.5 GB of
+ * sticks there. FLASHROOT_KEEP_TMP=1 keeps it, to look at what a failed test left.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export default function setup(): () => void {
+  const dir = mkdtempSync(join(tmpdir(), 'flashroot-tests-'));
+  // Read by os.tmpdir() in the test workers, which inherit this environment.
+  process.env.TMPDIR = dir;
+  return () => {
+    if (process.env.FLASHROOT_KEEP_TMP === '1') process.stdout.write(`kept the tests' temporary files in ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
+  };
+}
