@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   kmod cpio zstd xz-utils
   systemd-boot-efi      # UEFI loader and the UKI stub
   sbsigntool openssl    # Secure Boot signing (openssl: test and user keys)
+  faketime              # reproducible signing: sbsign stamps the signing time
   binutils              # objdump, to cross-check our PE writer
   ovmf                  # UEFI firmware for QEMU
   qemu-system-x86 qemu-utils

@@ -32,9 +32,9 @@ async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-/** Fails before any work when a tool or the key/cert is missing. */
-export async function checkSigningKey(key: SigningKey): Promise<void> {
-  await preflight(['sbsign', 'sbverify']);
+/** Fails before any work when a tool or the key/cert is missing (faketime: to sign at a build epoch). */
+export async function checkSigningKey(key: SigningKey, epoch?: number): Promise<void> {
+  await preflight(['sbsign', 'sbverify', ...(epoch === undefined ? [] : ['faketime'])]);
   for (const [what, path] of [['key', key.key], ['certificate', key.cert]] as const) {
     const text = await readFile(path, 'utf8').catch((e: unknown) => {
       throw new InputError(path, `Cannot read the signing ${what} ${path}: ${(e as Error).message}.`, 'Check --sign-key and --sign-cert.');
@@ -45,12 +45,19 @@ export async function checkSigningKey(key: SigningKey): Promise<void> {
   }
 }
 
-export async function signEfi(image: Buffer, key: SigningKey): Promise<Buffer> {
+/**
+ * sbsign puts the time of signing into the signature (PKCS#7 signingTime): with a build epoch
+ * (reproducible builds), it runs under faketime with the clock stopped at that epoch, so the same
+ * input signs to the same bytes. Firmware does not check that time.
+ */
+export async function signEfi(image: Buffer, key: SigningKey, epoch?: number): Promise<Buffer> {
   return withTempDir(async (dir) => {
     const input = join(dir, 'in.efi');
     const output = join(dir, 'out.efi');
     await writeFile(input, image);
-    await run('sbsign', ['--key', key.key, '--cert', key.cert, '--output', output, input]);
+    const args = ['--key', key.key, '--cert', key.cert, '--output', output, input];
+    if (epoch === undefined) await run('sbsign', args);
+    else await run('faketime', ['-f', new Date(epoch * 1000).toISOString().replace('T', ' ').slice(0, 19), 'sbsign', ...args], { env: { TZ: 'UTC' } });
     return readFile(output);
   });
 }
@@ -69,15 +76,15 @@ export async function verifyEfi(image: Buffer, cert: string): Promise<void> {
 }
 
 /** Signs every .efi among the files (the loader and the UKIs) and checks each signature. */
-export async function signEspFiles(files: readonly EspFile[], key: SigningKey): Promise<EspFile[]> {
-  await checkSigningKey(key);
+export async function signEspFiles(files: readonly EspFile[], key: SigningKey, epoch?: number): Promise<EspFile[]> {
+  await checkSigningKey(key, epoch);
   const signed: EspFile[] = [];
   for (const f of files) {
     if (!/\.efi$/i.test(f.path)) {
       signed.push(f);
       continue;
     }
-    const data = await signEfi(f.data, key);
+    const data = await signEfi(f.data, key, epoch);
     await verifyEfi(data, key.cert);
     signed.push({ path: f.path, data });
   }

@@ -112,7 +112,7 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
   // Read now, not after minutes of compressing: a missing key is the user's to fix first.
   const s3Credentials = o.signedReads ? credentialsFromEnv(env) : undefined;
   await checkTools(o);
-  if (o.signKey && o.signCert) await checkSigningKey({ key: o.signKey, cert: o.signCert });
+  if (o.signKey && o.signCert) await checkSigningKey({ key: o.signKey, cert: o.signCert }, epoch);
   const kernel = await resolveKernel(o);
   const out = resolve(o.out);
   await mkdir(dirname(out), { recursive: true });
@@ -215,7 +215,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       const esp = await report.step('Assembling the Unified Kernel Images and systemd-boot', async () => {
         const blobs = await readBootBlobs();
         let espFiles: EspFile[] = systemdBootFiles({ ...blobs, kernel: kernelBytes, initrd: initramfs.data, uname: kernel.version, cmdline, timeoutSec: o.menuTimeout, entries: defaultMenu(menuName) });
-        if (o.signKey && o.signCert) espFiles = await signEspFiles(espFiles, { key: o.signKey, cert: o.signCert });
+        if (o.signKey && o.signCert) espFiles = await signEspFiles(espFiles, { key: o.signKey, cert: o.signCert }, epoch);
         return espFiles;
       });
       for (const f of esp) files.push({ path: f.path, content: f.data });

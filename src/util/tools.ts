@@ -21,6 +21,7 @@ const TOOLS: Record<string, ToolInfo> = {
   xz: { why: 'decompress .ko.xz kernel modules', apt: 'xz-utils' },
   sbsign: { why: 'sign EFI binaries for Secure Boot', apt: 'sbsigntool' },
   sbverify: { why: 'verify Secure Boot signatures', apt: 'sbsigntool' },
+  faketime: { why: 'sign reproducibly: sbsign stamps the time of signing into the signature', apt: 'faketime' },
   openssl: { why: 'generate a Secure Boot signing key', apt: 'openssl' },
   objdump: { why: 'inspect PE/ELF binaries', apt: 'binutils' },
   losetup: { why: 'attach an image file to a loop device', apt: 'mount' },

@@ -8,6 +8,7 @@ import { PARTITION_START } from '../../src/disk/image.js';
 import { build } from '../../src/pipeline/build.js';
 import { Reporter } from '../../src/util/log.js';
 import { run } from '../../src/util/run.js';
+import { sha256 } from '../helpers/demo.js';
 
 /** Collects what the build prints, as the user would see it. */
 function capturingReporter(): { reporter: Reporter; text: () => string } {
@@ -38,5 +39,16 @@ describe('flashroot build --sign-key/--sign-cert', () => {
     const unsigned = capturingReporter();
     await build({ demo: true, boot: 'uefi', out: join(dir, 'unsigned.img') }, unsigned.reporter);
     expect(unsigned.text()).toContain('secure boot: unsigned (use --sign-key/--sign-cert to sign)');
+  });
+
+  it('with --reproducible, a signed stick is identical when built again (signing time = the build epoch)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'signed-repro-'));
+    const key = await generateSigningKey(dir, 'flashroot test db key');
+    const once = { demo: true, boot: 'uefi', reproducible: true, signKey: key.key, signCert: key.cert } as const;
+    const a = await build({ ...once, out: join(dir, 'a.img') }, new Reporter(true));
+    // sbsign stamps the time to the second: make sure the two builds sign in different seconds.
+    await new Promise((r) => setTimeout(r, 1100));
+    const b = await build({ ...once, out: join(dir, 'b.img') }, new Reporter(true));
+    expect(await sha256(b.image)).toBe(await sha256(a.image));
   });
 });

@@ -50,9 +50,16 @@ describe('signing the ESP', () => {
     await expect(verifyEfi(loader, key.cert)).rejects.toThrow(SignatureError);
   });
 
-  it('signs deterministically (no timestamp in the signature)', async () => {
+  it('stamps the signing time, so a build epoch (reproducible builds) signs the same bytes seconds apart', async () => {
     const { loader } = await readBootBlobs();
-    expect((await signEfi(loader, key)).equals(await signEfi(loader, key))).toBe(true);
+    const epoch = 315532800; // 1980-01-01, the FAT epoch reproducible builds default to
+    const first = await signEfi(loader, key, epoch);
+    const now = await signEfi(loader, key);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await signEfi(loader, key, epoch)).equals(first)).toBe(true);
+    // Without an epoch the time of signing is in the signature: a second later, other bytes.
+    expect((await signEfi(loader, key)).equals(now)).toBe(false);
+    await verifyEfi(first, key.cert);
   });
 
   it('checks the key and certificate before work', async () => {
