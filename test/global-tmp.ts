@@ -3,12 +3,14 @@
  * they start) make their scratch directories under os.tmpdir(), and a run builds some 0.5 GB of
  * sticks there. FLASHROOT_KEEP_TMP=1 keeps it, to look at what a failed test left.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export default function setup(): () => void {
   const dir = mkdtempSync(join(tmpdir(), 'flashroot-tests-'));
+  // As /tmp is: tests run some programs as another user (nobody), which need a temporary directory too.
+  chmodSync(dir, 0o1777);
   // Read by os.tmpdir() in the test workers, which inherit this environment.
   process.env.TMPDIR = dir;
   return () => {
