@@ -81,7 +81,7 @@ export const TRANSPORTS: Record<ImageTransport, TransportTraits> = {
     refusedLine: /ERROR : .*connect: connection refused/,
     // As for https, without TLS handshakes: every request waits 10 s for reply headers.
     stall: 'fails',
-    stallWaitSec: 240,
+    stallWaitSec: 300,
     stalledLine: /ERROR : .*timeout awaiting response headers/,
   },
 };
