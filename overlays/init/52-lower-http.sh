@@ -8,6 +8,13 @@
 FR_RT=/run/flashroot/rt
 FR_NET_ERR=/run/flashroot/net.err
 
+# Reads what the build baked in for the network lower; "$1": how to rebuild for it.
+fr_net_conf() {
+	[ -r /etc/flashroot/network.conf ] ||
+		fr_fail lower "this initramfs was built without a network lower" "$1"
+	. /etc/flashroot/network.conf
+}
+
 # Copies the runtime root template to its own tmpfs (not nodev, unlike /run: /dev/fuse lives in
 # it) so the FUSE client survives switch_root, which deletes the initramfs but moves /run along.
 # The size is a cap, not an allocation: rclone alone is 52 MB.
@@ -82,8 +89,9 @@ fr_httpfs_mount() {
 
 # rclone in the runtime root on the image's directory FR_RCLONE_REMOTE (the server's HTML index
 # for https, a bucket prefix for S3, set by the lower kind), with what every call needs: its
-# config (FR_RCLONE_CONFIG), only the stick's CA, and a dead server as an error within seconds
-# (one retry, 10 s without data, 5 s to connect and handshake) instead of minutes of retries.
+# config (FR_RCLONE_CONFIG), only the stick's CA, and bounded waits (one retry, 10 s without
+# data, 5 s to connect and handshake): a refused server is an error within seconds, a stalled one
+# within minutes (docs/network.md, fault catalogue) instead of rclone's default retries.
 fr_rclone() {
 	fr_verb=$1
 	shift
@@ -136,9 +144,7 @@ fr_rclone_s3() {
 # Mounts the image with the FUSE client "$1" (chrooted, at $FR_RT/mnt, retried), then through
 # dm-verity (from RAM with flashroot.toram). $2: what to check when the server cannot be reached.
 fr_lower_image() {
-	[ -r /etc/flashroot/network.conf ] ||
-		fr_fail lower "this initramfs was built without a network lower" "rebuild with flashroot build --lower $FR_LOWER"
-	. /etc/flashroot/network.conf
+	fr_net_conf "rebuild with flashroot build --lower $FR_LOWER"
 	fr_net_runtime
 	mkdir -p "$FR_RT/mnt"
 	fr_net_retry "reach $FR_LOWER" "$1" ||
@@ -153,7 +159,7 @@ fr_lower_image() {
 	fr_net_hide_runtime
 }
 
-# http:// is read by the client the build chose (network.conf, sourced by fr_lower_image).
+# http:// is read by the client the build chose (network.conf, read by fr_lower_image).
 fr_http_mount() {
 	if [ "$FR_NET_CLIENT" = rclone ]; then fr_rclone_web; else fr_httpfs_mount; fi
 }

@@ -11,9 +11,7 @@ fr_sshfs_mount() {
 }
 
 fr_lower_sshfs() {
-	[ -r /etc/flashroot/network.conf ] ||
-		fr_fail lower "this initramfs was built without a network lower" "rebuild with flashroot build --lower sshfs://USER@HOST/PATH --ssh-key KEY"
-	. /etc/flashroot/network.conf
+	fr_net_conf "rebuild with flashroot build --lower sshfs://USER@HOST/PATH --ssh-key KEY"
 	fr_rest=${FR_LOWER#sshfs://}
 	fr_ssh_host=${fr_rest%%/*}
 	fr_ssh_port=22

@@ -26,9 +26,7 @@ fr_s3fs_mount() {
 }
 
 fr_lower_s3fs() {
-	[ -r /etc/flashroot/network.conf ] ||
-		fr_fail lower "this initramfs was built without a network lower" "rebuild with flashroot build --lower $FR_LOWER --endpoint URL"
-	. /etc/flashroot/network.conf
+	fr_net_conf "rebuild with flashroot build --lower $FR_LOWER --endpoint URL"
 	fr_rest=${FR_LOWER#s3fs://}
 	fr_rest=${fr_rest%/}
 	# s3fs names a prefix as BUCKET:/PREFIX.

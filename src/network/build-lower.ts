@@ -11,7 +11,7 @@ import type { InitramfsOptions } from '../initramfs/build.js';
 import { sha256File } from '../util/hash.js';
 import { networkTools, stageNetworkLower, type NetworkLowerStage } from './initramfs.js';
 import { IMAGE_NAME, imageName, imageUrl, type LowerSpec } from './lower.js';
-import { credentialsFromEnv, type S3Credentials } from './s3.js';
+import type { S3Credentials } from './s3.js';
 import { appendVerityTree, type VerityInfo } from './verity.js';
 
 /** Host tools a build with this lower needs: the image tools, and what is staged into the initramfs. */
@@ -55,7 +55,7 @@ export interface NetworkFiles {
   sshKnownHosts?: string;
   caCert?: string;
   endpoint?: string;
-  /** The key a private bucket is read with (--signed-reads). */
+  /** The key a private bucket is read with (--signed-reads; build reads it from its environment). */
   s3Credentials?: S3Credentials;
 }
 
@@ -75,7 +75,6 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
   return {};
 }
 
-
 function imageStage(lower: Extract<LowerSpec, { kind: 'image' }>, verity: VerityInfo, files: NetworkFiles): NetworkLowerStage {
   switch (lower.transport) {
     case 'httpfs2':
@@ -83,6 +82,6 @@ function imageStage(lower: Extract<LowerSpec, { kind: 'image' }>, verity: Verity
     case 'rclone-http':
       return { kind: 'rclone-http', verity, caCert: files.caCert };
     case 'rclone-s3':
-      return { kind: 'rclone-s3', verity, caCert: files.caCert, endpoint: lower.s3.endpoint, credentials: lower.s3.signed ? (files.s3Credentials ?? credentialsFromEnv()) : undefined };
+      return { kind: 'rclone-s3', verity, caCert: files.caCert, endpoint: lower.s3.endpoint, credentials: lower.s3.signed ? files.s3Credentials : undefined };
   }
 }

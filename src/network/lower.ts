@@ -12,7 +12,7 @@ import { objectUrl, parseS3Url } from './s3.js';
 /**
  * How the init reads an image: the FUSE client and what it speaks. httpfs2 (plain HTTP, ~1 MB)
  * waits while a server stalls and resumes when it answers; rclone (+16 MB) speaks TLS and S3 and
- * turns a stalled server into I/O errors within about a minute.
+ * turns a stalled server into I/O errors within 1-3 minutes.
  */
 export type ImageTransport = 'httpfs2' | 'rclone-http' | 'rclone-s3';
 
@@ -39,7 +39,6 @@ export type LowerSpec =
   | { kind: 'image'; transport: 'rclone-s3'; url: string; s3: S3Reader }
   | { kind: 'sshfs'; url: string }
   | { kind: 's3fs'; url: string };
-
 
 export const IMAGE_NAME = /^root-([0-9a-f]{64})\.sqfs$/;
 
