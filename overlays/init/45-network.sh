@@ -4,8 +4,10 @@
 # line, in the kernel's format: ip=CLIENT::GATEWAY:NETMASK::DEVICE::DNS0 (Debian's kernel has no
 # ip= autoconfiguration, so it leaves the parameter to us).
 
-# Where DNS servers go (a variable so tests of this fragment leave the host's file alone).
+# Where DNS servers go and where udhcpc's output is kept for the FAIL line: variables, so tests of
+# this fragment write inside their sandbox, never to the host's /etc or /run.
 FR_RESOLV=/etc/resolv.conf
+FR_DHCP_LOG=/run/flashroot/udhcpc.log
 
 fr_lower_is_networked() {
 	case "$FR_LOWER" in *://*) return 0 ;; esac
@@ -55,11 +57,11 @@ EOF
 		return 0
 	fi
 	ifconfig "$FR_NET_IFACE" up
-	until udhcpc -i "$FR_NET_IFACE" -s /etc/flashroot/udhcpc.sh -f -q -n -t 3 -T 2 >/run/flashroot/udhcpc.log 2>&1; do
+	until udhcpc -i "$FR_NET_IFACE" -s /etc/flashroot/udhcpc.sh -f -q -n -t 3 -T 2 >"$FR_DHCP_LOG" 2>&1; do
 		[ "$(fr_uptime)" -ge "$fr_deadline" ] &&
-			fr_fail network "no DHCP lease on $FR_NET_IFACE after ${FR_TIMEOUT}s: $(tail -n 1 /run/flashroot/udhcpc.log)" \
+			fr_fail network "no DHCP lease on $FR_NET_IFACE after ${FR_TIMEOUT}s: $(tail -n 1 "$FR_DHCP_LOG")" \
 				"check the network has a DHCP server, or give a static ip=CLIENT::GATEWAY:NETMASK::DEVICE::DNS"
 		fr_log "no DHCP lease on $FR_NET_IFACE yet; retrying"
 	done
-	grep '^flashroot:' /run/flashroot/udhcpc.log
+	grep '^flashroot:' "$FR_DHCP_LOG"
 }

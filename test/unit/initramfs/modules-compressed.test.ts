@@ -6,9 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveModules, type ResolvedModules } from '../../../src/initramfs/modules.js';
 import { stageModules } from '../../../src/initramfs/modules-stage.js';
 import { run } from '../../../src/util/run.js';
-import { INSTALLED_VERSION, makeModulesDir, removeModulesDirs } from '../kernel/fixtures.js';
+import { installedKernel } from '../../helpers/kernels.js';
+import { makeModulesDir, removeModulesDirs } from '../kernel/fixtures.js';
 
-const REAL = `/lib/modules/${INSTALLED_VERSION}/kernel`;
+const INSTALLED = await installedKernel();
+const REAL = join(INSTALLED.modulesDir, 'kernel');
 const VERSION = '6.1.0-fixture-compressed';
 
 /** Compresses with the real tools, as a kernel package built with CONFIG_MODULE_COMPRESS_* would. */
@@ -80,7 +82,7 @@ describe('compressed modules (.ko.xz, .ko.zst, .ko.gz)', () => {
       expect(staged.equals(bytes), m).toBe(true);
     }
     const vermagic = await run('modinfo', ['-F', 'vermagic', join(stage, 'lib', 'modules', VERSION, 'kernel', 'fs/fat/vfat.ko')]);
-    expect(vermagic.stdout).toMatch(new RegExp(`^${INSTALLED_VERSION} SMP`));
+    expect(vermagic.stdout).toMatch(new RegExp(`^${INSTALLED.version.replace(/[.+]/g, '\\$&')} SMP`));
   });
 
   it('writes the filtered database next to the modules, without compressed leftovers', async () => {

@@ -13,7 +13,7 @@ import { resolveModules, type ResolvedModules } from '../../../src/initramfs/mod
 import { stageModules } from '../../../src/initramfs/modules-stage.js';
 import { entriesFromDir } from '../../../src/initramfs/tree.js';
 import { run } from '../../../src/util/run.js';
-import { INSTALLED_VERSION } from '../kernel/fixtures.js';
+import { installedKernel } from '../../helpers/kernels.js';
 
 const INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -38,7 +38,8 @@ describe('the storage+fs module set in a real boot', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'flashroot-modload-'));
-    resolved = await resolveModules(`/lib/modules/${INSTALLED_VERSION}`, { groups: ['storage', 'fs'] });
+    const kernel = await installedKernel();
+    resolved = await resolveModules(kernel.modulesDir, { groups: ['storage', 'fs'] });
     const root = join(dir, 'root');
     await stageModules(resolved, root);
     for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'mnt', 'lower', 'run', 'newroot']) await mkdir(join(root, d), { recursive: true });
@@ -58,7 +59,7 @@ describe('the storage+fs module set in a real boot', () => {
 
     const qemu = await run('qemu-system-x86_64', [
       '-machine', 'q35', '-cpu', 'max', '-m', '256', '-nographic', '-no-reboot',
-      '-kernel', `/boot/vmlinuz-${INSTALLED_VERSION}`, '-initrd', join(dir, 'initrd'),
+      '-kernel', kernel.image, '-initrd', join(dir, 'initrd'),
       '-append', 'console=ttyS0 panic=-1 quiet',
       '-device', 'qemu-xhci', '-drive', `if=none,id=stick,file=${join(dir, 'stick.img')},format=raw`, '-device', 'usb-storage,drive=stick',
     ], { timeoutMs: 200_000 });

@@ -7,9 +7,11 @@ import { fnmatch } from '../../../src/initramfs/modules-db.js';
 import { resolveModules, type ResolvedModules } from '../../../src/initramfs/modules.js';
 import { stageModules } from '../../../src/initramfs/modules-stage.js';
 import { run } from '../../../src/util/run.js';
-import { INSTALLED_VERSION, makeModulesDir, removeModulesDirs } from '../kernel/fixtures.js';
+import { installedKernel } from '../../helpers/kernels.js';
+import { makeModulesDir, removeModulesDirs } from '../kernel/fixtures.js';
 
-const MODULES_DIR = `/lib/modules/${INSTALLED_VERSION}`;
+const INSTALLED = await installedKernel();
+const MODULES_DIR = INSTALLED.modulesDir;
 const nameOf = (path: string) => (path.split('/').pop() ?? '').replace(/\.ko.*$/, '').replaceAll('-', '_');
 
 /** modules.dep text -> name -> dependency names; parsed here independently of the code under test. */
@@ -37,7 +39,7 @@ describe('resolveModules on the installed kernel (storage + fs)', () => {
     for (const n of ['usb_storage', 'usb_common', 'usbcore', 'scsi_mod', 'sd_mod', 'vfat', 'fat', 'overlay', 'squashfs', 'loop', 'nls_iso8859_1']) {
       expect(names, n).toContain(n);
     }
-    expect(r.kernelVersion).toBe(INSTALLED_VERSION);
+    expect(r.kernelVersion).toBe(INSTALLED.version);
     expect(r.missing).toEqual([]);
   });
 
@@ -60,7 +62,7 @@ describe('resolveModules on the installed kernel (storage + fs)', () => {
     expect(new Set(emitted.keys())).toEqual(new Set(r.loadOrder));
     for (const [n, deps] of emitted) expect(deps, n).toEqual(realDeps.get(n));
     const paths = r.moduleDb['modules.dep'].split('\n').filter(Boolean).map((l) => l.split(':')[0]);
-    expect(new Set(r.files.map((f) => f.dest))).toEqual(new Set(paths.map((p) => `lib/modules/${INSTALLED_VERSION}/${p}`)));
+    expect(new Set(r.files.map((f) => f.dest))).toEqual(new Set(paths.map((p) => `lib/modules/${INSTALLED.version}/${p}`)));
   });
 
   it('emits alias and softdep lines only for included modules', () => {
@@ -187,7 +189,7 @@ describe('busybox modprobe reads the emitted database', () => {
       await mkdir(join(root, 'bin'));
       await cp('/usr/bin/busybox', join(root, 'bin', 'busybox'));
       // busybox modprobe looks in /lib/modules/$(uname -r): point the running kernel's name at ours.
-      if (release() !== INSTALLED_VERSION) await symlink(INSTALLED_VERSION, join(root, 'lib', 'modules', release()));
+      if (release() !== INSTALLED.version) await symlink(INSTALLED.version, join(root, 'lib', 'modules', release()));
       const probe = async (word: string) => {
         const out = await run('chroot', [root, '/bin/busybox', 'modprobe', '-D', word]);
         return out.stdout.split('\n').filter(Boolean).map((l) => nameOf(l.trim().split(' ')[1] ?? ''));

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { KernelError } from '../../../src/errors.js';
 import { checkKernelFeatures } from '../../../src/kernel/features.js';
-import { INSTALLED_VERSION, makeModulesDir, removeModulesDirs } from './fixtures.js';
+import { installedKernel } from '../../helpers/kernels.js';
+import { makeModulesDir, removeModulesDirs } from './fixtures.js';
 
 afterAll(removeModulesDirs);
 
@@ -19,7 +20,7 @@ function without(path: string): Record<string, string[]> {
 
 describe('checkKernelFeatures', () => {
   it('accepts the installed Debian kernel, everything as modules', async () => {
-    const f = await checkKernelFeatures(`/lib/modules/${INSTALLED_VERSION}`);
+    const f = await checkKernelFeatures((await installedKernel()).modulesDir);
     expect(f.provided).toEqual({ squashfs: 'module', overlay: 'module', vfat: 'module', fat: 'module', loop: 'module' });
   });
 

@@ -1,14 +1,10 @@
 /**
- * Test fixtures for kernels: a hand-written /lib/modules/<version> tree, and a second real kernel
- * (Debian's real-time flavour) fetched with apt into .cache/kernels when it is not there yet.
+ * Test fixtures for kernels: a hand-written /lib/modules/<version> tree that never reads the host.
+ * Real kernels (installed or fetched) come from test/helpers/kernels.ts.
  */
-import { access, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { run } from '../../../src/util/run.js';
-
-export const INSTALLED_VERSION = '6.1.0-56-amd64';
 
 export interface ModulesFixture {
   /** Module paths (relative to the modules dir) -> the paths they depend on. */
@@ -51,68 +47,11 @@ export async function removeModulesDirs(): Promise<void> {
   await Promise.all(fixtureRoots.splice(0).map((r) => rm(r, { recursive: true, force: true })));
 }
 
-export interface FetchedKernel {
-  root: string;
-  version: string;
-  image: string;
-  modulesDir: string;
-}
-
-const KERNEL_CACHE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '.cache', 'kernels');
-
-async function unpackedKernel(root: string): Promise<FetchedKernel | undefined> {
-  const names = await readdir(join(root, 'boot')).catch(() => []);
-  const image = names.find((n) => n.startsWith('vmlinuz-'));
-  if (!image) return undefined;
-  const version = image.slice('vmlinuz-'.length);
-  return { root, version, image: join(root, 'boot', image), modulesDir: join(root, 'lib', 'modules', version) };
-}
-
-/** A cache entry counts only once depmod has run in it (the package's postinst would have). */
-async function cachedKernel(root: string): Promise<FetchedKernel | undefined> {
-  const k = await unpackedKernel(root);
-  return k && (await access(join(k.modulesDir, 'modules.dep')).then(() => true, () => false)) ? k : undefined;
-}
-
-/**
- * Debian's real-time kernel, unpacked (never installed) into .cache/kernels. Says why it is
- * unavailable only when apt cannot reach its archive; any other failure fails the test.
- */
-export async function fetchRtKernel(): Promise<FetchedKernel | { unavailable: string }> {
-  let pkg: string | undefined;
-  try {
-    const deps = await run('apt-cache', ['depends', 'linux-image-rt-amd64']);
-    pkg = /Depends: (linux-image-\S+-rt-amd64)/.exec(deps.stdout)?.[1];
-  } catch (e) {
-    return { unavailable: `apt-cache cannot tell the rt kernel package: ${(e as Error).message}` };
-  }
-  if (!pkg) return { unavailable: 'apt knows no linux-image-rt-amd64 (run apt-get update)' };
-  const root = join(KERNEL_CACHE, pkg);
-  const cached = await cachedKernel(root);
-  if (cached) return cached;
-  await rm(root, { recursive: true, force: true });
-
-  await mkdir(KERNEL_CACHE, { recursive: true });
-  // Unpack beside the cache entry and rename it in, so parallel test files never see half a kernel.
-  const work = await mkdtemp(join(KERNEL_CACHE, `.${pkg}-`));
-  try {
-    try {
-      await run('apt-get', ['download', '-q', '-o', 'APT::Sandbox::User=root', pkg], { cwd: work, timeoutMs: 300_000 });
-    } catch (e) {
-      return { unavailable: `apt-get download ${pkg} failed: ${(e as Error).message}` };
-    }
-    const deb = (await readdir(work)).find((n) => n.endsWith('.deb')) ?? '';
-    await run('dpkg-deb', ['-x', join(work, deb), join(work, 'root')]);
-    const unpacked = await unpackedKernel(join(work, 'root'));
-    if (!unpacked) throw new Error(`${pkg} holds no boot/vmlinuz-*`);
-    await run('depmod', ['-b', unpacked.root, unpacked.version]);
-    await rename(unpacked.root, root).catch(async (e: NodeJS.ErrnoException) => {
-      if (!(await cachedKernel(root))) throw e;
-    });
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
-  const fetched = await cachedKernel(root);
-  if (!fetched) throw new Error(`${pkg} unpacked into ${root} but has no modules.dep`);
-  return fetched;
+/** A minimal image: boot sector + setup header with the HdrS magic and a version pointer. */
+export function fakeBzImage(version: string, pointer = 0x3000): Buffer {
+  const img = Buffer.alloc(pointer + 0x200 + 64);
+  img.write('HdrS', 0x202, 'latin1');
+  img.writeUInt16LE(pointer, 0x20e);
+  img.write(`${version} (someone@example.org) #1 SMP\0`, pointer + 0x200, 'latin1');
+  return img;
 }

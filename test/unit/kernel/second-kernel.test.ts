@@ -1,6 +1,8 @@
 /**
- * A second real kernel, Debian's real-time flavour, so nothing silently depends on the installed
- * one. Fetched with apt on first run (CI runs as root with apt); skipped only if apt cannot reach it.
+ * Kernels other than the installed one, so nothing silently depends on it: Debian's real-time
+ * flavour of the same generation, and the bookworm-backports kernel (a newer generation whose
+ * modules are .ko.xz). Fetched with apt on first run (CI runs as root with apt); skipped only if
+ * apt cannot reach them.
  */
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,22 +10,25 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveModules } from '../../../src/initramfs/modules.js';
 import { checkKernelFeatures } from '../../../src/kernel/features.js';
 import { kernelVersionFromImage } from '../../../src/kernel/version.js';
-import { fetchRtKernel, INSTALLED_VERSION, type FetchedKernel } from './fixtures.js';
+import { BACKPORTS_KERNEL, fetchKernel, installedKernel, RT_KERNEL, type KernelPackage, type TestKernel } from '../../helpers/kernels.js';
 
-describe('Debian real-time kernel, unpacked from its package', () => {
-  let kernel: FetchedKernel | { unavailable: string };
+describe.each<[string, KernelPackage, RegExp]>([
+  ['Debian real-time kernel', RT_KERNEL, /-rt-amd64$/],
+  ['bookworm-backports kernel', BACKPORTS_KERNEL, /^\d+\.\d+\.\d+\+bpo-amd64$|^\d+\.\d+\.\d+\+deb\d+-amd64$/],
+])('%s, unpacked from its package', (_name, spec, versionShape) => {
+  let kernel: TestKernel | { unavailable: string };
   beforeAll(async () => {
-    kernel = await fetchRtKernel();
+    kernel = await fetchKernel(spec);
   });
-  const need = (skip: (note: string) => void): FetchedKernel => {
+  const need = (skip: (note: string) => void): TestKernel => {
     if ('unavailable' in kernel) skip(kernel.unavailable);
-    return kernel as FetchedKernel;
+    return kernel as TestKernel;
   };
 
-  it('has its version read from its vmlinuz', async ({ skip }) => {
+  it('has its version read from its vmlinuz, not the installed one', async ({ skip }) => {
     const k = need(skip);
-    expect(k.version).toMatch(/-rt-amd64$/);
-    expect(k.version).not.toBe(INSTALLED_VERSION);
+    expect(k.version).toMatch(versionShape);
+    expect(k.version).not.toBe((await installedKernel()).version);
     expect(await kernelVersionFromImage(k.image)).toBe(k.version);
   });
 

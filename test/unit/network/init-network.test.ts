@@ -16,6 +16,7 @@ sync() { :; }
 poweroff() { echo "POWEROFF $*"; exit 42; }
 FR_RESOLV=${join(sb.dir, 'resolv.conf')}
 FR_NET_ERR=${join(sb.dir, 'net.err')}
+FR_DHCP_LOG=${join(sb.dir, 'udhcpc.log')}
 ifconfig() { echo "ifconfig $*"; }
 route() { echo "route $*"; }
 fr_net_iface() { echo eth1; }
