@@ -16,6 +16,7 @@ const DEMO_INIT = `#!/bin/sh
 PATH=/bin:/sbin
 export PATH
 echo "${DEMO_MARKER} (pid $$)"
+echo "flashroot-demo: kernel $(uname -r)"
 echo "flashroot-demo: root $(awk '$2 == "/" { print $1, $3, $4 }' /proc/mounts)"
 awk '$2 ~ /^\\/run\\/flashroot\\// { print "flashroot-demo: layer " $2, $3, $4 }' /proc/mounts
 if echo "written at boot" >/root/boot-write-test && [ "$(cat /root/boot-write-test)" = "written at boot" ]; then
