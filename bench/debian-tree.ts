@@ -4,7 +4,7 @@
  * live-boot are never installed on the host: dracut replaces initramfs-tools, and both hook into the
  * host's own initramfs generation.
  */
-import { access, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlashrootError } from '../src/errors.js';
@@ -36,6 +36,8 @@ export async function debianTree(spec: TreeSpec, reporter: Reporter): Promise<st
   const partial = `${dir}.partial`;
   await rm(partial, { recursive: true, force: true });
   await rm(dir, { recursive: true, force: true });
+  // mmdebstrap resolves its target's parent first: on a fresh clone .cache/bench/ is not there yet.
+  await mkdir(CACHE_DIR, { recursive: true });
   const mirror = (await access(HOST_SOURCES).then(() => true, () => false)) ? [HOST_SOURCES] : [];
   const include = spec.include.length ? [`--include=${spec.include.join(',')}`] : [];
   await reporter.step(`Making the Debian tree ${spec.name} (mmdebstrap, cached in ${CACHE_DIR})`, () =>

@@ -1,5 +1,7 @@
 /**
- * One timed boot: QEMU start to the root's init printing its marker, and the bytes the guest wrote
+ * One timed boot: QEMU start to the root's init printing its marker, the initramfs phase within it
+ * (the kernel's "Run /init as init process" to the marker: firmware and kernel time are the same for
+ * every tool, this part is what each tool's early userspace costs), and the bytes the guest wrote
  * to the stick meanwhile. The demo root's init writes a file, syncs and powers off (the short
  * workload); QEMU is told not to exit on power-off (-no-shutdown), so the stick's block counters
  * are read over QMP once the guest is down, then QEMU is told to quit.
@@ -23,6 +25,8 @@ const FAILURES = ['flashroot: FAIL', 'Kernel panic', 'end Kernel panic', 'Enteri
 
 export interface BootSample {
   msToMarker: number;
+  /** From the kernel starting the initramfs's /init to the root's init printing its marker. */
+  msInitramfs?: number;
   bytesWritten: number;
   /** The root's filesystem type as its init saw it ("overlay"). */
   rootFs?: string;
@@ -38,6 +42,8 @@ export interface BootRequest {
   server?: RunningServer;
 }
 
+/** What the kernel prints (at KERN_INFO, so every tool's command line must leave out `quiet`) as it starts the initramfs. */
+const KERNEL_RUNS_INIT = 'Run /init as init process';
 /** The demo init's "flashroot-demo: root SOURCE FSTYPE OPTIONS" line (not the marker, which starts alike). */
 const ROOT_LINE = /flashroot-demo: root (?!init reached)\S+ (\S+)/;
 
@@ -54,12 +60,18 @@ export async function measureBoot({ image, firmware, work, server }: BootRequest
   });
   written.catch(() => undefined);
   let fetched: Promise<number> | undefined;
+  // Host-side arrival times of the two serial lines: the marker line has no kernel timestamp.
+  let initramfsAt: number | undefined;
+  let markerAt: number | undefined;
   const result = await bootImage({
     image,
     uefi: firmware === 'UEFI',
     network: Boolean(server),
     onLine: (line) => {
-      if (server && !fetched && line.includes(DEMO_MARKER)) fetched = server.bytesServed();
+      if (initramfsAt === undefined && line.includes(KERNEL_RUNS_INIT)) initramfsAt = performance.now();
+      if (markerAt !== undefined || !line.includes(DEMO_MARKER)) return;
+      markerAt = performance.now();
+      if (server) fetched = server.bytesServed();
     },
     qmpSocket: socket,
     extraArgs: ['-no-shutdown'],
@@ -85,5 +97,12 @@ export async function measureBoot({ image, firmware, work, server }: BootRequest
   }
   const rootFs = result.console.map((l) => ROOT_LINE.exec(l)?.[1]).find(Boolean);
   const bytesFetched = await fetched;
-  return { msToMarker: result.msToExpect, bytesWritten, ...(rootFs ? { rootFs } : {}), ...(bytesFetched === undefined ? {} : { bytesFetched }) };
+  const msInitramfs = initramfsAt !== undefined && markerAt !== undefined ? markerAt - initramfsAt : undefined;
+  return {
+    msToMarker: result.msToExpect,
+    bytesWritten,
+    ...(msInitramfs === undefined ? {} : { msInitramfs }),
+    ...(rootFs ? { rootFs } : {}),
+    ...(bytesFetched === undefined ? {} : { bytesFetched }),
+  };
 }

@@ -16,6 +16,7 @@ export const COLUMNS = [
   'Image build',
   'Build ÷ bare mksquashfs',
   'Boot to root init',
+  'initramfs phase',
   'Boot ÷ flashroot BIOS',
   '/ mounted as',
   'Written to stick',
@@ -56,10 +57,12 @@ function fetchedCell(row: BootRow, servedBytes: number | undefined): string {
 
 function bootCells(row: BootRow, t: ToolResult, reference: number | undefined, boots: number): string[] {
   const times = spread(row.samples.map((s) => s.msToMarker));
+  const initramfsPhase = spread(row.samples.flatMap((s) => (s.msInitramfs === undefined ? [] : [s.msInitramfs])));
   const written = spread(row.samples.map((s) => s.bytesWritten));
   const rootFs = [...new Set(row.samples.map((s) => s.rootFs ?? '?'))].join(', ');
   return [
     fmtSpread(times, formatMs) + failures(row.errors, boots),
+    fmtSpread(initramfsPhase, formatMs),
     times && reference ? ratio(times.median / reference) : NONE,
     rootFs || NONE,
     written ? (written.max === 0 ? `0 B (${written.n} boots)` : fmtSpread(written, formatBytes)) : NONE,
@@ -71,7 +74,7 @@ export function renderTable(report: BenchReport): string {
   const flashrootBios = report.tools.find((t) => t.name === 'flashroot' && t.how === 'local lower')?.boots.find((b) => b.firmware === 'BIOS');
   const reference = spread(flashrootBios?.samples.map((s) => s.msToMarker) ?? [])?.median;
   const rows: string[][] = [
-    ['bare `mksquashfs` (reference)', NONE, NONE, NONE, NONE, fmtSpread(spread(report.bareMksquashfsMs), formatMs), ratio(1), ...Array<string>(5).fill(NONE)],
+    ['bare `mksquashfs` (reference)', NONE, NONE, NONE, NONE, fmtSpread(spread(report.bareMksquashfsMs), formatMs), ratio(1), ...Array<string>(COLUMNS.length - 7).fill(NONE)],
   ];
   for (const t of report.tools) {
     const prepareFailed = t.errors.find((e) => e.startsWith('prepare'));
@@ -81,7 +84,7 @@ export function renderTable(report: BenchReport): string {
     }
     const stickFailed = t.errors.find((e) => e.startsWith('build of the boot stick'));
     for (const row of t.boots.length ? t.boots : [undefined]) {
-      const boot = row ? bootCells(row, t, reference, report.rounds.boots) : [stickFailed ? `failed: ${stickFailed}` : NONE, ...Array<string>(4).fill(NONE)];
+      const boot = row ? bootCells(row, t, reference, report.rounds.boots) : [stickFailed ? `failed: ${stickFailed}` : NONE, ...Array<string>(5).fill(NONE)];
       rows.push([t.name, t.how, row?.firmware ?? NONE, ...buildCells(t, report), ...boot]);
     }
   }

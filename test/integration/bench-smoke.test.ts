@@ -10,6 +10,7 @@ import { COLUMNS, renderReport, renderTable } from '../../bench/table.js';
 import { Reporter } from '../../src/util/log.js';
 
 const cells = (line: string) => line.slice(2, -2).split(' | ');
+const seconds = (cell: string | undefined) => Number(/^([\d.]+) s$/.exec(cell ?? '')?.[1] ?? NaN);
 
 describe('bench smoke (flashroot, demo root, 1 round)', () => {
   it('builds, boots under BIOS and UEFI with nothing written to the stick, and renders the table', async () => {
@@ -31,6 +32,8 @@ describe('bench smoke (flashroot, demo root, 1 round)', () => {
       expect(row?.['initramfs (zstd)']).toMatch(/^\d+(\.\d)? MiB$/);
       expect(row?.['Build ÷ bare mksquashfs']).toMatch(/^\d+\.\d\d×$/);
       expect(row?.['Boot to root init']).toMatch(/^\d+(\.\d)? s$/);
+      expect(row?.['initramfs phase']).toMatch(/^\d+(\.\d)? s$/);
+      expect(seconds(row?.['initramfs phase'])).toBeLessThan(seconds(row?.['Boot to root init']));
       expect(row?.['/ mounted as']).toBe('overlay');
       expect(row?.['Written to stick']).toBe('0 B (1 boots)');
     }
