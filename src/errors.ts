@@ -73,3 +73,24 @@ export class SafetyError extends FlashrootError {
     this.reasons = reasons;
   }
 }
+
+/** The filesystem an output goes to cannot hold it. */
+export class NoSpaceError extends FlashrootError {
+  constructor(
+    readonly where: string,
+    readonly neededBytes: number,
+    readonly freeBytes: number,
+    opts: { atLeast?: boolean; cause?: unknown } = {},
+  ) {
+    super('ENOSPC', `no space left on ${where}: the image needs ${opts.atLeast ? 'at least ' : ''}${mib(neededBytes)}, ${mib(freeBytes)} free`, {
+      hint: 'free space there, or give --out a place on a filesystem with room',
+      exitCode: 3,
+      cause: opts.cause,
+    });
+  }
+}
+
+/** MiB with one decimal: the unit df -h and the build's own messages use. */
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}

@@ -5,15 +5,14 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm, stat } from 'node:fs/promises';
-import { FlashrootError, UsageError } from '../errors.js';
+import { FlashrootError } from '../errors.js';
 import { removeOnInterrupt } from '../util/interrupt.js';
 import { FatVolume, FAT32_MAX_FILE } from './fat.js';
+import { imageSizeFor, PARTITION_START } from './layout.js';
 import { PARTITION_TYPE, SECTOR, writeMbr } from './mbr.js';
+import { asNoSpace, checkFreeSpace, checkImageSize } from './space.js';
 
-export const PARTITION_START = 1 << 20;
-const MIB = 1 << 20;
-/** FAT32 with 512-byte clusters starts to be valid around 33 MiB; keep a margin. */
-const MIN_PARTITION = 64 * MIB;
+export { PARTITION_START } from './layout.js';
 
 export type FatContent = Uint8Array | { hostPath: string };
 
@@ -41,12 +40,6 @@ async function contentSize(c: FatContent): Promise<number> {
   return 'hostPath' in c ? (await stat(c.hostPath)).size : c.byteLength;
 }
 
-/** Contents + 10% + 16 MiB for FAT tables and loader files, rounded to MiB, at least 64 MiB. */
-export function partitionSizeFor(contentBytes: number): number {
-  const want = contentBytes * 1.1 + 16 * MIB;
-  return Math.max(MIN_PARTITION, Math.ceil(want / MIB) * MIB);
-}
-
 /** A value derived from the label and epoch when reproducible, random otherwise. */
 export function stableId(seed: string | undefined): number {
   const bytes = seed === undefined ? randomBytes(4) : createHash('sha256').update(seed).digest();
@@ -64,17 +57,25 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
     }
     contentBytes += size;
   }
-  const needed = PARTITION_START + partitionSizeFor(contentBytes);
-  const size = spec.size ?? needed;
-  if (size < needed) {
-    throw new UsageError(
-      `--size ${size} bytes is too small: the contents need ${Math.ceil(needed / MIB)} MiB`,
-      `use --size ${Math.ceil(needed / MIB)}M or more, or leave --size out`,
-    );
-  }
+  checkImageSize(spec.size, contentBytes);
+  await checkFreeSpace(spec.out, contentBytes);
+  const size = spec.size ?? imageSizeFor(contentBytes);
   const partitionSectors = Math.floor((size - PARTITION_START) / SECTOR);
   const partial = `${spec.out}.partial`;
   const release = removeOnInterrupt(partial);
+  try {
+    await writeImage(spec, partial, size, partitionSectors);
+    await rename(partial, spec.out);
+  } catch (e) {
+    await rm(partial, { force: true });
+    throw await asNoSpace(e, spec.out, contentBytes);
+  } finally {
+    release();
+  }
+  return { size, partitionOffset: PARTITION_START };
+}
+
+async function writeImage(spec: ImageSpec, partial: string, size: number, partitionSectors: number): Promise<void> {
   const fh = await open(partial, 'w');
   try {
     await fh.truncate(size);
@@ -89,25 +90,16 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
   } finally {
     await fh.close();
   }
+  const fat = await FatVolume.format(partial, PARTITION_START, partitionSectors * SECTOR, {
+    label: spec.label,
+    serial: spec.serial,
+    hiddenSectors: PARTITION_START / SECTOR,
+    epoch: spec.epoch,
+  });
   try {
-    const fat = await FatVolume.format(partial, PARTITION_START, partitionSectors * SECTOR, {
-      label: spec.label,
-      serial: spec.serial,
-      hiddenSectors: PARTITION_START / SECTOR,
-      epoch: spec.epoch,
-    });
-    try {
-      for (const f of spec.files) await fat.writeFile(f.path, f.content);
-    } finally {
-      fat.close();
-    }
-    await spec.finish?.(partial, PARTITION_START);
-    await rename(partial, spec.out);
-  } catch (e) {
-    await rm(partial, { force: true });
-    throw e;
+    for (const f of spec.files) await fat.writeFile(f.path, f.content);
   } finally {
-    release();
+    fat.close();
   }
-  return { size, partitionOffset: PARTITION_START };
+  await spec.finish?.(partial, PARTITION_START);
 }

@@ -12,6 +12,7 @@ import { defaultMenu, readBootBlobs, RESCUE_CMDLINE, systemdBootFiles, SYSTEMD_B
 import { UKI_STUB } from '../boot/uki.js';
 import { checkSigningKey, signEspFiles } from '../boot/sign.js';
 import { assembleImage, stableId, type ImageFile } from '../disk/image.js';
+import { checkFreeSpace, checkImageSize } from '../disk/space.js';
 import { buildInitramfs, type Initramfs } from '../initramfs/build.js';
 import { checkKernelFeatures } from '../kernel/features.js';
 import { findNewestKernel, kernelVersionFromImage } from '../kernel/version.js';
@@ -26,7 +27,7 @@ import { sha256File } from '../util/hash.js';
 import { formatBytes, formatMs, Reporter } from '../util/log.js';
 import { removeOnInterrupt } from '../util/interrupt.js';
 import { preflight, type RequiredFile } from '../util/tools.js';
-import { parseBuildOptions, type BuildOptions, type BuildOptionsInput } from './options.js';
+import { checkBuildOptions, type BuildOptions, type BuildOptionsInput } from './options.js';
 
 export const SQUASHFS_PATH = '/live/root.sqfs';
 export const MANIFEST_PATH = '/live/manifest.json';
@@ -100,6 +101,12 @@ async function resolveKernel(o: BuildOptions): Promise<Context['kernel']> {
   return { image, version, modulesDir };
 }
 
+/** The kernel is on the stick once for syslinux and once in each UKI; the root and initramfs come on top. */
+async function contentsLowerBound(o: BuildOptions, kernelImage: string): Promise<number> {
+  const copies = (o.boot !== 'uefi' ? 1 : 0) + (o.boot !== 'bios' ? defaultMenu().length : 0);
+  return copies * (await stat(kernelImage)).size;
+}
+
 function kernelCmdline(o: BuildOptions): string {
   // The last console= becomes /dev/console: the init's messages and rescue shell go there.
   const consoles = o.console === 'serial' ? 'console=tty0 console=ttyS0,115200' : 'console=ttyS0,115200 console=tty0';
@@ -107,7 +114,7 @@ function kernelCmdline(o: BuildOptions): string {
 }
 
 async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.ProcessEnv): Promise<Context> {
-  const o = parseBuildOptions(input);
+  const o = await checkBuildOptions(input);
   const epoch = buildEpoch(o);
   // Read now, not after minutes of compressing: a missing key is the user's to fix first.
   const s3Credentials = o.signedReads ? credentialsFromEnv(env) : undefined;
@@ -115,6 +122,10 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
   if (o.signKey && o.signCert) await checkSigningKey({ key: o.signKey, cert: o.signCert }, epoch);
   const kernel = await resolveKernel(o);
   const out = resolve(o.out);
+  // Before minutes of compressing: what is known of the contents already must fit.
+  const atLeast = await contentsLowerBound(o, kernel.image);
+  checkImageSize(o.size, atLeast, true);
+  await checkFreeSpace(out, atLeast, true);
   await mkdir(dirname(out), { recursive: true });
   const work = await mkdtemp(join(tmpdir(), 'flashroot-build-'));
   const release = removeOnInterrupt(work);

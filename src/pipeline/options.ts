@@ -7,6 +7,8 @@ import { INITRD_COMPRESSORS } from '../initramfs/compress.js';
 import { HTTP_CLIENTS, lowerProblem, parseLower } from '../network/lower.js';
 import { COMPRESSORS } from '../squashfs/mksquashfs.js';
 import { parseSize } from '../util/units.js';
+import { outputFileProblem } from '../util/output-path.js';
+import { MIB, MIN_IMAGE } from '../disk/layout.js';
 
 export const BOOT_MODES = ['hybrid', 'bios', 'uefi'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
@@ -37,11 +39,16 @@ export const BuildOptionsSchema = z.object({
     .string()
     .optional()
     .refine((s) => s === undefined || bytesOf(s) !== undefined, 'must be a size like 2G (10^9 bytes, as sticks are sold) or 2GiB')
-    .transform((s) => (s === undefined ? undefined : bytesOf(s))),
+    .transform((s) => (s === undefined ? undefined : bytesOf(s)))
+    // Known before any work: no image is smaller, whatever the root holds.
+    .refine((n) => n === undefined || n >= MIN_IMAGE, `must be at least ${MIN_IMAGE / MIB}MiB (1 MiB for the partition table, 64 MiB for the smallest FAT32)`),
   boot: z.enum(BOOT_MODES).default('hybrid'),
   upperSize: z
     .string()
     .regex(/^(\d+%|\d+[kmgKMG]?)$/, 'must be a size like 512M or a share of RAM like 50%')
+    .refine((v) => !/^0+[kmgKMG%]?$/.test(v), 'must be more than 0 (tmpfs reads 0 as "no limit")')
+    // Refused rather than clamped: a clamp would bake a value the user did not write into the stick.
+    .refine((v) => !v.endsWith('%') || Number(v.slice(0, -1)) <= 100, 'at most 100% of RAM: a larger upper layer turns a full overlay into the OOM killer')
     .default('50%'),
   toram: z.enum(['', '1', 'strict']).default(''),
   verify: z.boolean().default(false),
@@ -71,33 +78,80 @@ export const BuildOptionsSchema = z.object({
 
 export type BuildOptionsInput = z.input<typeof BuildOptionsSchema>;
 export type BuildOptions = z.output<typeof BuildOptionsSchema>;
+type Field = keyof BuildOptions;
 
-export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
-  const r = BuildOptionsSchema.safeParse(input);
-  const problems = r.success ? [] : r.error.issues.map((i) => `--${kebab(String(i.path[0]))}: ${i.message}`);
-  if (r.success) {
-    if (r.data.demo && r.data.root) problems.push('--demo and --root: choose one');
-    if (Boolean(r.data.signKey) !== Boolean(r.data.signCert)) problems.push('--sign-key and --sign-cert: give both or neither');
-    if (/^s3(fs)?:\/\//.test(r.data.lower) !== Boolean(r.data.endpoint)) problems.push('--endpoint: required with --lower s3://… or s3fs://…, and only used with them');
-    if (r.data.endpoint && !/^https?:\/\//.test(r.data.endpoint)) problems.push('--endpoint: give an http:// or https:// URL');
-    if (r.data.httpClient) {
+/** A rule over several settings; it is asked only when each of its fields is valid on its own. */
+interface Rule {
+  fields: readonly Field[];
+  problem: (o: BuildOptions) => string | undefined;
+}
+
+const when = (cond: boolean, problem: string) => (cond ? problem : undefined);
+const isTls = (o: BuildOptions) => o.lower.startsWith('https://') || Boolean(o.endpoint?.startsWith('https://'));
+
+const RULES: readonly Rule[] = [
+  { fields: ['demo', 'root'], problem: (o) => when(o.demo && Boolean(o.root), '--demo and --root: choose one') },
+  { fields: ['signKey', 'signCert'], problem: (o) => when(Boolean(o.signKey) !== Boolean(o.signCert), '--sign-key and --sign-cert: give both or neither') },
+  {
+    fields: ['lower', 'endpoint'],
+    problem: (o) => when(/^s3(fs)?:\/\//.test(o.lower) !== Boolean(o.endpoint), '--endpoint: required with --lower s3://… or s3fs://…, and only used with them'),
+  },
+  { fields: ['endpoint'], problem: (o) => when(Boolean(o.endpoint) && !/^https?:\/\//.test(o.endpoint ?? ''), '--endpoint: give an http:// or https:// URL') },
+  {
+    fields: ['httpClient', 'lower', 'endpoint', 'signedReads'],
+    problem: (o) => {
+      if (!o.httpClient) return undefined;
       // What the lower would be read with by default: only httpfs2's plain-http images have a choice.
-      const byDefault = lowerProblem(r.data.lower) ? undefined : parseLower(r.data.lower, { ...r.data, httpClient: undefined });
-      if (byDefault?.kind !== 'image' || byDefault.transport !== 'httpfs2') {
-        problems.push('--http-client: only for images read over plain http:// (https:// and signed S3 reads always use rclone)');
-      }
+      const byDefault = parseLower(o.lower, { ...o, httpClient: undefined });
+      return when(
+        byDefault.kind !== 'image' || byDefault.transport !== 'httpfs2',
+        '--http-client: only for images read over plain http:// (https:// and signed S3 reads always use rclone)',
+      );
+    },
+  },
+  { fields: ['signedReads', 'endpoint'], problem: (o) => when(o.signedReads && !o.endpoint, '--signed-reads: only used with an S3 lower (--lower s3://… --endpoint URL)') },
+  { fields: ['caCert', 'lower', 'endpoint'], problem: (o) => when(Boolean(o.caCert) && !isTls(o), '--ca-cert: only used with --lower https://… or an https:// --endpoint') },
+  { fields: ['lower', 'sshKey'], problem: (o) => when(o.lower.startsWith('sshfs://') !== Boolean(o.sshKey), '--ssh-key: required with --lower sshfs://…, and only used with it') },
+  { fields: ['sshKnownHosts', 'sshKey'], problem: (o) => when(Boolean(o.sshKnownHosts) && !o.sshKey, '--ssh-known-hosts: only used with --lower sshfs://… and --ssh-key') },
+  { fields: ['signKey', 'boot'], problem: (o) => when(Boolean(o.signKey) && o.boot === 'bios', '--sign-key: signing applies to UEFI; use --boot hybrid or uefi') },
+];
+
+/** Every problem with the settings: each field's own, then the rules over the fields that passed. */
+function optionProblems(input: BuildOptionsInput): { data?: BuildOptions; problems: string[] } {
+  const r = BuildOptionsSchema.safeParse(input);
+  if (r.success) return { data: r.data, problems: RULES.map((rule) => rule.problem(r.data)).filter((p): p is string => p !== undefined) };
+  const failed = new Set(r.error.issues.map((i) => String(i.path[0])));
+  const problems = r.error.issues.map((i) => `--${kebab(String(i.path[0]))}: ${i.message}`);
+  // The valid fields, with defaults in place of the invalid ones, so their rules are still asked.
+  const rest = BuildOptionsSchema.safeParse(Object.fromEntries(Object.entries(input).filter(([k]) => !failed.has(k))));
+  if (rest.success) {
+    for (const rule of RULES) {
+      if (rule.fields.some((f) => failed.has(f))) continue;
+      const p = rule.problem(rest.data);
+      if (p) problems.push(p);
     }
-    if (r.data.signedReads && !r.data.endpoint) problems.push('--signed-reads: only used with an S3 lower (--lower s3://… --endpoint URL)');
-    const tls = r.data.lower.startsWith('https://') || Boolean(r.data.endpoint?.startsWith('https://'));
-    if (r.data.caCert && !tls) problems.push('--ca-cert: only used with --lower https://… or an https:// --endpoint');
-    if (r.data.lower.startsWith('sshfs://') !== Boolean(r.data.sshKey)) problems.push('--ssh-key: required with --lower sshfs://…, and only used with it');
-    if (r.data.sshKnownHosts && !r.data.sshKey) problems.push('--ssh-known-hosts: only used with --lower sshfs://… and --ssh-key');
-    if (r.data.signKey && r.data.boot === 'bios') problems.push('--sign-key: signing applies to UEFI; use --boot hybrid or uefi');
   }
-  if (!r.success || problems.length) {
-    throw new UsageError(`invalid options:\n- ${problems.join('\n- ')}`, 'see flashroot build --help');
-  }
-  return r.data;
+  return { problems };
+}
+
+function refuse(problems: readonly string[]): UsageError {
+  return new UsageError(`invalid options:\n- ${problems.join('\n- ')}`, 'see flashroot build --help');
+}
+
+/** The settings' own checks, without touching the filesystem. */
+export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
+  const { data, problems } = optionProblems(input);
+  if (!data || problems.length) throw refuse(problems);
+  return data;
+}
+
+/** parseBuildOptions, and whether --out can be created; all problems reported at once. */
+export async function checkBuildOptions(input: BuildOptionsInput): Promise<BuildOptions> {
+  const { data, problems } = optionProblems(input);
+  const out = await outputFileProblem(data?.out ?? input.out ?? 'images/flashroot.img');
+  if (out) problems.push(`--out: ${out}`);
+  if (!data || problems.length) throw refuse(problems);
+  return data;
 }
 
 function kebab(s: string): string {

@@ -1,0 +1,22 @@
+/**
+ * How big a stick image is, from what goes in its FAT: the one owner of these numbers, read by the
+ * option checks (a --size that can never fit), the build's space checks and the image writer.
+ */
+export const MIB = 1 << 20;
+export const PARTITION_START = MIB;
+/** FAT32 with 512-byte clusters starts to be valid around 33 MiB; keep a margin. */
+export const MIN_PARTITION = 64 * MIB;
+
+/** Contents + 10% + 16 MiB for FAT tables and loader files, rounded to MiB, at least 64 MiB. */
+export function partitionSizeFor(contentBytes: number): number {
+  const want = contentBytes * 1.1 + 16 * MIB;
+  return Math.max(MIN_PARTITION, Math.ceil(want / MIB) * MIB);
+}
+
+/** The whole image: the partition table's first MiB and the partition. */
+export function imageSizeFor(contentBytes: number): number {
+  return PARTITION_START + partitionSizeFor(contentBytes);
+}
+
+/** No image is smaller, whatever it holds. */
+export const MIN_IMAGE = imageSizeFor(0);
