@@ -94,3 +94,44 @@ export class NoSpaceError extends FlashrootError {
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
+
+/** What a user can cause that the filesystem or a device reports: the words, the exit code. */
+const SYSTEM_ERRORS: Record<string, { what: string; exitCode: number }> = {
+  ENOSPC: { what: 'no space left on the device', exitCode: 3 },
+  EDQUOT: { what: 'disk quota exceeded', exitCode: 3 },
+  EROFS: { what: 'read-only filesystem', exitCode: 3 },
+  EISDIR: { what: 'is a directory', exitCode: 3 },
+  ENOTDIR: { what: 'not a directory', exitCode: 3 },
+  ENOENT: { what: 'no such file or directory', exitCode: 3 },
+  EACCES: { what: 'permission denied', exitCode: 77 },
+  EPERM: { what: 'operation not permitted', exitCode: 77 },
+  EIO: { what: 'I/O error', exitCode: 7 },
+  ENXIO: { what: 'the device is gone', exitCode: 7 },
+  ENODEV: { what: 'the device is gone', exitCode: 7 },
+};
+
+/** A filesystem or device error that no closer code turned into a typed one: told without a stack. */
+export class SystemError extends FlashrootError {
+  constructor(
+    readonly errno: string,
+    readonly path: string | undefined,
+    what: string,
+    exitCode: number,
+    cause: unknown,
+  ) {
+    super(errno, `${path ? `${path}: ` : ''}${what}`, {
+      hint: 'if that is not a place you named or a drive you use, it is a bug: report it with the command you ran',
+      exitCode,
+      cause,
+    });
+  }
+}
+
+/** The SystemError for a Node errno error of a kind a user can cause; undefined for anything else. */
+export function systemError(err: unknown): SystemError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const { code, path, syscall } = err as NodeJS.ErrnoException;
+  const known = code === undefined ? undefined : SYSTEM_ERRORS[code];
+  if (!code || !known) return undefined;
+  return new SystemError(code, path, `${known.what}${syscall ? ` (${syscall})` : ''}`, known.exitCode, err);
+}

@@ -3,7 +3,7 @@
  * only place that prints errors and chooses the exit code.
  */
 import { Command, CommanderError } from 'commander';
-import { FlashrootError } from '../errors.js';
+import { FlashrootError, systemError } from '../errors.js';
 import { commands } from './commands/index.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -25,11 +25,17 @@ function report(err: unknown): number {
     // Commander already printed its message (or the help/version text).
     return err.exitCode === 0 ? 0 : 2;
   }
-  if (err instanceof FlashrootError) {
-    process.stderr.write(`flashroot: error: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-    return err.exitCode;
+  const known = err instanceof FlashrootError ? err : systemError(err);
+  if (known) {
+    process.stderr.write(`flashroot: error: ${known.message}\n`);
+    if (known.hint) process.stderr.write(`hint: ${known.hint}\n`);
+    return known.exitCode;
   }
-  process.stderr.write(`flashroot: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // Anything else was not foreseen: a bug, which the trace helps whoever fixes it to find.
+  process.stderr.write(
+    `flashroot: internal error (a bug in flashroot): ${err instanceof Error ? err.message : String(err)}\n` +
+      'hint: please report it with the command you ran, its output and the trace below\n' +
+      `${err instanceof Error ? (err.stack ?? '') : ''}\n`,
+  );
   return 70;
 }

@@ -3,17 +3,20 @@
  * hands over strings; this turns them into typed values and reports every bad one at once.
  */
 import { z } from 'zod';
-import { UsageError } from '../errors.js';
+import { FlashrootError, UsageError } from '../errors.js';
 import { ENDURANCE_DEFAULTS as D } from './defaults.js';
 import { NAND_TYPES } from './model.js';
+import { outputFileProblem } from '../util/output-path.js';
 import { parseHours, parseSize } from '../util/units.js';
 
+/** The parser's hint rides along in the issue's params, so the report can keep it. */
 function converted(flag: string, parse: (text: string, what: string) => number) {
   return z.string().transform((text, ctx) => {
     try {
       return parse(text, flag);
     } catch (err) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: err instanceof Error ? err.message : String(err) });
+      const hint = err instanceof FlashrootError ? err.hint : undefined;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: err instanceof Error ? err.message : String(err), params: { hint } });
       return z.NEVER;
     }
   });
@@ -24,7 +27,8 @@ const hours = (flag: string) => converted(flag, parseHours);
 const positiveNumber = (flag: string) => z.coerce.number({ invalid_type_error: `${flag} must be a number` }).positive(`${flag} must be positive`);
 
 export const enduranceOptionsSchema = z.object({
-  capacity: size('--capacity').refine((n) => n > 0, '--capacity must be more than 0'),
+  // A pipe, not a refine: a refine would also run on an unreadable size and report it twice.
+  capacity: size('--capacity').pipe(z.number().positive('--capacity must be more than 0')),
   nand: z.enum(NAND_TYPES, { message: `--nand must be one of ${NAND_TYPES.join(', ')}` }).default(D.nand),
   pe: positiveNumber('--pe').optional(),
   waf: z
@@ -54,9 +58,22 @@ export const enduranceOptionsSchema = z.object({
 
 export type EnduranceOptions = z.infer<typeof enduranceOptionsSchema>;
 
-export function parseEnduranceOptions(raw: Record<string, unknown>): EnduranceOptions {
+export function parseEnduranceOptions(raw: Record<string, unknown>, more: readonly string[] = []): EnduranceOptions {
   const r = enduranceOptionsSchema.safeParse(raw);
-  if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `- ${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`);
-  throw new UsageError(`Invalid endurance settings:\n${lines.join('\n')}`, 'See flashroot endurance --help.');
+  if (r.success && more.length === 0) return r.data;
+  const issues = r.success ? [] : r.error.issues;
+  // Each message names its flag already; the few zod writes itself get the flag put in front.
+  const lines = [...issues.map((i) => `${i.message.startsWith('--') ? '' : `--${kebab(String(i.path[0]))}: `}${i.message}`), ...more];
+  const hints = new Set(issues.map((i) => (i.code === z.ZodIssueCode.custom ? (i.params?.hint as string | undefined) : undefined)).filter(Boolean));
+  throw new UsageError(`Invalid endurance settings:\n- ${lines.join('\n- ')}`, [...hints, 'See flashroot endurance --help.'].join(' '));
+}
+
+/** parseEnduranceOptions, and whether the --svg file can be written: before a measurement of minutes, not after. */
+export async function checkEnduranceOptions(raw: Record<string, unknown>): Promise<EnduranceOptions> {
+  const svg = typeof raw.svg === 'string' ? await outputFileProblem(raw.svg, { example: 'endurance.svg' }) : undefined;
+  return parseEnduranceOptions(raw, svg ? [`--svg: ${svg}`] : []);
+}
+
+function kebab(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }

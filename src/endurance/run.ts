@@ -7,13 +7,13 @@ import { Reporter } from '../util/log.js';
 import { ENDURANCE_DEFAULTS } from './defaults.js';
 import { comparisonLoads, DEFAULT_RW_DAILY_BYTES, estimate, geometricMiddle, type FlashSpec } from './model.js';
 import { meanWriteBytes, type Measurement } from './measurement.js';
-import { parseEnduranceOptions, type EnduranceOptions } from './options.js';
+import { checkEnduranceOptions, type EnduranceOptions } from './options.js';
 import { renderTable, toJson } from './report.js';
 import { renderSvg } from './svg.js';
 import { parseSize } from '../util/units.js';
 
 export async function runEndurance(raw: Record<string, unknown>): Promise<void> {
-  const o = parseEnduranceOptions(raw);
+  const o = await checkEnduranceOptions(raw);
   const flash: FlashSpec = { capacityBytes: o.capacity, nand: o.nand, pe: o.pe, waf: o.waf, pageBytes: o.page, eraseBlockBytes: o.eraseBlock };
   const reporter = new Reporter(o.json);
   const measurements = o.measure === undefined ? [] : await measureBoth(o, o.measure, reporter);

@@ -148,7 +148,7 @@ export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
 /** parseBuildOptions, and whether --out can be created; all problems reported at once. */
 export async function checkBuildOptions(input: BuildOptionsInput): Promise<BuildOptions> {
   const { data, problems } = optionProblems(input);
-  const out = await outputFileProblem(data?.out ?? input.out ?? 'images/flashroot.img');
+  const out = await outputFileProblem(data?.out ?? input.out ?? 'images/flashroot.img', { example: 'stick.img', createsParents: true });
   if (out) problems.push(`--out: ${out}`);
   if (!data || problems.length) throw refuse(problems);
   return data;
