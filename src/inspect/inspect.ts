@@ -2,11 +2,10 @@
  * `flashroot inspect`: what is on a built image, read without mounting it: the partition table,
  * the FAT's files, the build manifest, and the boot entries of both loaders.
  */
-import { open, stat } from 'node:fs/promises';
-import { InputError } from '../errors.js';
 import { sectionData } from '../boot/pe.js';
 import { FatVolume } from '../disk/fat.js';
-import { parseMbr, SECTOR, type Mbr } from '../disk/mbr.js';
+import { SECTOR, type Mbr } from '../disk/mbr.js';
+import { probeStickImage } from '../disk/probe.js';
 import { MANIFEST_PATH } from '../pipeline/build.js';
 
 export interface BootEntry {
@@ -56,20 +55,7 @@ function ukiEntry(path: string, uki: Buffer): BootEntry {
 }
 
 export async function inspectImage(image: string): Promise<Inspection> {
-  const st = await stat(image).catch(() => undefined);
-  if (!st?.isFile() && !st?.isBlockDevice()) throw new InputError(image, `'${image}' is not an image file`, 'give the path of an image built by flashroot build');
-  const fh = await open(image, 'r');
-  const sector0 = Buffer.alloc(SECTOR);
-  await fh.read(sector0, 0, SECTOR, 0);
-  await fh.close();
-  let mbr: Mbr;
-  try {
-    mbr = parseMbr(sector0);
-  } catch {
-    throw new InputError(image, `'${image}' has no MBR partition table`, 'is it an image built by flashroot build?');
-  }
-  const fatPart = mbr.partitions.find((p) => p.type === 0x0c || p.type === 0x0b || p.type === 0xef);
-  if (!fatPart) throw new InputError(image, `'${image}' has no FAT partition`, 'is it an image built by flashroot build?');
+  const { bytes, mbr, fat: fatPart } = await probeStickImage(image);
   const fat = await FatVolume.mount(image, fatPart.startLba * SECTOR, fatPart.sectors * SECTOR);
   try {
     const files = fat.list().filter((f) => !f.directory).map(({ path, size }) => ({ path, size }));
@@ -78,7 +64,7 @@ export async function inspectImage(image: string): Promise<Inspection> {
     const entries: BootEntry[] = [];
     if (has('/syslinux/syslinux.cfg')) entries.push(...syslinuxEntries(fat.readFile('/syslinux/syslinux.cfg').toString('utf8')));
     for (const f of files.filter((f) => /^\/EFI\/Linux\/[^/]+\.efi$/i.test(f.path))) entries.push(ukiEntry(f.path, fat.readFile(f.path)));
-    return { image, bytes: st.size, mbr, files, manifest, entries };
+    return { image, bytes, mbr, files, manifest, entries };
   } finally {
     fat.close();
   }

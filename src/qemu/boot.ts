@@ -41,6 +41,8 @@ export interface BootResult {
   matched: boolean;
   failedOn?: string;
   timedOut: boolean;
+  /** QEMU's exit code (through `timeout`); undefined when it ended on a signal. */
+  exitCode?: number;
   console: string[];
   /** Milliseconds from starting QEMU to the expected text. */
   msToExpect?: number;
@@ -99,6 +101,7 @@ export async function bootImage(o: BootOptions): Promise<BootResult> {
   });
   const code = await proc.exited.catch(() => undefined);
   result.timedOut = code === 124 || code === 137;
+  result.exitCode = code;
   result.elapsedMs = performance.now() - started;
   return result;
 }
