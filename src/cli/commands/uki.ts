@@ -25,10 +25,10 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--sign-key <pem>', 'Secure Boot signing key (with --sign-cert)')
     .option('--sign-cert <pem>', 'Secure Boot certificate (with --sign-key)')
     .action(async (opts: UkiOptions) => {
-      const { UsageError } = await import('../../errors.js');
-      if (Boolean(opts.signKey) !== Boolean(opts.signCert)) {
-        throw new UsageError('--sign-key and --sign-cert go together.', 'Give both to sign, or neither.');
-      }
+      const [{ UsageError }, { outputFileProblem }] = await Promise.all([import('../../errors.js'), import('../../util/output-path.js')]);
+      const out = await outputFileProblem(opts.out, { example: 'flashroot.efi' });
+      const problems = [...(Boolean(opts.signKey) !== Boolean(opts.signCert) ? ['--sign-key and --sign-cert go together'] : []), ...(out ? [`--out: ${out}`] : [])];
+      if (problems.length) throw new UsageError(`invalid options:\n- ${problems.join('\n- ')}`, 'see flashroot uki --help');
       const [{ writeFile }, { buildUkiFromFiles }, sign, { Reporter, formatBytes }] = await Promise.all([
         import('node:fs/promises'),
         import('../../boot/uki.js'),
