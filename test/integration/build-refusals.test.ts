@@ -40,7 +40,7 @@ describe('flashroot build refuses bad input with a clear error and a hint, and l
     ['a kernel without squashfs', ['--modules', 'ROOT/modules-without-squashfs'], 3, /lacks squashfs/],
     ['a label FAT cannot hold', ['--label', 'my stick'], 2, /--label: must be 1-11 characters/],
     ['an unknown compressor', ['--comp', 'brotli'], 2, /--comp: /],
-    ['a size too small for the contents', ['--size', '40M'], 2, /--size .* is too small/],
+    ['a size smaller than any image', ['--size', '40M'], 2, /--size: must be at least 65MiB/],
     ['--demo together with --root', ['--demo', '--root', '/'], 2, /--demo and --root: choose one/],
   ])('%s', async (_what, args, code, message) => {
     const r = await flashroot(args.map((a) => a.replace('ROOT', dir)));

@@ -64,6 +64,16 @@ describe('endurance options', () => {
     const msg = (err as Error).message;
     for (const what of ['capacity', '--nand must be one of', "--waf must be 'auto'", '--pe must be positive', 'minutes']) expect(msg).toContain(what);
   });
+  it('says an unreadable size once, naming the flag once, with the size hint', () => {
+    let err: unknown;
+    try {
+      parseEnduranceOptions({ capacity: 'banana' });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).toBe("Invalid endurance settings:\n- --capacity: cannot read 'banana' as a size.");
+    expect((err as UsageError).hint).toMatch(/^Write a number with an optional unit/);
+  });
   it('refuses a zero capacity before the model runs', () => {
     expect(() => parseEnduranceOptions({ capacity: '0' })).toThrow(/--capacity must be more than 0/);
   });
