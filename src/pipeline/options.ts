@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { INITRD_COMPRESSORS } from '../initramfs/compress.js';
 import { HTTP_CLIENTS, lowerProblem, parseLower } from '../network/lower.js';
+import { IDENTITY_MODES } from '../root/identity.js';
+import { normalisePattern } from '../root/glob.js';
 import { COMPRESSORS } from '../squashfs/mksquashfs.js';
 import { parseSize } from '../util/units.js';
 
@@ -19,6 +21,13 @@ function bytesOf(text: string): number | undefined {
     return undefined;
   }
 }
+
+/** An exclude pattern must name something inside the root: no `..`, not the root itself. */
+const excludePattern = z
+  .string()
+  .transform(normalisePattern)
+  .refine((p) => p !== '', 'an empty pattern (or `/`) would leave out the whole root')
+  .refine((p) => !p.split('/').includes('..'), 'patterns are relative to the root; `..` would leave it');
 
 export const BuildOptionsSchema = z.object({
   root: z.string().optional(),
@@ -66,6 +75,10 @@ export const BuildOptionsSchema = z.object({
   caCert: z.string().optional(),
   signKey: z.string().optional(),
   signCert: z.string().optional(),
+  exclude: z.array(excludePattern).default([]),
+  excludeFrom: z.string().optional(),
+  includeMount: z.array(z.string().startsWith('/', 'must be an absolute path as the booted system sees it, like /home')).default([]),
+  identity: z.enum(IDENTITY_MODES).default('keep'),
   json: z.boolean().default(false),
 });
 
@@ -74,7 +87,7 @@ export type BuildOptions = z.output<typeof BuildOptionsSchema>;
 
 export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
   const r = BuildOptionsSchema.safeParse(input);
-  const problems = r.success ? [] : r.error.issues.map((i) => `--${kebab(String(i.path[0]))}: ${i.message}`);
+  const problems = r.success ? [] : r.error.issues.map((i) => `--${kebab(String(i.path[0]))}${valueOf(input, i.path)}: ${i.message}`);
   if (r.success) {
     if (r.data.demo && r.data.root) problems.push('--demo and --root: choose one');
     if (Boolean(r.data.signKey) !== Boolean(r.data.signCert)) problems.push('--sign-key and --sign-cert: give both or neither');
@@ -92,12 +105,25 @@ export function parseBuildOptions(input: BuildOptionsInput): BuildOptions {
     if (r.data.caCert && !tls) problems.push('--ca-cert: only used with --lower https://… or an https:// --endpoint');
     if (r.data.lower.startsWith('sshfs://') !== Boolean(r.data.sshKey)) problems.push('--ssh-key: required with --lower sshfs://…, and only used with it');
     if (r.data.sshKnownHosts && !r.data.sshKey) problems.push('--ssh-known-hosts: only used with --lower sshfs://… and --ssh-key');
+    for (const flag of ['exclude', 'excludeFrom', 'includeMount'] as const) {
+      const v = r.data[flag];
+      if (!r.data.root && (Array.isArray(v) ? v.length : v)) problems.push(`--${kebab(flag)}: only with --root (the demo root is made to be booted as it is)`);
+    }
+    if (!r.data.root && r.data.identity !== 'keep') problems.push('--identity: only with --root (the demo root has no identity to reset)');
     if (r.data.signKey && r.data.boot === 'bios') problems.push('--sign-key: signing applies to UEFI; use --boot hybrid or uefi');
   }
   if (!r.success || problems.length) {
     throw new UsageError(`invalid options:\n- ${problems.join('\n- ')}`, 'see flashroot build --help');
   }
   return r.data;
+}
+
+/** For a repeatable option, the offending value: `--exclude '../x'`. */
+function valueOf(input: BuildOptionsInput, path: (string | number)[]): string {
+  const [key, index] = path;
+  if (typeof index !== 'number') return '';
+  const list = (input as Record<string, unknown>)[String(key)];
+  return Array.isArray(list) ? ` '${String(list[index])}'` : '';
 }
 
 function kebab(s: string): string {
