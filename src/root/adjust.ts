@@ -121,9 +121,12 @@ async function resetIdentity(src: Source, meter: ExcludeMeter, plan: RootPlan): 
     if (rule.rule === 'dbus-machine-id' && (await lstat(join(src.root, rule.patterns[0] ?? '')).catch(() => undefined))?.isSymbolicLink()) continue;
     await leaveOut(meter, rule, plan);
   }
-  const leftOutKeys = plan.adjustments.some((a) => a.rule === 'ssh-host-keys');
+  const keys = plan.adjustments.find((a) => a.rule === 'ssh-host-keys');
+  if (!keys) return;
   const systemd = (await src.exists('lib/systemd/systemd')) || (await src.exists('usr/lib/systemd/systemd'));
-  if (leftOutKeys && (await src.exists('usr/sbin/sshd')) && systemd) {
+  if (!systemd || !(await src.exists('usr/sbin/sshd'))) {
+    keys.why += '; this root has no systemd-started sshd to make new ones at boot: run ssh-keygen -A on each box';
+  } else {
     for (const dir of ['etc/systemd', 'etc/systemd/system', SSH_KEYGEN_DROP_IN.dir]) {
       if (!(await src.exists(dir))) plan.pseudo.push({ kind: 'dir', path: dir, mode: 0o755, ...ROOT_OWNED });
     }

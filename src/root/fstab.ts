@@ -40,7 +40,7 @@ export function fstabVerdict(e: FstabEntry): string | undefined {
   if (e.vfstype === 'swap') {
     return namesLocalDevice(e.spec)
       ? `swap on a local disk (${e.spec}) the booted system does not have; systemd would wait 90 s for it`
-      : `swap file ${e.spec} is left out of the stick (it would fill the image and swap cannot live on the read-only root)`;
+      : `swap file ${e.spec}: left out of the stick, since swap cannot live on its read-only root`;
   }
   if (e.options.includes('bind') || e.options.includes('rbind')) return undefined;
   if (e.file === '/') return 'the root is the stick’s overlay (squashfs + tmpfs), not this device';

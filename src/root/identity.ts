@@ -16,7 +16,7 @@ export const RESET_LEAVE_OUT: readonly LeaveOutRule[] = [
   {
     rule: 'ssh-host-keys',
     patterns: ['etc/ssh/ssh_host_*'],
-    why: 'every box must have its own SSH host keys; they are generated at its first start of sshd',
+    why: 'every box must have its own SSH host keys, or clients could not tell the boxes apart',
   },
   {
     rule: 'dbus-machine-id',
