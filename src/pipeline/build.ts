@@ -162,7 +162,10 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
   const { o, epoch, kernel } = ctx;
   try {
     const { captured } = ctx;
-    const plan: RootPlan = captured
+    const lower = parseLower(o.lower, o);
+    // A tree lower boots the server's tree, not this squashfs: adjusting it would change nothing.
+    const treeLower = lower.kind === 'sshfs' || lower.kind === 's3fs';
+    const plan: RootPlan = captured && !treeLower
       ? await report.step('Deciding what the booted system sees of the root (the source is not changed)', () => planStickRoot(captured, o.identity, ctx.userExcludes))
       : { excludes: [], pseudo: [], adjustments: [] };
     const pseudoDir = join(ctx.work, 'pseudo');
@@ -180,7 +183,6 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         onProgress: (pct) => report.progress(`${pct}%`),
       }),
     );
-    const lower = parseLower(o.lower, o);
     const net =
       lower.kind === 'image'
         ? await report.step('Appending the dm-verity hash tree and naming the network image', () => makeNetworkImage(sqfs, lower, dirname(resolve(o.out))))
