@@ -16,9 +16,11 @@ import { checkFreeSpace, checkImageSize } from '../disk/space.js';
 import { buildInitramfs, type Initramfs } from '../initramfs/build.js';
 import { checkKernelFeatures } from '../kernel/features.js';
 import { findNewestKernel, kernelVersionFromImage } from '../kernel/version.js';
-import { captureRoot } from '../root/capture.js';
+import { planStickRoot, type Adjustment, type RootPlan, type UserExcludes } from '../root/adjust.js';
+import { captureRoot, type CapturedRoot } from '../root/capture.js';
 import { makeDemoRoot } from '../root/demo-root.js';
 import { makeSquashfs } from '../squashfs/mksquashfs.js';
+import { writePseudoFile } from '../squashfs/pseudo.js';
 import { makeNetworkImage, networkBuildTools, networkInitramfsHooks, type NetworkImage } from '../network/build-lower.js';
 import { formatFidelity, treeFidelity, type FidelityLoss, type TreeBackend } from '../network/fidelity.js';
 import { parseLower } from '../network/lower.js';
@@ -28,6 +30,8 @@ import { formatBytes, formatMs, Reporter } from '../util/log.js';
 import { removeOnInterrupt } from '../util/interrupt.js';
 import { preflight, type RequiredFile } from '../util/tools.js';
 import { checkBuildOptions, type BuildOptions, type BuildOptionsInput } from './options.js';
+import { formatAdjustments } from './report-adjustments.js';
+import { normalisePattern } from '../root/glob.js';
 
 export const SQUASHFS_PATH = '/live/root.sqfs';
 export const MANIFEST_PATH = '/live/manifest.json';
@@ -47,6 +51,8 @@ export interface BuildResult {
   network?: Omit<NetworkImage, 'verity'> & { rootHash: string };
   /** With a file-level lower (sshfs, s3fs): what of the root it will not reproduce. */
   fidelity?: FidelityLoss[];
+  /** How the root on the stick differs from its source, and why (none for the demo root). */
+  adjustments: Adjustment[];
   buildId: string;
   cmdline: string;
   timings: { step: string; ms: number }[];
@@ -59,7 +65,9 @@ interface Context {
   epoch?: number;
   kernel: { image: string; version: string; modulesDir: string };
   rootDir: string;
-  excludes: string[];
+  /** Undefined for the demo root, which is made to be booted as it is. */
+  captured?: CapturedRoot;
+  userExcludes: UserExcludes[];
   /** The key the stick signs its reads of a private bucket with (--signed-reads). */
   s3Credentials?: S3Credentials;
   /** Stops removing the work directory on Ctrl-C (the build removes it itself). */
@@ -132,11 +140,12 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
   if (o.demo || !o.root) {
     const rootDir = join(work, 'demo-root');
     await makeDemoRoot(rootDir);
-    return { o: { ...o, demo: true }, report, work, epoch, kernel, s3Credentials, rootDir, excludes: [], release };
+    return { o: { ...o, demo: true }, report, work, epoch, kernel, s3Credentials, rootDir, userExcludes: [], release };
   }
   try {
-    const captured = await captureRoot(o.root, o.init, [out, `${out}.partial`, work]);
-    return { o, report, work, epoch, kernel, s3Credentials, rootDir: captured.dir, excludes: captured.excludes, release };
+    const captured = await captureRoot(o.root, o.init, [out, `${out}.partial`, work], o.includeMount);
+    const userExcludes = [{ source: '--exclude', patterns: o.exclude }, ...(o.excludeFrom ? [await readExcludeFrom(o.excludeFrom)] : [])];
+    return { o, report, work, epoch, kernel, s3Credentials, rootDir: captured.dir, captured, userExcludes, release };
   } catch (e) {
     await rm(work, { recursive: true, force: true });
     release();
@@ -144,23 +153,47 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
   }
 }
 
+/** One pattern a line, as rsync's and mx-snapshot's lists are; blank lines and `#` comments skipped. */
+async function readExcludeFrom(file: string): Promise<UserExcludes> {
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new InputError(file, `--exclude-from ${file}: cannot read it (${e.code ?? e.message})`, 'give a readable file with one exclude pattern a line');
+  });
+  const patterns = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map(normalisePattern)
+    .filter(Boolean);
+  return { source: `--exclude-from ${file}`, patterns };
+}
+
 /** `env` holds the S3 key for --signed-reads (AWS_ACCESS_KEY_ID…): secrets never travel as options. */
 export async function build(input: BuildOptionsInput, report = new Reporter(Boolean(input.json)), env = process.env): Promise<BuildResult> {
   const ctx = await report.step('Checking inputs and tools', () => prepare(input, report, env));
   const { o, epoch, kernel } = ctx;
   try {
+    const { captured } = ctx;
+    const lower = parseLower(o.lower, o);
+    // A tree lower boots the server's tree, not this squashfs: adjusting it would change nothing.
+    const treeLower = lower.kind === 'sshfs' || lower.kind === 's3fs';
+    const plan: RootPlan = captured && !treeLower
+      ? await report.step('Deciding what the booted system sees of the root (the source is not changed)', () => planStickRoot(captured, o.identity, ctx.userExcludes))
+      : { excludes: [], pseudo: [], adjustments: [] };
+    const pseudoDir = join(ctx.work, 'pseudo');
+    await mkdir(pseudoDir);
+    const pseudoFile = plan.pseudo.length ? await writePseudoFile(plan.pseudo, pseudoDir) : undefined;
     const sqfs = join(ctx.work, 'root.sqfs');
     await report.step(`Compressing the root (${ctx.rootDir}) to squashfs (${o.comp})`, () =>
       makeSquashfs({
         source: ctx.rootDir,
         output: sqfs,
         compressor: o.comp,
-        excludes: ctx.excludes,
+        excludes: plan.excludes,
+        pseudoFile,
         epoch,
         onProgress: (pct) => report.progress(`${pct}%`),
       }),
     );
-    const lower = parseLower(o.lower, o);
     const net =
       lower.kind === 'image'
         ? await report.step('Appending the dm-verity hash tree and naming the network image', () => makeNetworkImage(sqfs, lower, dirname(resolve(o.out))))
@@ -256,6 +289,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       signed: Boolean(o.signKey),
       ...(net ? { network: { url: net.url, path: net.path, bytes: net.bytes, sha256: net.sha256, rootHash: net.verity.rootHash } } : {}),
       ...(fidelity ? { fidelity } : {}),
+      adjustments: plan.adjustments,
       buildId,
       cmdline,
       timings: report.timings.map((t) => ({ step: t.name, ms: Math.round(t.ms) })),
@@ -286,6 +320,7 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       `  secure boot: ${r.boot === 'bios' ? 'n/a' : r.signed ? 'UKIs and systemd-boot signed' : 'unsigned (use --sign-key/--sign-cert to sign)'}`,
       `  kernel:     ${r.kernel.version}`,
       `  root:       ${formatBytes(r.squashfsBytes)} squashfs, sha256 ${r.squashfsSha256.slice(0, 16)}…`,
+      ...formatAdjustments(r.adjustments),
       ...(r.network
         ? [
             `  lower:      ${r.network.url} (dm-verity root hash ${r.network.rootHash.slice(0, 16)}… baked in)`,

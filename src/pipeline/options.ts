@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { INITRD_COMPRESSORS } from '../initramfs/compress.js';
 import { HTTP_CLIENTS, lowerProblem, parseLower } from '../network/lower.js';
+import { IDENTITY_MODES } from '../root/identity.js';
+import { normalisePattern } from '../root/glob.js';
 import { COMPRESSORS } from '../squashfs/mksquashfs.js';
 import { parseSize } from '../util/units.js';
 import { outputFileProblem } from '../util/output-path.js';
@@ -21,6 +23,13 @@ function bytesOf(text: string): number | undefined {
     return undefined;
   }
 }
+
+/** An exclude pattern must name something inside the root: no `..`, not the root itself. */
+const excludePattern = z
+  .string()
+  .transform(normalisePattern)
+  .refine((p) => p !== '', 'an empty pattern (or `/`) would leave out the whole root')
+  .refine((p) => !p.split('/').includes('..'), 'patterns are relative to the root; `..` would leave it');
 
 export const BuildOptionsSchema = z.object({
   root: z.string().optional(),
@@ -73,6 +82,10 @@ export const BuildOptionsSchema = z.object({
   caCert: z.string().optional(),
   signKey: z.string().optional(),
   signCert: z.string().optional(),
+  exclude: z.array(excludePattern).default([]),
+  excludeFrom: z.string().optional(),
+  includeMount: z.array(z.string().startsWith('/', 'must be an absolute path as the booted system sees it, like /home')).default([]),
+  identity: z.enum(IDENTITY_MODES).default('keep'),
   json: z.boolean().default(false),
 });
 
@@ -114,6 +127,14 @@ const RULES: readonly Rule[] = [
   { fields: ['lower', 'sshKey'], problem: (o) => when(o.lower.startsWith('sshfs://') !== Boolean(o.sshKey), '--ssh-key: required with --lower sshfs://…, and only used with it') },
   { fields: ['sshKnownHosts', 'sshKey'], problem: (o) => when(Boolean(o.sshKnownHosts) && !o.sshKey, '--ssh-known-hosts: only used with --lower sshfs://… and --ssh-key') },
   { fields: ['signKey', 'boot'], problem: (o) => when(Boolean(o.signKey) && o.boot === 'bios', '--sign-key: signing applies to UEFI; use --boot hybrid or uefi') },
+  ...(['exclude', 'excludeFrom', 'includeMount'] as const).map((flag): Rule => ({
+    fields: [flag, 'root'],
+    problem: (o) => {
+      const v = o[flag];
+      return when(!o.root && Boolean(Array.isArray(v) ? v.length : v), `--${kebab(flag)}: only with --root (the demo root is made to be booted as it is)`);
+    },
+  })),
+  { fields: ['identity', 'root'], problem: (o) => when(!o.root && o.identity !== 'keep', '--identity: only with --root (the demo root has no identity to reset)') },
 ];
 
 /** Every problem with the settings: each field's own, then the rules over the fields that passed. */
@@ -121,7 +142,7 @@ function optionProblems(input: BuildOptionsInput): { data?: BuildOptions; proble
   const r = BuildOptionsSchema.safeParse(input);
   if (r.success) return { data: r.data, problems: RULES.map((rule) => rule.problem(r.data)).filter((p): p is string => p !== undefined) };
   const failed = new Set(r.error.issues.map((i) => String(i.path[0])));
-  const problems = r.error.issues.map((i) => `--${kebab(String(i.path[0]))}: ${i.message}`);
+  const problems = r.error.issues.map((i) => `--${kebab(String(i.path[0]))}${valueOf(input, i.path)}: ${i.message}`);
   // The valid fields, with defaults in place of the invalid ones, so their rules are still asked.
   const rest = BuildOptionsSchema.safeParse(Object.fromEntries(Object.entries(input).filter(([k]) => !failed.has(k))));
   if (rest.success) {
@@ -152,6 +173,14 @@ export async function checkBuildOptions(input: BuildOptionsInput): Promise<Build
   if (out) problems.push(`--out: ${out}`);
   if (!data || problems.length) throw refuse(problems);
   return data;
+}
+
+/** For a repeatable option, the offending value: `--exclude '../x'`. */
+function valueOf(input: BuildOptionsInput, path: (string | number)[]): string {
+  const [key, index] = path;
+  if (typeof index !== 'number') return '';
+  const list = (input as Record<string, unknown>)[String(key)];
+  return Array.isArray(list) ? ` '${String(list[index])}'` : '';
 }
 
 function kebab(s: string): string {

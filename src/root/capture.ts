@@ -1,12 +1,13 @@
 /**
  * Checks a root filesystem before any work and decides what mksquashfs leaves out: the kernel's
- * pseudo filesystems and volatile directories, every filesystem mounted below the root (their
- * mount points kept as empty directories, which mksquashfs -one-file-system would drop), and the
- * build's own output when it lies inside the root.
+ * pseudo filesystems and volatile directories, every filesystem mounted below the root unless
+ * --include-mount names it (their mount points kept as empty directories, which mksquashfs
+ * -one-file-system would drop), and the build's own output when it lies inside the root.
  */
 import { lstat, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { InputError } from '../errors.js';
+import { contentsOf, globEscape } from './glob.js';
 
 /** Emptied but kept, so the booted system finds its mount points. */
 export const VOLATILE_DIRS = ['proc', 'sys', 'dev', 'run', 'tmp'] as const;
@@ -38,11 +39,6 @@ export function parseMountPoints(mountinfo: string): string[] {
     .map((p) => p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))));
 }
 
-/** mksquashfs -wildcards patterns treat * ? [ ] and backslash specially. */
-function globEscape(path: string): string {
-  return path.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
 async function mountedBelow(root: string): Promise<string[]> {
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
   return parseMountPoints(mountinfo)
@@ -54,9 +50,34 @@ export interface CapturedRoot {
   dir: string;
   init: string;
   excludes: string[];
+  /** Directories (relative to the root) whose contents are left out: volatile ones and other filesystems. */
+  notCaptured: string[];
+  /** Filesystems below the root captured on request (--include-mount), relative. */
+  includedMounts: string[];
+  /** The root is this running system's `/`, whose /proc describes it. */
+  isHostRoot: boolean;
 }
 
-export async function captureRoot(dir: string, init: string, outputs: readonly string[]): Promise<CapturedRoot> {
+/** --include-mount names a mount point as the booted system sees it (`/home`), which must be mounted now. */
+function includedMounts(requested: readonly string[], mounts: readonly string[], dir: string): string[] {
+  return requested.map((p) => {
+    const rel = posix.normalize(p).replace(/^\/+|\/+$/g, '');
+    const volatile = (VOLATILE_DIRS as readonly string[]).some((d) => rel === d || rel.startsWith(`${d}/`));
+    if (!mounts.includes(rel) || volatile) {
+      const below = mounts.filter((m) => !(VOLATILE_DIRS as readonly string[]).some((d) => m === d || m.startsWith(`${d}/`)));
+      throw new InputError(
+        p,
+        `--include-mount ${p}: no filesystem is mounted at ${p} inside the root ${dir}${volatile ? ' that could be captured (it is a volatile directory)' : ''}`,
+        below.length
+          ? `give the mount point as the booted system sees it; mounted below the root now: ${below.slice(0, 12).map((m) => `/${m}`).join(' ')}`
+          : 'mount the filesystem below the root first, or leave --include-mount out',
+      );
+    }
+    return rel;
+  });
+}
+
+export async function captureRoot(dir: string, init: string, outputs: readonly string[], includeMounts: readonly string[] = []): Promise<CapturedRoot> {
   const root = resolve(dir);
   let st;
   try {
@@ -75,11 +96,14 @@ export async function captureRoot(dir: string, init: string, outputs: readonly s
     );
   }
   const real = await realpath(root);
-  const excludes = new Set<string>(VOLATILE_DIRS.map((d) => `${d}/*`));
-  for (const mountPoint of await mountedBelow(real)) excludes.add(`${globEscape(mountPoint)}/*`);
+  const mounts = await mountedBelow(real);
+  const included = includedMounts(includeMounts, mounts, dir);
+  const notCaptured = [...new Set([...VOLATILE_DIRS, ...mounts.filter((m) => !included.includes(m))])].sort();
+  // contentsOf: a plain `dir/*` would keep hidden entries (`tmp/.X11-unix`) in.
+  const excludes = new Set<string>(notCaptured.flatMap(contentsOf));
   for (const out of outputs) {
     const rel = relative(real, resolve(out));
     if (rel && !rel.startsWith('..') && !isAbsolute(rel)) excludes.add(globEscape(rel));
   }
-  return { dir: root, init, excludes: [...excludes].sort() };
+  return { dir: root, init, excludes: [...excludes].sort(), notCaptured, includedMounts: included, isHostRoot: real === '/' };
 }

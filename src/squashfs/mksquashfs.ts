@@ -13,6 +13,8 @@ export interface SquashfsOptions {
   compressor: Compressor;
   /** Paths relative to source, shell wildcards allowed (mksquashfs -wildcards). */
   excludes: readonly string[];
+  /** A -pf file of pseudo definitions (src/squashfs/pseudo.ts): what the squashfs holds beyond the source. */
+  pseudoFile?: string;
   /** Fixed timestamps for reproducible images (SOURCE_DATE_EPOCH). */
   epoch?: number;
   onProgress?: (percent: number) => void;
@@ -22,6 +24,8 @@ export function mksquashfsArgs(o: SquashfsOptions): string[] {
   const args = [o.source, o.output, '-noappend', '-comp', o.compressor, '-progress', '-no-recovery'];
   if (o.compressor === 'xz') args.push('-Xbcj', 'x86');
   if (o.epoch !== undefined) args.push('-mkfs-time', String(o.epoch), '-all-time', String(o.epoch));
+  if (o.pseudoFile) args.push('-pf', o.pseudoFile);
+  // Everything after -e is read as an exclude, so it goes last.
   if (o.excludes.length) args.push('-wildcards', '-e', ...o.excludes);
   return args;
 }

@@ -2,6 +2,11 @@ import type { Command } from 'commander';
 import type { BuildOptionsInput } from '../../pipeline/options.js';
 import type { RegisterCommand } from './index.js';
 
+/** commander's way of repeating an option. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export const register: RegisterCommand = (program: Command) => {
   program
     .command('build')
@@ -35,6 +40,10 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--reproducible', 'fixed times and ids: two builds of the same input are identical (also with SOURCE_DATE_EPOCH)')
     .option('--sign-key <pem>', 'sign the UKIs and systemd-boot for Secure Boot (with --sign-cert)')
     .option('--sign-cert <pem>', 'certificate for --sign-key')
+    .option('--exclude <pattern>', 'leave PATTERN out of the stick (relative to the root, * ? [] per path component; repeatable)', collect, [])
+    .option('--exclude-from <file>', 'leave out the patterns listed in FILE, one a line (# comments)')
+    .option('--include-mount <path>', 'capture the filesystem mounted at PATH inside the root, e.g. /home (other mounts are left out; repeatable)', collect, [])
+    .option('--identity <mode>', "keep (move this box: machine-id, SSH host keys, hostname stay) or reset (a master image: each box makes its own machine-id and host keys)", 'keep')
     .option('--json', 'print the result as JSON on stdout, no progress')
     .action(async (opts: Record<string, unknown>) => {
       const { build } = await import('../../pipeline/build.js');
