@@ -24,13 +24,15 @@ export interface TreeSpec {
   name: string;
   /** Packages on top of minbase. */
   include: readonly string[];
+  /** Run on the new tree before it enters the cache; `version` names what it does, for the stamp. */
+  customize?: { version: string; apply: (dir: string) => Promise<void> };
 }
 
 /** Makes the tree once; a stamp next to it records what it was made with, so a changed spec remakes it. */
 export async function debianTree(spec: TreeSpec, reporter: Reporter): Promise<string> {
   const dir = join(CACHE_DIR, spec.name);
   const stamp = `${dir}.stamp`;
-  const want = JSON.stringify({ suite: SUITE, include: spec.include });
+  const want = JSON.stringify({ suite: SUITE, include: spec.include, customize: spec.customize?.version });
   if ((await readFile(stamp, 'utf8').catch(() => '')) === want) return dir;
   await preflight(['mmdebstrap']);
   const partial = `${dir}.partial`;
@@ -43,6 +45,7 @@ export async function debianTree(spec: TreeSpec, reporter: Reporter): Promise<st
   await reporter.step(`Making the Debian tree ${spec.name} (mmdebstrap, cached in ${CACHE_DIR})`, () =>
     run('mmdebstrap', ['--variant=minbase', ...include, SUITE, partial, ...mirror], { timeoutMs: MMDEBSTRAP_TIMEOUT_MS }),
   );
+  await spec.customize?.apply(partial);
   await rename(partial, dir);
   await writeFile(stamp, want);
   return dir;

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by scripts/setup.sh and bench/setup.sh: installs the Debian packages given that are not
+# Sourced by scripts/setup.sh: installs the Debian packages given that are not
 # installed yet, and nothing when all are.
 # Usage: ensure_debian_packages LABEL PACKAGE...
 ensure_debian_packages() {

@@ -30,6 +30,7 @@ DEBIAN_PACKAGES=(
   sshfs openssh-client  # sshfs lowers: the FUSE client and ssh, staged into the initramfs
   openssh-server        # tests: the sshd sshfs lowers are booted from
   s3fs                  # s3fs lowers: the FUSE client staged into the initramfs
+  mmdebstrap            # tests and bench: Debian roots that look installed, the bench's roots and chroots
 )
 
 # shellcheck source=scripts/debian-packages.sh
