@@ -52,6 +52,10 @@ export interface BootResult {
 export function qemuArgs(o: BootOptions): string[] {
   const drive = `if=none,id=stick,format=raw,file=${o.image}${o.writable ? '' : ',snapshot=on'}`;
   const args = ['-m', String(o.memoryMiB ?? 1024), '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-rtc', 'base=utc'];
+  // A CPU random number generator, as every PC of the last decade has: without it the kernel's
+  // entropy pool takes 10-30 s to fill under emulation, and clients that need random bytes at
+  // start (rclone's TLS, ssh) wait for it, so network boots timed out on a loaded machine.
+  args.push('-cpu', 'qemu64,+rdrand');
   if (o.uefi) args.push('-bios', OVMF);
   args.push('-drive', drive);
   if ((o.attach ?? 'usb') === 'usb') {
