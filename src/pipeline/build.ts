@@ -108,9 +108,17 @@ async function contentsLowerBound(o: BuildOptions, kernelImage: string): Promise
 }
 
 function kernelCmdline(o: BuildOptions): string {
-  // The last console= becomes /dev/console: the init's messages and rescue shell go there.
+  // The last console= becomes /dev/console, the root's init's console; the flashroot init writes
+  // to both and opens a rescue shell on each. `quiet` hides the kernel's messages below errors on
+  // both (Linux 6.1 has one log level for all consoles); the init's own lines are written to the
+  // ttys directly and stay.
   const consoles = o.console === 'serial' ? 'console=tty0 console=ttyS0,115200' : 'console=ttyS0,115200 console=tty0';
-  return [consoles, o.cmdline].filter(Boolean).join(' ');
+  return [consoles, o.quiet ? 'quiet' : '', o.cmdline].filter(Boolean).join(' ');
+}
+
+/** The rescue entry is for finding out what went wrong: the kernel's messages come back there. */
+function rescueCmdline(o: BuildOptions): string {
+  return o.quiet ? `${RESCUE_CMDLINE} loglevel=7` : RESCUE_CMDLINE;
 }
 
 async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.ProcessEnv): Promise<Context> {
@@ -218,14 +226,14 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     const menuName = o.demo ? 'flashroot demo' : 'flashroot';
     if (bios) {
       files.push({ path: '/boot/vmlinuz', content: kernelBytes }, { path: '/boot/initrd.img', content: initramfs.data });
-      for (const f of await syslinuxFatFiles({ name: menuName, cmdline, rescueCmdline: RESCUE_CMDLINE, timeoutSeconds: o.menuTimeout })) {
+      for (const f of await syslinuxFatFiles({ name: menuName, cmdline, rescueCmdline: rescueCmdline(o), timeoutSeconds: o.menuTimeout })) {
         files.push({ path: f.path, content: f.data });
       }
     }
     if (o.boot !== 'bios') {
       const esp = await report.step('Assembling the Unified Kernel Images and systemd-boot', async () => {
         const blobs = await readBootBlobs();
-        let espFiles: EspFile[] = systemdBootFiles({ ...blobs, kernel: kernelBytes, initrd: initramfs.data, uname: kernel.version, cmdline, timeoutSec: o.menuTimeout, entries: defaultMenu(menuName) });
+        let espFiles: EspFile[] = systemdBootFiles({ ...blobs, kernel: kernelBytes, initrd: initramfs.data, uname: kernel.version, cmdline, timeoutSec: o.menuTimeout, entries: defaultMenu(menuName, rescueCmdline(o)) });
         if (o.signKey && o.signCert) espFiles = await signEspFiles(espFiles, { key: o.signKey, cert: o.signCert }, epoch);
         return espFiles;
       });

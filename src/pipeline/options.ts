@@ -12,6 +12,7 @@ import { MIB, MIN_IMAGE } from '../disk/layout.js';
 
 export const BOOT_MODES = ['hybrid', 'bios', 'uefi'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
+export const UEFI_LOADERS = ['shim', 'systemd-boot'] as const;
 
 /** Sizes as src/util/units reads them (G = 10^9 as sticks are sold, GiB = 2^30); undefined if unreadable. */
 function bytesOf(text: string): number | undefined {
@@ -56,6 +57,8 @@ export const BuildOptionsSchema = z.object({
   timeout: z.coerce.number().int().min(1).max(600).default(30),
   menuTimeout: z.coerce.number().int().min(0).max(600).default(3),
   console: z.enum(['serial', 'screen']).default('serial'),
+  quiet: z.boolean().default(false),
+  uefiLoader: z.enum(UEFI_LOADERS).optional(),
   cmdline: z.string().default(''),
   reproducible: z.boolean().default(false),
   lower: z
