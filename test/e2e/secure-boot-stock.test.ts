@@ -20,7 +20,7 @@ beforeAll(async () => {
   built = await buildDemo();
 });
 
-async function stockPc(image: string, o: Pick<BootOptions, 'expect' | 'failOn'>) {
+async function stockPc(image: string, o: Pick<BootOptions, 'expect' | 'failOn'> & Partial<Pick<BootOptions, 'timeoutSec'>>) {
   const vars = join(dir, `vars-${Math.random().toString(16).slice(2)}.fd`);
   await copyFile(OVMF_MS_VARS, vars);
   return bootImage({ image, timeoutSec: 240, graceMs: 500, secureBoot: { code: OVMF_MS_CODE, vars }, ...o });
@@ -60,7 +60,10 @@ describe('Secure Boot with stock keys (shim route)', () => {
 
   it('refuses a stick whose loader was altered', async () => {
     const image = await tampered(built.image, await readFile(await signedFile(SIGNED_GRUB)), 'grub');
-    const r = await stockPc(image, { expect: 'Security Violation', failOn: [DEMO_MARKER, 'Run /init'] });
-    expect(r.matched, r.console.join('\n')).toBe(true);
+    // Shim draws its refusal in a dialog box with no newline, so it is read when QEMU is stopped.
+    const r = await stockPc(image, { timeoutSec: 60, failOn: [DEMO_MARKER, 'Run /init'] });
+    const text = r.console.join('\n');
+    expect(text).toMatch(/Verification failed: \(0x1A\) Se/);
+    expect(text).not.toContain(DEMO_MARKER);
   });
 });
