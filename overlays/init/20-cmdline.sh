@@ -37,14 +37,14 @@ fr_parse_cmdline() {
 		*) continue ;;
 		esac
 		fr_set "$fr_key" "$fr_val" ||
-			echo "flashroot: warning: unknown parameter '$fr_word' ignored (known: $FR_KNOWN_KEYS)"
+			fr_log "warning: unknown parameter '$fr_word' ignored (known: $FR_KNOWN_KEYS)"
 	done
 	case "$FR_ONFAIL" in
 	shell | poweroff) ;;
-	*) echo "flashroot: warning: flashroot.onfail=$FR_ONFAIL is not shell|poweroff; using shell"; FR_ONFAIL=shell ;;
+	*) fr_log "warning: flashroot.onfail=$FR_ONFAIL is not shell|poweroff; using shell"; FR_ONFAIL=shell ;;
 	esac
 	case "$FR_TIMEOUT" in
-	'' | *[!0-9]*) echo "flashroot: warning: flashroot.timeout=$FR_TIMEOUT is not a number of seconds; using 30"; FR_TIMEOUT=30 ;;
+	'' | *[!0-9]*) fr_log "warning: flashroot.timeout=$FR_TIMEOUT is not a number of seconds; using 30"; FR_TIMEOUT=30 ;;
 	esac
 }
 

@@ -15,7 +15,7 @@ fr_copy_to_ram() {
 	fr_margin=$((fr_avail / 4))
 	[ "$fr_margin" -lt 65536 ] && fr_margin=65536
 	if [ $((fr_kib + fr_margin)) -gt "$fr_avail" ]; then
-		echo "flashroot: toram: the root image needs $((fr_kib / 1024)) MiB plus $((fr_margin / 1024)) MiB to spare, but only $((fr_avail / 1024)) MiB of RAM is available"
+		fr_log "toram: the root image needs $((fr_kib / 1024)) MiB plus $((fr_margin / 1024)) MiB to spare, but only $((fr_avail / 1024)) MiB of RAM is available"
 		return 1
 	fi
 	mkdir -p /run/flashroot/ram
@@ -23,7 +23,7 @@ fr_copy_to_ram() {
 	fr_log "toram: copying $((fr_kib / 1024)) MiB to RAM"
 	if ! cp "$1" /run/flashroot/ram/root.sqfs; then
 		umount /run/flashroot/ram
-		echo "flashroot: toram: copying the root image to RAM failed"
+		fr_log "toram: copying the root image to RAM failed"
 		return 1
 	fi
 }

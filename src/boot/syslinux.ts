@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { syncBackupBootSector } from '../disk/fat.js';
 import { run } from '../util/run.js';
 import type { RequiredFile } from '../util/tools.js';
+import { INITRD_PATH, KERNEL_PATH } from './stick-paths.js';
 
 const TEMPLATE = fileURLToPath(new URL('../../syslinux/syslinux.cfg.in', import.meta.url));
 const BIOS_MODULES = '/usr/lib/syslinux/modules/bios';
@@ -34,6 +35,8 @@ export async function renderSyslinuxCfg(menu: BootMenu): Promise<string> {
   return template
     .replaceAll('@TIMEOUT_DS@', String(Math.max(1, Math.round(menu.timeoutSeconds * 10))))
     .replaceAll('@NAME@', menu.name)
+    .replaceAll('@KERNEL@', KERNEL_PATH)
+    .replaceAll('@INITRD@', INITRD_PATH)
     .replaceAll('@CMDLINE@', menu.cmdline)
     .replaceAll('@RESCUE@', menu.rescueCmdline);
 }

@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { preflight, type RequiredFile } from '../util/tools.js';
+import { REMOVABLE_LOADER } from './stick-paths.js';
 import { buildUki, osRelease, UKI_STUB } from './uki.js';
 
 export const SYSTEMD_BOOT: RequiredFile = {
@@ -79,7 +80,7 @@ export function systemdBootFiles(inputs: SystemdBootInputs): EspFile[] {
   }));
   // No /loader/random-seed: systemd-boot rewrites it on every boot, which would change the stick.
   return [
-    { path: '/EFI/BOOT/BOOTX64.EFI', data: inputs.loader },
+    { path: REMOVABLE_LOADER, data: inputs.loader },
     ...ukis,
     { path: '/loader/loader.conf', data: Buffer.from(loaderConf(`${entries[0]?.id}.efi`, inputs.timeoutSec ?? DEFAULT_TIMEOUT_SEC)) },
   ];

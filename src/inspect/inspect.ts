@@ -7,9 +7,10 @@ import { FatVolume } from '../disk/fat.js';
 import { SECTOR, type Mbr } from '../disk/mbr.js';
 import { probeStickImage } from '../disk/probe.js';
 import { MANIFEST_PATH } from '../pipeline/build.js';
+import { GRUB_CFG } from '../boot/stick-paths.js';
 
 export interface BootEntry {
-  loader: 'syslinux' | 'systemd-boot';
+  loader: 'syslinux' | 'systemd-boot' | 'grub';
   name: string;
   cmdline: string;
 }
@@ -47,6 +48,15 @@ export function syslinuxEntries(cfg: string): BootEntry[] {
   return entries;
 }
 
+/** menuentry blocks of the shim route's grub.cfg (as grubCfg writes them): the title and the linux line's arguments. */
+export function grubEntries(cfg: string): BootEntry[] {
+  const entries: BootEntry[] = [];
+  for (const m of cfg.matchAll(/^menuentry '((?:[^']|'\\'')*)' \{\n\s*linux \S+ ?(.*)$/gm)) {
+    entries.push({ loader: 'grub', name: (m[1] ?? '').replaceAll("'\\''", "'"), cmdline: m[2] ?? '' });
+  }
+  return entries;
+}
+
 function ukiEntry(path: string, uki: Buffer): BootEntry {
   const osrel = sectionData(uki, '.osrel')?.toString('utf8') ?? '';
   const pretty = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(osrel)?.[1];
@@ -63,6 +73,7 @@ export async function inspectImage(image: string): Promise<Inspection> {
     const manifest: unknown = has(MANIFEST_PATH) ? JSON.parse(fat.readFile(MANIFEST_PATH).toString('utf8')) : undefined;
     const entries: BootEntry[] = [];
     if (has('/syslinux/syslinux.cfg')) entries.push(...syslinuxEntries(fat.readFile('/syslinux/syslinux.cfg').toString('utf8')));
+    if (has(GRUB_CFG)) entries.push(...grubEntries(fat.readFile(GRUB_CFG).toString('utf8')));
     for (const f of files.filter((f) => /^\/EFI\/Linux\/[^/]+\.efi$/i.test(f.path))) entries.push(ukiEntry(f.path, fat.readFile(f.path)));
     return { image, bytes, mbr, files, manifest, entries };
   } finally {

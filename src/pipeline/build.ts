@@ -10,6 +10,9 @@ import { InputError, KernelError } from '../errors.js';
 import { installSyslinux, syslinuxFatFiles, syslinuxMbrCode, SYSLINUX_FILES } from '../boot/syslinux.js';
 import { defaultMenu, readBootBlobs, RESCUE_CMDLINE, systemdBootFiles, SYSTEMD_BOOT, type EspFile } from '../boot/systemd-boot.js';
 import { UKI_STUB } from '../boot/uki.js';
+import { kernelSigner, shimFiles } from '../boot/shim.js';
+import { SIGNED_GRUB, SIGNED_MOK_MANAGER, SIGNED_SHIM, signedFile } from '../boot/signed-packages.js';
+import { INITRD_PATH, KERNEL_PATH } from '../boot/stick-paths.js';
 import { checkSigningKey, signEspFiles } from '../boot/sign.js';
 import { assembleImage, stableId, type ImageFile } from '../disk/image.js';
 import { checkFreeSpace, checkImageSize } from '../disk/space.js';
@@ -29,7 +32,7 @@ import { sha256File } from '../util/hash.js';
 import { formatBytes, formatMs, Reporter } from '../util/log.js';
 import { removeOnInterrupt } from '../util/interrupt.js';
 import { preflight, type RequiredFile } from '../util/tools.js';
-import { checkBuildOptions, type BuildOptions, type BuildOptionsInput } from './options.js';
+import { checkBuildOptions, type BuildOptions, type BuildOptionsInput, type UefiLoader } from './options.js';
 import { formatAdjustments } from './report-adjustments.js';
 import { normalisePattern } from '../root/glob.js';
 
@@ -46,6 +49,10 @@ export interface BuildResult {
   initramfs: { bytes: number; uncompressedBytes: number; parts: Initramfs['parts']; modules: number };
   kernel: { image: string; version: string };
   boot: BuildOptions['boot'];
+  /** The UEFI route (unset for a BIOS-only stick). */
+  uefiLoader?: UefiLoader;
+  /** With the shim route: who signed the kernel (undefined: unsigned, boots only with Secure Boot off). */
+  kernelSigner?: string;
   signed: boolean;
   /** Set when the root is a network image: publish `path` where `url` points. */
   network?: Omit<NetworkImage, 'verity'> & { rootHash: string };
@@ -64,6 +71,8 @@ interface Context {
   work: string;
   epoch?: number;
   kernel: { image: string; version: string; modulesDir: string };
+  uefiLoader?: UefiLoader;
+  kernelSigner?: string;
   rootDir: string;
   /** Undefined for the demo root, which is made to be booted as it is. */
   captured?: CapturedRoot;
@@ -83,12 +92,19 @@ function buildEpoch(o: BuildOptions): number | undefined {
   return o.reproducible ? FAT_EPOCH_MIN : undefined;
 }
 
+/** Shim by default, so a stick boots a PC as it ships; signing with one's own keys signs UKIs. */
+function uefiLoaderOf(o: BuildOptions): UefiLoader | undefined {
+  if (o.boot === 'bios') return undefined;
+  return o.uefiLoader ?? (o.signKey ? 'systemd-boot' : 'shim');
+}
+
 async function checkTools(o: BuildOptions): Promise<void> {
   const bios = o.boot !== 'uefi';
-  const uefi = o.boot !== 'bios';
+  const uefi = uefiLoaderOf(o) === 'systemd-boot';
   const tools = ['mksquashfs', 'busybox', 'file', ...(o.initrdComp === 'gzip' ? [] : [o.initrdComp])];
   if (bios) tools.push('syslinux', 'mcopy');
   if (o.signKey) tools.push('sbsign', 'sbverify');
+  if (uefiLoaderOf(o) === 'shim') tools.push('sbverify');
   tools.push(...networkBuildTools(parseLower(o.lower, o)));
   const files: RequiredFile[] = [...(bios ? SYSLINUX_FILES : []), ...(uefi ? [SYSTEMD_BOOT, UKI_STUB] : [])];
   await preflight(tools, files);
@@ -116,9 +132,17 @@ async function contentsLowerBound(o: BuildOptions, kernelImage: string): Promise
 }
 
 function kernelCmdline(o: BuildOptions): string {
-  // The last console= becomes /dev/console: the init's messages and rescue shell go there.
+  // The last console= becomes /dev/console, the root's init's console; the flashroot init writes
+  // to both and opens a rescue shell on each. `quiet` hides the kernel's messages below errors on
+  // both (Linux 6.1 has one log level for all consoles); the init's own lines are written to the
+  // ttys directly and stay.
   const consoles = o.console === 'serial' ? 'console=tty0 console=ttyS0,115200' : 'console=ttyS0,115200 console=tty0';
-  return [consoles, o.cmdline].filter(Boolean).join(' ');
+  return [consoles, o.quiet ? 'quiet' : '', o.cmdline].filter(Boolean).join(' ');
+}
+
+/** The rescue entry is for finding out what went wrong: the kernel's messages come back there. */
+function rescueCmdline(o: BuildOptions): string {
+  return o.quiet ? `${RESCUE_CMDLINE} loglevel=7` : RESCUE_CMDLINE;
 }
 
 async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.ProcessEnv): Promise<Context> {
@@ -129,6 +153,14 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
   await checkTools(o);
   if (o.signKey && o.signCert) await checkSigningKey({ key: o.signKey, cert: o.signCert }, epoch);
   const kernel = await resolveKernel(o);
+  const uefiLoader = uefiLoaderOf(o);
+  let signer: string | undefined;
+  if (uefiLoader === 'shim') {
+    // Fetched now (once, into a cache) so a missing archive fails before minutes of compressing.
+    await Promise.all([SIGNED_SHIM, SIGNED_MOK_MANAGER, SIGNED_GRUB].map((f) => signedFile(f)));
+    signer = await kernelSigner(kernel.image);
+  }
+  const boot = { uefiLoader, kernelSigner: signer };
   const out = resolve(o.out);
   // Before minutes of compressing: what is known of the contents already must fit.
   const atLeast = await contentsLowerBound(o, kernel.image);
@@ -140,12 +172,12 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
   if (o.demo || !o.root) {
     const rootDir = join(work, 'demo-root');
     await makeDemoRoot(rootDir);
-    return { o: { ...o, demo: true }, report, work, epoch, kernel, s3Credentials, rootDir, userExcludes: [], release };
+    return { o: { ...o, demo: true }, report, work, epoch, kernel, ...boot, s3Credentials, rootDir, userExcludes: [], release };
   }
   try {
     const captured = await captureRoot(o.root, o.init, [out, `${out}.partial`, work], o.includeMount);
     const userExcludes = [{ source: '--exclude', patterns: o.exclude }, ...(o.excludeFrom ? [await readExcludeFrom(o.excludeFrom)] : [])];
-    return { o, report, work, epoch, kernel, s3Credentials, rootDir: captured.dir, captured, userExcludes, release };
+    return { o, report, work, epoch, kernel, ...boot, s3Credentials, rootDir: captured.dir, captured, userExcludes, release };
   } catch (e) {
     await rm(work, { recursive: true, force: true });
     release();
@@ -249,16 +281,20 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     ];
     const bios = o.boot !== 'uefi';
     const menuName = o.demo ? 'flashroot demo' : 'flashroot';
+    const menu = { name: menuName, cmdline, rescueCmdline: rescueCmdline(o), timeoutSeconds: o.menuTimeout };
+    // syslinux and grub (the shim route) load the same two files.
+    if (bios || ctx.uefiLoader === 'shim') files.push({ path: KERNEL_PATH, content: kernelBytes }, { path: INITRD_PATH, content: initramfs.data });
     if (bios) {
-      files.push({ path: '/boot/vmlinuz', content: kernelBytes }, { path: '/boot/initrd.img', content: initramfs.data });
-      for (const f of await syslinuxFatFiles({ name: menuName, cmdline, rescueCmdline: RESCUE_CMDLINE, timeoutSeconds: o.menuTimeout })) {
-        files.push({ path: f.path, content: f.data });
-      }
+      for (const f of await syslinuxFatFiles(menu)) files.push({ path: f.path, content: f.data });
     }
-    if (o.boot !== 'bios') {
+    if (ctx.uefiLoader === 'shim') {
+      const esp = await report.step("Adding Debian's signed shim and grub (Secure Boot with stock keys)", () => shimFiles(menu));
+      for (const f of esp) files.push({ path: f.path, content: f.data });
+    }
+    if (ctx.uefiLoader === 'systemd-boot') {
       const esp = await report.step('Assembling the Unified Kernel Images and systemd-boot', async () => {
         const blobs = await readBootBlobs();
-        let espFiles: EspFile[] = systemdBootFiles({ ...blobs, kernel: kernelBytes, initrd: initramfs.data, uname: kernel.version, cmdline, timeoutSec: o.menuTimeout, entries: defaultMenu(menuName) });
+        let espFiles: EspFile[] = systemdBootFiles({ ...blobs, kernel: kernelBytes, initrd: initramfs.data, uname: kernel.version, cmdline, timeoutSec: o.menuTimeout, entries: defaultMenu(menuName, rescueCmdline(o)) });
         if (o.signKey && o.signCert) espFiles = await signEspFiles(espFiles, { key: o.signKey, cert: o.signCert }, epoch);
         return espFiles;
       });
@@ -286,6 +322,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       initramfs: { bytes: initramfs.data.length, uncompressedBytes: initramfs.uncompressedBytes, parts: initramfs.parts, modules: initramfs.modules.files.length },
       kernel: { image: kernel.image, version: kernel.version },
       boot: o.boot,
+      ...(ctx.uefiLoader ? { uefiLoader: ctx.uefiLoader } : {}),
+      ...(ctx.kernelSigner ? { kernelSigner: ctx.kernelSigner } : {}),
       signed: Boolean(o.signKey),
       ...(net ? { network: { url: net.url, path: net.path, bytes: net.bytes, sha256: net.sha256, rootHash: net.verity.rootHash } } : {}),
       ...(fidelity ? { fidelity } : {}),
@@ -316,8 +354,8 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
     [
       '',
       `Built ${r.image} (${formatBytes(r.imageBytes)}, sparse) in ${formatMs(total)}`,
-      `  boot:       ${r.boot === 'hybrid' ? 'BIOS (syslinux) + UEFI (systemd-boot, UKI)' : r.boot === 'bios' ? 'BIOS (syslinux)' : 'UEFI (systemd-boot, UKI)'}`,
-      `  secure boot: ${r.boot === 'bios' ? 'n/a' : r.signed ? 'UKIs and systemd-boot signed' : 'unsigned (use --sign-key/--sign-cert to sign)'}`,
+      `  boot:       ${[r.boot === 'uefi' ? '' : 'BIOS (syslinux)', r.uefiLoader ? `UEFI (${r.uefiLoader === 'shim' ? 'shim, grub' : 'systemd-boot, UKI'})` : ''].filter(Boolean).join(' + ')}`,
+      `  secure boot: ${secureBootSummary(r)}`,
       `  kernel:     ${r.kernel.version}`,
       `  root:       ${formatBytes(r.squashfsBytes)} squashfs, sha256 ${r.squashfsSha256.slice(0, 16)}…`,
       ...formatAdjustments(r.adjustments),
@@ -337,6 +375,16 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       `  try it:     flashroot try ${o.out}${r.boot === 'uefi' ? ' --uefi' : ''}`,
     ].join('\n'),
   );
+}
+
+function secureBootSummary(r: BuildResult): string {
+  if (!r.uefiLoader) return 'n/a';
+  if (r.uefiLoader === 'shim') {
+    return r.kernelSigner
+      ? `boots with stock keys: shim (Microsoft) checks grub (Debian), grub has shim check the kernel (${r.kernelSigner}); the initramfs and command line are not signed`
+      : 'the kernel is unsigned: this stick boots only with Secure Boot off (use a Debian kernel, or --sign-key with your own enrolled key)';
+  }
+  return r.signed ? 'UKIs and systemd-boot signed with your key (enrol its certificate: docs/secure-boot.md)' : 'unsigned (use --sign-key/--sign-cert to sign)';
 }
 
 /** What the bucket must allow the stick, which reads it as parseLower decides. */

@@ -14,6 +14,8 @@ import { MIB, MIN_IMAGE } from '../disk/layout.js';
 
 export const BOOT_MODES = ['hybrid', 'bios', 'uefi'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
+export const UEFI_LOADERS = ['shim', 'systemd-boot'] as const;
+export type UefiLoader = (typeof UEFI_LOADERS)[number];
 
 /** Sizes as src/util/units reads them (G = 10^9 as sticks are sold, GiB = 2^30); undefined if unreadable. */
 function bytesOf(text: string): number | undefined {
@@ -65,6 +67,8 @@ export const BuildOptionsSchema = z.object({
   timeout: z.coerce.number().int().min(1).max(600).default(30),
   menuTimeout: z.coerce.number().int().min(0).max(600).default(3),
   console: z.enum(['serial', 'screen']).default('serial'),
+  quiet: z.boolean().default(false),
+  uefiLoader: z.enum(UEFI_LOADERS).optional(),
   cmdline: z.string().default(''),
   reproducible: z.boolean().default(false),
   lower: z
@@ -105,6 +109,10 @@ const isTls = (o: BuildOptions) => o.lower.startsWith('https://') || Boolean(o.e
 const RULES: readonly Rule[] = [
   { fields: ['demo', 'root'], problem: (o) => when(o.demo && Boolean(o.root), '--demo and --root: choose one') },
   { fields: ['signKey', 'signCert'], problem: (o) => when(Boolean(o.signKey) !== Boolean(o.signCert), '--sign-key and --sign-cert: give both or neither') },
+  {
+    fields: ['signKey', 'uefiLoader'],
+    problem: (o) => when(Boolean(o.signKey) && o.uefiLoader === 'shim', '--sign-key with --uefi-loader shim: your key signs UKIs and systemd-boot; use --uefi-loader systemd-boot (or leave it out)'),
+  },
   {
     fields: ['lower', 'endpoint'],
     problem: (o) => when(/^s3(fs)?:\/\//.test(o.lower) !== Boolean(o.endpoint), '--endpoint: required with --lower s3://… or s3fs://…, and only used with them'),

@@ -8,6 +8,12 @@ import { start } from '../util/run.js';
 import { preflight } from '../util/tools.js';
 
 export const OVMF = '/usr/share/ovmf/OVMF.fd';
+/** Debian's OVMF builds with Secure Boot: the code, and the variable stores to copy per boot. */
+export const OVMF_SECBOOT_CODE = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
+/** Microsoft's KEK and db (Windows and UEFI CA 2011), as on a PC sold with Secure Boot on. */
+export const OVMF_MS_CODE = '/usr/share/OVMF/OVMF_CODE_4M.ms.fd';
+export const OVMF_MS_VARS = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
+export const OVMF_SNAKEOIL_VARS = '/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd';
 /** The QEMU device id of the stick, for QMP (e.g. device_del to pull it out). */
 export const STICK_DEVICE_ID = 'stick-dev';
 
@@ -29,6 +35,11 @@ export interface BootOptions {
   /** A QMP unix socket path, for tests that inspect or change the running VM. */
   qmpSocket?: string;
   extraArgs?: readonly string[];
+  /**
+   * UEFI firmware with Secure Boot enforced: the code and a private, writable copy of a variable
+   * store (the firmware writes to it, so never pass the packaged file).
+   */
+  secureBoot?: { code: string; vars: string };
   /** Every console line, as it arrives; `type` sends keystrokes to the serial console. */
   onLine?: (line: string, type: (text: string) => void) => void;
   /** The user's terminal types into the serial console (interactive `flashroot try`). */
@@ -56,7 +67,15 @@ export function qemuArgs(o: BootOptions): string[] {
   // entropy pool takes 10-30 s to fill under emulation, and clients that need random bytes at
   // start (rclone's TLS, ssh) wait for it, so network boots timed out on a loaded machine.
   args.push('-cpu', 'qemu64,+rdrand');
-  if (o.uefi) args.push('-bios', OVMF);
+  if (o.secureBoot) {
+    // Secure Boot variables are only protected, and so only enforced, behind SMM on q35.
+    args.push(
+      '-machine', 'q35,smm=on',
+      '-global', 'driver=cfi.pflash01,property=secure,value=on',
+      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${o.secureBoot.code}`,
+      '-drive', `if=pflash,format=raw,unit=1,file=${o.secureBoot.vars}`,
+    );
+  } else if (o.uefi) args.push('-bios', OVMF);
   args.push('-drive', drive);
   if ((o.attach ?? 'usb') === 'usb') {
     args.push('-device', 'qemu-xhci,id=xhci', '-device', `usb-storage,id=${STICK_DEVICE_ID},bus=xhci.0,drive=stick,removable=on,bootindex=1`);
@@ -70,7 +89,8 @@ export function qemuArgs(o: BootOptions): string[] {
 }
 
 export async function bootImage(o: BootOptions): Promise<BootResult> {
-  await preflight(['qemu-system-x86_64', 'timeout'], o.uefi ? [{ path: OVMF, why: 'boot under UEFI firmware', apt: 'ovmf' }] : []);
+  const firmware = o.secureBoot ? [o.secureBoot.code, o.secureBoot.vars] : o.uefi ? [OVMF] : [];
+  await preflight(['qemu-system-x86_64', 'timeout'], firmware.map((path) => ({ path, why: 'boot under UEFI firmware', apt: 'ovmf' })));
   await access(o.image).catch(() => {
     throw new FlashrootError('EINPUT', `image '${o.image}' does not exist`, { hint: 'build one first: flashroot build', exitCode: 3 });
   });

@@ -37,8 +37,17 @@ describe('flashroot build --sign-key/--sign-cert', () => {
     fat.close();
 
     const unsigned = capturingReporter();
-    await build({ demo: true, boot: 'uefi', out: join(dir, 'unsigned.img') }, unsigned.reporter);
+    await build({ demo: true, boot: 'uefi', uefiLoader: 'systemd-boot', out: join(dir, 'unsigned.img') }, unsigned.reporter);
     expect(unsigned.text()).toContain('secure boot: unsigned (use --sign-key/--sign-cert to sign)');
+    // The default UEFI route needs no key: shim and the Debian-signed kernel.
+    const stock = capturingReporter();
+    const stockResult = await build({ demo: true, boot: 'uefi', out: join(dir, 'stock.img') }, stock.reporter);
+    expect(stockResult.uefiLoader).toBe('shim');
+    expect(stockResult.kernelSigner).toMatch(/Debian Secure Boot Signer/);
+    expect(stock.text()).toContain('secure boot: boots with stock keys: shim (Microsoft) checks grub (Debian)');
+    await expect(build({ demo: true, boot: 'uefi', uefiLoader: 'shim', signKey: key.key, signCert: key.cert, out: join(dir, 'both.img') }, capturingReporter().reporter)).rejects.toThrow(
+      /--sign-key with --uefi-loader shim/,
+    );
   });
 
   it('with --reproducible, a signed stick is identical when built again (signing time = the build epoch)', async () => {

@@ -45,16 +45,19 @@ describe('a built image, checked with the standard tools', () => {
     const r = await inspectImage(built.image);
     expect(r.mbr.partitions).toEqual([expect.objectContaining({ type: 0x0c, active: true, startLba: 2048 })]);
     const paths = r.files.map((f) => f.path);
-    for (const p of ['/live/root.sqfs', '/boot/vmlinuz', '/boot/initrd.img', '/EFI/BOOT/BOOTX64.EFI', '/EFI/Linux/flashroot.efi', '/loader/loader.conf', '/syslinux/syslinux.cfg']) {
+    for (const p of ['/live/root.sqfs', '/boot/vmlinuz', '/boot/initrd.img', '/EFI/BOOT/BOOTX64.EFI', '/EFI/BOOT/grubx64.efi', '/EFI/BOOT/mmx64.efi', '/EFI/BOOT/grub.cfg', '/syslinux/syslinux.cfg']) {
       expect(paths).toContain(p);
     }
     expect(paths.some((p) => p.includes('random-seed'))).toBe(false);
+    // Shim would run its fallback, which writes boot entries into the machine's NVRAM.
+    expect(paths.some((p) => /fbx64/i.test(p))).toBe(false);
     expect(r.entries.map((e) => `${e.loader}: ${e.name}`)).toEqual([
       'syslinux: Boot flashroot demo (root in a RAM overlay)',
       'syslinux: Rescue shell (stop before the root is mounted)',
-      'systemd-boot: flashroot demo',
-      'systemd-boot: flashroot demo (rescue shell)',
+      'grub: Boot flashroot demo (root in a RAM overlay)',
+      'grub: Rescue shell (stop before the root is mounted)',
     ]);
+    expect(r.entries[3]?.cmdline).toMatch(/console=ttyS0,115200 flashroot\.break=premount flashroot\.shell$/);
     expect(r.manifest).toMatchObject({ kernel: built.kernel.version, squashfs: { sha256: built.squashfsSha256 } });
   });
 

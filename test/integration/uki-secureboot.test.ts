@@ -9,13 +9,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey, signEfi, signEspFiles, type SigningKey } from '../../src/boot/sign.js';
 import { defaultMenu, readBootBlobs, systemdBootFiles, type EspFile } from '../../src/boot/systemd-boot.js';
-import { bootImage, type BootOptions } from '../../src/qemu/boot.js';
+import { bootImage, OVMF_SECBOOT_CODE, OVMF_SNAKEOIL_VARS, type BootOptions } from '../../src/qemu/boot.js';
 import { run } from '../../src/util/run.js';
 import { formatMs } from '../../src/util/log.js';
 import { cmdlineSeen, espStick, MARKER, testKernel, type TestKernel } from './uki-fixtures.js';
 
-const SECBOOT_CODE = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
-const SNAKEOIL_VARS = '/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd';
 const SNAKEOIL_KEY = '/usr/share/ovmf/PkKek-1-snakeoil.key';
 const SNAKEOIL_CERT = '/usr/share/ovmf/PkKek-1-snakeoil.pem';
 
@@ -39,7 +37,7 @@ afterAll(async () => {
 /** Firmware with Secure Boot enforced: SMM on q35, the secure pflash, a private copy of the vars. */
 async function secureBoot(name: string, stickFiles: readonly EspFile[], o: Pick<BootOptions, 'expect' | 'failOn'>) {
   const vars = join(dir, `${name}.vars.fd`);
-  await copyFile(SNAKEOIL_VARS, vars);
+  await copyFile(OVMF_SNAKEOIL_VARS, vars);
   const stickDir = await mkdtemp(join(dir, `${name}-`));
   const image = await espStick(stickDir, stickFiles);
   return bootImage({
@@ -47,12 +45,7 @@ async function secureBoot(name: string, stickFiles: readonly EspFile[], o: Pick<
     timeoutSec: 150,
     graceMs: 500,
     ...o,
-    extraArgs: [
-      '-machine', 'q35,smm=on',
-      '-global', 'driver=cfi.pflash01,property=secure,value=on',
-      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${SECBOOT_CODE}`,
-      '-drive', `if=pflash,format=raw,unit=1,file=${vars}`,
-    ],
+    secureBoot: { code: OVMF_SECBOOT_CODE, vars },
   });
 }
 
