@@ -32,6 +32,8 @@ export interface BootOptions {
   attach?: 'usb' | 'virtio';
   /** User-mode networking; the host is 10.0.2.2 from the guest. */
   network?: boolean;
+  /** The emulated NIC (QEMU's -nic model=), when networked. */
+  nicModel?: string;
   /** A QMP unix socket path, for tests that inspect or change the running VM. */
   qmpSocket?: string;
   extraArgs?: readonly string[];
@@ -82,7 +84,7 @@ export function qemuArgs(o: BootOptions): string[] {
   } else {
     args.push('-device', `virtio-blk-pci,id=${STICK_DEVICE_ID},drive=stick,bootindex=1`);
   }
-  args.push(...(o.network ? ['-nic', 'user,model=virtio-net-pci'] : ['-nic', 'none']));
+  args.push(...(o.network ? ['-nic', `user,model=${o.nicModel ?? 'virtio-net-pci'}`] : ['-nic', 'none']));
   if (o.qmpSocket) args.push('-qmp', `unix:${o.qmpSocket},server=on,wait=off`);
   args.push(...(o.extraArgs ?? []));
   return args;

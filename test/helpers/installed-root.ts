@@ -39,6 +39,7 @@ systemctl list-jobs --no-legend | sed "s/^/$p job /"
 ip -br -4 addr show scope global | sed "s/^/$p addr /"
 echo "$p ssh $(systemctl is-active ssh)"
 echo "$p swaps $(tail -n +2 /proc/swaps | wc -l)"
+echo "$p swapfile $(if [ -e /swapfile ]; then echo present; else echo absent; fi)"
 echo "$p machine-id $(cat /etc/machine-id)"
 echo "$p root $(findmnt -n -o FSTYPE /)"
 echo "$p modprobe-loop $(modprobe loop 2>&1 && echo ok)"
@@ -53,9 +54,10 @@ Description=Report the booted system's state for the flashroot test
 # simple, not oneshot: the boot counts as complete without waiting for this unit.
 Type=simple
 ExecStart=/usr/local/sbin/flashroot-test-report
-StandardOutput=tty
-StandardError=tty
-TTYPath=/dev/ttyS0
+# /dev/console (the serial line, the stick's last console=), not /dev/ttyS0: the serial getty's
+# vhangup cuts off every writer that opened the tty itself, but not the console's.
+StandardOutput=journal+console
+StandardError=journal+console
 
 [Install]
 WantedBy=multi-user.target
@@ -93,7 +95,7 @@ export async function installedLikeRoot(): Promise<string> {
     {
       name: 'root-installed-bookworm',
       include: ['systemd-sysv', 'udev', 'kmod', 'iproute2', 'openssh-server', 'linux-image-rt-amd64'],
-      customize: { version: 'installed-1', apply: makeLookInstalled },
+      customize: { version: 'installed-3', apply: makeLookInstalled },
     },
     new Reporter(true),
   );
