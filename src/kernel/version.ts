@@ -68,20 +68,26 @@ export interface InstalledKernel {
   version: string;
 }
 
+/** The kernels in bootDir (vmlinuz-<version>), newest first; [] when there is none or no such directory. */
+export async function listKernels(bootDir: string): Promise<InstalledKernel[]> {
+  const names = await readdir(bootDir).catch(() => [] as string[]);
+  return names
+    .filter((n) => n.startsWith('vmlinuz-'))
+    .map((n) => n.slice('vmlinuz-'.length))
+    .sort(compareKernelVersions)
+    .reverse()
+    .map((version) => ({ image: join(bootDir, `vmlinuz-${version}`), version }));
+}
+
 export async function findNewestKernel(bootDir = '/boot'): Promise<InstalledKernel> {
-  let names: string[];
   try {
-    names = await readdir(bootDir);
+    await readdir(bootDir);
   } catch (e) {
     throw new InputError(bootDir, `Cannot list ${bootDir}: ${(e as Error).message}.`, 'Name the kernel image explicitly.');
   }
-  const versions = names
-    .filter((n) => n.startsWith('vmlinuz-'))
-    .map((n) => n.slice('vmlinuz-'.length))
-    .sort(compareKernelVersions);
-  const newest = versions.at(-1);
+  const newest = (await listKernels(bootDir))[0];
   if (newest === undefined) {
     throw new InputError(bootDir, `No vmlinuz-* kernel in ${bootDir}.`, 'Install one (apt-get install linux-image-amd64) or name the kernel image explicitly.');
   }
-  return { image: join(bootDir, `vmlinuz-${newest}`), version: newest };
+  return newest;
 }

@@ -17,8 +17,8 @@ import { checkSigningKey, signEspFiles } from '../boot/sign.js';
 import { assembleImage, stableId, type ImageFile } from '../disk/image.js';
 import { checkFreeSpace, checkImageSize } from '../disk/space.js';
 import { buildInitramfs, type Initramfs } from '../initramfs/build.js';
-import { checkKernelFeatures } from '../kernel/features.js';
-import { findNewestKernel, kernelVersionFromImage } from '../kernel/version.js';
+import { chooseKernel, type ChosenKernel } from '../kernel/choose.js';
+import { checkBootMedium, checkKernelFeatures } from '../kernel/features.js';
 import { planStickRoot, type Adjustment, type RootPlan, type UserExcludes } from '../root/adjust.js';
 import { captureRoot, type CapturedRoot } from '../root/capture.js';
 import { makeDemoRoot } from '../root/demo-root.js';
@@ -47,7 +47,7 @@ export interface BuildResult {
   squashfsBytes: number;
   squashfsSha256: string;
   initramfs: { bytes: number; uncompressedBytes: number; parts: Initramfs['parts']; modules: number };
-  kernel: { image: string; version: string };
+  kernel: { image: string; version: string; modulesDir: string; why: string };
   boot: BuildOptions['boot'];
   /** The UEFI route (unset for a BIOS-only stick). */
   uefiLoader?: UefiLoader;
@@ -70,7 +70,7 @@ interface Context {
   report: Reporter;
   work: string;
   epoch?: number;
-  kernel: { image: string; version: string; modulesDir: string };
+  kernel: ChosenKernel;
   uefiLoader?: UefiLoader;
   kernelSigner?: string;
   rootDir: string;
@@ -110,19 +110,18 @@ async function checkTools(o: BuildOptions): Promise<void> {
   await preflight(tools, files);
 }
 
-async function resolveKernel(o: BuildOptions): Promise<Context['kernel']> {
-  const image = o.kernel ? resolve(o.kernel) : (await findNewestKernel()).image;
-  const version = await kernelVersionFromImage(image);
-  const modulesDir = resolve(o.modules ?? `/lib/modules/${version}`);
-  const st = await stat(modulesDir).catch(() => undefined);
+async function resolveKernel(o: BuildOptions): Promise<ChosenKernel> {
+  const kernel = await chooseKernel({ kernel: o.kernel, modules: o.modules, root: o.demo ? undefined : o.root });
+  const st = await stat(kernel.modulesDir).catch(() => undefined);
   if (!st?.isDirectory()) {
     throw new KernelError(
-      `no modules directory ${modulesDir} for kernel ${version} (${image})`,
-      `install the kernel's modules (apt-get install linux-image-${version}), or point --modules at them`,
+      `no modules directory ${kernel.modulesDir} for kernel ${kernel.version} (${kernel.image})`,
+      `install the kernel's modules (apt-get install linux-image-${kernel.version}), or point --modules at them`,
     );
   }
-  await checkKernelFeatures(modulesDir);
-  return { image, version, modulesDir };
+  await checkKernelFeatures(kernel.modulesDir);
+  await checkBootMedium(kernel.modulesDir);
+  return kernel;
 }
 
 /** The kernel is on the stick once for syslinux and once in each UKI; the root and initramfs come on top. */
@@ -320,7 +319,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       squashfsBytes,
       squashfsSha256,
       initramfs: { bytes: initramfs.data.length, uncompressedBytes: initramfs.uncompressedBytes, parts: initramfs.parts, modules: initramfs.modules.files.length },
-      kernel: { image: kernel.image, version: kernel.version },
+      kernel: { image: kernel.image, version: kernel.version, modulesDir: kernel.modulesDir, why: kernel.why },
       boot: o.boot,
       ...(ctx.uefiLoader ? { uefiLoader: ctx.uefiLoader } : {}),
       ...(ctx.kernelSigner ? { kernelSigner: ctx.kernelSigner } : {}),
@@ -356,7 +355,7 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       `Built ${r.image} (${formatBytes(r.imageBytes)}, sparse) in ${formatMs(total)}`,
       `  boot:       ${[r.boot === 'uefi' ? '' : 'BIOS (syslinux)', r.uefiLoader ? `UEFI (${r.uefiLoader === 'shim' ? 'shim, grub' : 'systemd-boot, UKI'})` : ''].filter(Boolean).join(' + ')}`,
       `  secure boot: ${secureBootSummary(r)}`,
-      `  kernel:     ${r.kernel.version}`,
+      `  kernel:     ${r.kernel.version} (${r.kernel.image}; ${r.kernel.why})`,
       `  root:       ${formatBytes(r.squashfsBytes)} squashfs, sha256 ${r.squashfsSha256.slice(0, 16)}…`,
       ...formatAdjustments(r.adjustments),
       ...(r.network
