@@ -10,6 +10,7 @@ fr_write_state() {
 		upper=/run/flashroot/rw
 		upper_size=$FR_SIZE
 		verified=$FR_VERIFY
+		modules_layer=${FR_KMODS_DIR:-}
 	EOF_STATE
 }
 
@@ -18,7 +19,8 @@ fr_step_overlay() {
 	mount -t tmpfs -o "size=$FR_SIZE,mode=0755" tmpfs /run/flashroot/rw ||
 		fr_fail overlay "cannot create the tmpfs upper layer (size=$FR_SIZE)" "boot with a smaller flashroot.size= (e.g. 25%)"
 	mkdir -p /run/flashroot/rw/upper /run/flashroot/rw/work
-	mount -t overlay -o lowerdir=/run/flashroot/lower,upperdir=/run/flashroot/rw/upper,workdir=/run/flashroot/rw/work \
+	# The root over the modules layer (48-kmods.sh), when there is one: the root's own files win.
+	mount -t overlay -o "lowerdir=/run/flashroot/lower${FR_KMODS_DIR:+:$FR_KMODS_DIR},upperdir=/run/flashroot/rw/upper,workdir=/run/flashroot/rw/work" \
 		overlay /newroot ||
 		fr_fail overlay "cannot mount the overlay root" "is overlay in the initramfs? rebuild with flashroot build"
 	fr_write_state

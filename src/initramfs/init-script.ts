@@ -58,6 +58,8 @@ export interface InitDefaults {
   timeout: number;
   breakAt: string;
   init: string;
+  /** The modules layer on the stick ('' for none): a root without modules for this kernel. */
+  kmods: string;
   modules: readonly string[];
 }
 
@@ -80,6 +82,7 @@ export function renderDefaults(d: InitDefaults): string {
     ['FR_TIMEOUT', String(d.timeout)],
     ['FR_BREAK', d.breakAt],
     ['FR_INIT', d.init],
+    ['FR_KMODS', d.kmods],
     ['FR_MODULES', d.modules.join(' ')],
   ];
   return `# Defaults baked in by flashroot build; flashroot.KEY=VALUE on the kernel command line overrides them.\n${vars

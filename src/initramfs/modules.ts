@@ -55,7 +55,8 @@ function compressionOf(path: string): ModuleCompression | undefined {
   return m?.[1] === undefined ? undefined : COMPRESSION_SUFFIX[m[1]];
 }
 
-function uncompressedPath(path: string): string {
+/** x.ko.xz -> x.ko: where a module is staged once decompressed. */
+export function uncompressedPath(path: string): string {
   return path.replace(/\.ko\.\w+$/, '.ko');
 }
 
@@ -116,7 +117,7 @@ function filteredDb(db: ModuleDb, included: ReadonlySet<string>): ModuleDbFiles 
   };
 }
 
-async function moduleFile(db: ModuleDb, kernelVersion: string, name: string): Promise<{ file: ModuleFile; bytes: number }> {
+export async function moduleFile(db: ModuleDb, kernelVersion: string, name: string): Promise<{ file: ModuleFile; bytes: number }> {
   const rel = db.paths.get(name);
   const broken = (what: string) => new KernelError(`modules.dep ${what}.`, `The module tree is inconsistent: reinstall the kernel package, or run ${depmodCommand(db.dir)}`);
   if (rel === undefined) throw broken(`lists ${name} as a dependency but has no line for it`);

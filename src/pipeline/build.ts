@@ -19,6 +19,7 @@ import { checkFreeSpace, checkImageSize } from '../disk/space.js';
 import { buildInitramfs, type Initramfs } from '../initramfs/build.js';
 import { chooseKernel, type ChosenKernel } from '../kernel/choose.js';
 import { checkBootMedium, checkKernelFeatures } from '../kernel/features.js';
+import { buildModulesLayer, planModulesLayer, type ModulesLayerPlan } from '../kernel/modules-layer.js';
 import { planStickRoot, type Adjustment, type RootPlan, type UserExcludes } from '../root/adjust.js';
 import { captureRoot, type CapturedRoot } from '../root/capture.js';
 import { makeDemoRoot } from '../root/demo-root.js';
@@ -38,6 +39,8 @@ import { normalisePattern } from '../root/glob.js';
 
 export const SQUASHFS_PATH = '/live/root.sqfs';
 export const MANIFEST_PATH = '/live/manifest.json';
+/** The kernel's modules, for a root without them (src/kernel/modules-layer.ts). */
+export const MODULES_LAYER_PATH = '/live/modules.sqfs';
 /** FAT cannot store dates before 1980. */
 const FAT_EPOCH_MIN = 315532800;
 
@@ -48,6 +51,11 @@ export interface BuildResult {
   squashfsSha256: string;
   initramfs: { bytes: number; uncompressedBytes: number; parts: Initramfs['parts']; modules: number };
   kernel: { image: string; version: string; modulesDir: string; why: string };
+  /**
+   * Where the booted system finds its kernel's modules: its own, a layer the stick carries
+   * (MODULES_LAYER_PATH, stacked under the root at `dest`), or none (a network lower over a root without them).
+   */
+  rootModules: { from: 'root'; dir: string } | { from: 'layer'; path: string; dest: string; bytes: number; modules: number } | { from: 'none'; why: string };
   boot: BuildOptions['boot'];
   /** The UEFI route (unset for a BIOS-only stick). */
   uefiLoader?: UefiLoader;
@@ -77,6 +85,8 @@ interface Context {
   /** Undefined for the demo root, which is made to be booted as it is. */
   captured?: CapturedRoot;
   userExcludes: UserExcludes[];
+  /** Set when the root has no modules for the kernel. */
+  modulesLayer?: ModulesLayerPlan;
   /** The key the stick signs its reads of a private bucket with (--signed-reads). */
   s3Credentials?: S3Credentials;
   /** Stops removing the work directory on Ctrl-C (the build removes it itself). */
@@ -171,12 +181,14 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
   if (o.demo || !o.root) {
     const rootDir = join(work, 'demo-root');
     await makeDemoRoot(rootDir);
-    return { o: { ...o, demo: true }, report, work, epoch, kernel, ...boot, s3Credentials, rootDir, userExcludes: [], release };
+    const modulesLayer = await planModulesLayer(rootDir, kernel.version);
+    return { o: { ...o, demo: true }, report, work, epoch, kernel, ...boot, s3Credentials, rootDir, userExcludes: [], modulesLayer, release };
   }
   try {
     const captured = await captureRoot(o.root, o.init, [out, `${out}.partial`, work], o.includeMount);
     const userExcludes = [{ source: '--exclude', patterns: o.exclude }, ...(o.excludeFrom ? [await readExcludeFrom(o.excludeFrom)] : [])];
-    return { o, report, work, epoch, kernel, ...boot, s3Credentials, rootDir: captured.dir, captured, userExcludes, release };
+    const modulesLayer = await planModulesLayer(captured.dir, kernel.version);
+    return { o, report, work, epoch, kernel, ...boot, s3Credentials, rootDir: captured.dir, captured, userExcludes, modulesLayer, release };
   } catch (e) {
     await rm(work, { recursive: true, force: true });
     release();
@@ -225,6 +237,13 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         onProgress: (pct) => report.progress(`${pct}%`),
       }),
     );
+    // Network lowers never mount the stick's filesystem after boot, so the layer would be unreachable.
+    const kmods =
+      ctx.modulesLayer && lower.kind === 'local'
+        ? await report.step(`Compressing every module of ${kernel.version} into a layer of its own (the root has none for it)`, () =>
+            buildModulesLayer(kernel.modulesDir, kernel.version, ctx.modulesLayer as ModulesLayerPlan, ctx.work, { compressor: o.comp, epoch }),
+          )
+        : undefined;
     const net =
       lower.kind === 'image'
         ? await report.step('Appending the dm-verity hash tree and naming the network image', () => makeNetworkImage(sqfs, lower, dirname(resolve(o.out))))
@@ -256,6 +275,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           timeout: o.timeout,
           breakAt: '',
           init: o.init,
+          kmods: kmods ? MODULES_LAYER_PATH : '',
         },
         ...networkInitramfsHooks(lower, net, { ...o, s3Credentials: ctx.s3Credentials }),
       }),
@@ -266,6 +286,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       flashroot: 1,
       kernel: kernel.version,
       squashfs: { path: net ? net.url : SQUASHFS_PATH, bytes: squashfsBytes, sha256: squashfsSha256, compressor: o.comp },
+      ...(kmods ? { modulesLayer: { path: MODULES_LAYER_PATH, bytes: kmods.bytes, dest: kmods.dest } } : {}),
       ...(net ? { verity: { rootHash: net.verity.rootHash, dataBlocks: net.verity.dataBlocks } } : {}),
       cmdline,
       defaults: { label: o.label, uuid, upperSize: o.upperSize, toram: o.toram, verify: o.verify, onfail: o.onfail, timeout: o.timeout, init: o.init },
@@ -276,6 +297,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     const files: ImageFile[] = [
       // A network root stays off the stick: the stick carries only what boots and finds it.
       ...(lower.kind === 'local' ? [{ path: SQUASHFS_PATH, content: { hostPath: sqfs } }] : []),
+      ...(kmods ? [{ path: MODULES_LAYER_PATH, content: { hostPath: kmods.file } }] : []),
       { path: MANIFEST_PATH, content: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`) },
     ];
     const bios = o.boot !== 'uefi';
@@ -320,6 +342,11 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       squashfsSha256,
       initramfs: { bytes: initramfs.data.length, uncompressedBytes: initramfs.uncompressedBytes, parts: initramfs.parts, modules: initramfs.modules.files.length },
       kernel: { image: kernel.image, version: kernel.version, modulesDir: kernel.modulesDir, why: kernel.why },
+      rootModules: kmods
+        ? { from: 'layer', path: MODULES_LAYER_PATH, dest: kmods.dest, bytes: kmods.bytes, modules: kmods.modules }
+        : ctx.modulesLayer
+          ? { from: 'none', why: `the root has no modules for ${kernel.version}, and a network lower carries no modules layer` }
+          : { from: 'root', dir: `/lib/modules/${kernel.version}` },
       boot: o.boot,
       ...(ctx.uefiLoader ? { uefiLoader: ctx.uefiLoader } : {}),
       ...(ctx.kernelSigner ? { kernelSigner: ctx.kernelSigner } : {}),
@@ -356,6 +383,7 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       `  boot:       ${[r.boot === 'uefi' ? '' : 'BIOS (syslinux)', r.uefiLoader ? `UEFI (${r.uefiLoader === 'shim' ? 'shim, grub' : 'systemd-boot, UKI'})` : ''].filter(Boolean).join(' + ')}`,
       `  secure boot: ${secureBootSummary(r)}`,
       `  kernel:     ${r.kernel.version} (${r.kernel.image}; ${r.kernel.why})`,
+      `  modules:    ${modulesLine(r)}`,
       `  root:       ${formatBytes(r.squashfsBytes)} squashfs, sha256 ${r.squashfsSha256.slice(0, 16)}…`,
       ...formatAdjustments(r.adjustments),
       ...(r.network
@@ -384,6 +412,13 @@ function secureBootSummary(r: BuildResult): string {
       : 'the kernel is unsigned: this stick boots only with Secure Boot off (use a Debian kernel, or --sign-key with your own enrolled key)';
   }
   return r.signed ? 'UKIs and systemd-boot signed with your key (enrol its certificate: docs/secure-boot.md)' : 'unsigned (use --sign-key/--sign-cert to sign)';
+}
+
+function modulesLine(r: BuildResult): string {
+  const m = r.rootModules;
+  if (m.from === 'root') return `the root's own, ${m.dir}`;
+  if (m.from === 'none') return `none in the booted system: ${m.why}`;
+  return `the root has none for ${r.kernel.version}: all ${m.modules} ride along as ${m.path} (${formatBytes(m.bytes)}), stacked under the root at ${m.dest}`;
 }
 
 /** What the bucket must allow the stick, which reads it as parseLower decides. */

@@ -39,6 +39,7 @@ const TOOLS: Record<string, ToolInfo> = {
   sshfs: { why: 'mount an sshfs:// lower at boot (FUSE over SFTP)', apt: 'sshfs' },
   ssh: { why: 'carry sshfs to the server at boot', apt: 'openssh-client' },
   s3fs: { why: 'mount an s3fs:// lower at boot (FUSE over S3)', apt: 's3fs' },
+  depmod: { why: "index the kernel's modules for a root that has none (the modules layer)", apt: 'kmod' },
   umount: { why: "unmount a drive's filesystems before writing it (--unmount)", apt: 'mount' },
 };
 

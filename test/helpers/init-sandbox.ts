@@ -22,6 +22,7 @@ export const TEST_DEFAULTS: InitDefaults = {
   timeout: 30,
   breakAt: '',
   init: '/sbin/init',
+  kmods: '',
   modules: ['loop', 'squashfs'],
 };
 

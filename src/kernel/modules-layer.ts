@@ -1,0 +1,112 @@
+/**
+ * The kernel's modules as a layer of their own, for a root that has none for the stick's kernel
+ * (the demo root, a container-made root): a second squashfs on the stick that the init stacks under
+ * the root in the overlay, so the booted system's modprobe finds every module of the kernel it runs.
+ * A layer rather than a merge into the root image: mksquashfs cannot graft a tree into a
+ * subdirectory of an image, so merging would mean copying the whole root first (or an overlay
+ * mount, which needs privileges), and the source must stay untouched.
+ */
+import { link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { loadModuleDb } from '../initramfs/modules-db.js';
+import { moduleFile, uncompressedPath } from '../initramfs/modules.js';
+import { writeModule } from '../initramfs/modules-stage.js';
+import { pathInRoot } from '../root/in-root.js';
+import { makeSquashfs, type SquashfsOptions } from '../squashfs/mksquashfs.js';
+import { run } from '../util/run.js';
+import { preflight } from '../util/tools.js';
+
+export interface ModulesLayerPlan {
+  /** Where the modules go in the booted root, following its own /lib (e.g. /usr/lib/modules/V on usrmerge roots). */
+  dest: string;
+}
+
+/**
+ * undefined when the root already has the kernel's modules (with their modules.dep). Otherwise the
+ * layer's modules go where the root's own /lib leads: a plain lib/ directory in an upper layer
+ * would hide a lower layer's lib -> usr/lib symlink target, and vice versa.
+ */
+export async function planModulesLayer(rootDir: string, version: string): Promise<ModulesLayerPlan | undefined> {
+  const where = await pathInRoot(rootDir, `/lib/modules/${version}`);
+  if (!where) return { dest: `/lib/modules/${version}` };
+  const hasDep = where.exists && (await stat(join(where.host, 'modules.dep')).then((s) => s.isFile(), () => false));
+  return hasDep ? undefined : { dest: where.inRoot };
+}
+
+/** Runs f over items, `width` at a time: thousands of small file operations, without thousands of open files. */
+async function inBatches<T, R>(items: readonly T[], width: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += width) out.push(...(await Promise.all(items.slice(i, i + width).map(f))));
+  return out;
+}
+
+/** What the depmod in the stage needs besides the modules: the kernel's build-time lists. */
+const DEPMOD_INPUTS = ['modules.builtin', 'modules.builtin.modinfo', 'modules.order'] as const;
+
+export interface StagedLayer {
+  modules: number;
+  /** Bytes of the staged tree (modules uncompressed). */
+  bytes: number;
+}
+
+/**
+ * Stages every module of modulesDir under stage/<plan.dest>, decompressed (busybox modprobe, which
+ * a root may well use, cannot read .ko.zst), and indexes them with depmod so both busybox's and
+ * kmod's modprobe (which prefers modules.dep.bin) find them.
+ */
+export async function stageModulesLayer(modulesDir: string, version: string, plan: ModulesLayerPlan, stage: string): Promise<StagedLayer> {
+  await preflight(['depmod']);
+  const db = await loadModuleDb(modulesDir);
+  // depmod wants BASE/lib/modules/V; the layer may want another place, so it runs beside the stage.
+  const base = `${stage}.depmod`;
+  const sizes = await inBatches([...db.paths.keys()], 32, async (name) => {
+    const { file } = await moduleFile(db, version, name);
+    const dest = join(base, file.dest);
+    await mkdir(dirname(dest), { recursive: true });
+    // A hard link costs nothing and is never written through (depmod writes new index files); a
+    // compressed module, another filesystem or protected_hardlinks get a copy.
+    if (file.decompress || !(await link(file.src, dest).then(() => true, () => false))) await writeModule(file, dest);
+    return (await stat(dest)).size;
+  });
+  const bytes = sizes.reduce((a, b) => a + b, 0);
+  const staged = join(base, 'lib/modules', version);
+  for (const input of DEPMOD_INPUTS) {
+    const text = await readFile(join(db.dir, input), 'utf8').catch(() => '');
+    await writeFile(join(staged, input), input === 'modules.order' ? text.split('\n').map(uncompressedPath).join('\n') : text);
+  }
+  await run('depmod', ['-b', base, version]);
+  const target = join(stage, plan.dest);
+  await mkdir(dirname(target), { recursive: true });
+  await rename(staged, target);
+  await rm(base, { recursive: true, force: true });
+  return { modules: db.paths.size, bytes };
+}
+
+const LAYER_LEVEL = 3;
+
+export interface ModulesLayer {
+  /** The squashfs in the work directory. */
+  file: string;
+  bytes: number;
+  modules: number;
+  unpackedBytes: number;
+  dest: string;
+}
+
+/** Stages and compresses the layer into work/modules.sqfs, the way the root's squashfs is made. */
+export async function buildModulesLayer(
+  modulesDir: string,
+  version: string,
+  plan: ModulesLayerPlan,
+  work: string,
+  squashfs: Pick<SquashfsOptions, 'compressor' | 'epoch'>,
+): Promise<ModulesLayer> {
+  const stage = join(work, 'modules-layer');
+  const staged = await stageModulesLayer(modulesDir, version, plan, stage);
+  const file = join(work, 'modules.sqfs');
+  // Level 3 (zstd): 104 MB in 3.5 s for Debian 6.1's 396 MB of modules, against 89 MB in 196 s
+  // at mksquashfs's default 15, measured on a loaded 2-core builder; the layer is rebuilt each build.
+  await makeSquashfs({ ...squashfs, source: stage, output: file, excludes: [], allRoot: true, level: LAYER_LEVEL });
+  await rm(stage, { recursive: true, force: true });
+  return { file, bytes: (await stat(file)).size, modules: staged.modules, unpackedBytes: staged.bytes, dest: plan.dest };
+}
