@@ -12,7 +12,8 @@ export const DEMO_MARKER = 'flashroot-demo: root init reached';
 
 const DEMO_INIT = `#!/bin/sh
 # flashroot demo root: says what the booted system looks like, then powers off
-# (boot with demo.shell on the kernel command line to get a shell instead).
+# (boot with demo.shell on the kernel command line to get a shell instead, demo.modprobe=a,b to
+# load modules first).
 PATH=/bin:/sbin
 export PATH
 echo "${DEMO_MARKER} (pid $$)"
@@ -25,6 +26,20 @@ else
 	echo "flashroot-demo: write to / FAILED"
 fi
 echo "flashroot-demo: fidelity $(readlink /etc/motd-link) links=$(stat -c %h /etc/motd) mode=$(stat -c %a /bin/busybox)"
+# demo.modprobe=a,b loads modules in the booted system: proof that it finds its kernel's modules.
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	demo.modprobe=*)
+		for m in $(echo "\${arg#demo.modprobe=}" | tr , ' '); do
+			if modprobe "$m" && grep -q "^$m " /proc/modules; then
+				echo "flashroot-demo: modprobe $m ok ($(uname -r))"
+			else
+				echo "flashroot-demo: modprobe $m FAILED ($(uname -r))"
+			fi
+		done
+		;;
+	esac
+done
 case " $(cat /proc/cmdline) " in
 *" demo.shell "*) exec setsid cttyhack sh -l ;;
 esac

@@ -14,7 +14,7 @@ function expectOverlayRoot(r: BootResult, kernel: string): void {
   expect(r.failedOn, text).toBeUndefined();
   expect(r.matched, text).toBe(true);
   expect(text).toContain(`flashroot-demo: kernel ${kernel}`);
-  expect(text).toMatch(/flashroot-demo: root overlay overlay rw,.*lowerdir=\/run\/flashroot\/lower,upperdir=\/run\/flashroot\/rw\/upper/);
+  expect(text).toMatch(/flashroot-demo: root overlay overlay rw,.*lowerdir=\/run\/flashroot\/lower(:\/run\/flashroot\/kmods)?,upperdir=\/run\/flashroot\/rw\/upper/);
   expect(text).toMatch(/flashroot-demo: layer \/run\/flashroot\/lower squashfs ro,/);
   expect(text).toMatch(/flashroot-demo: layer \/run\/flashroot\/rw tmpfs rw,/);
   expect(text).toMatch(/flashroot-demo: layer \/run\/flashroot\/medium vfat ro,/);
