@@ -11,9 +11,9 @@ import { run } from '../util/run.js';
 import { findOnPath } from '../util/tools.js';
 import { compressInitrd, type InitrdCompressor } from './compress.js';
 import { writeCpio } from './cpio.js';
-import { assembleInit, loadFragments, renderDefaults, type InitDefaults } from './init-script.js';
+import { assembleInit, loadFragments, renderDefaults, type InitDefaults, type InitScript } from './init-script.js';
 import { MODULE_GROUPS, type ModuleGroupName } from './module-groups.js';
-import { resolveModules, type ResolvedModules } from './modules.js';
+import { resolveModules, type ModuleRequest, type ResolvedModules } from './modules.js';
 import { stageModules } from './modules-stage.js';
 import { entriesFromDir } from './tree.js';
 
@@ -25,6 +25,8 @@ export interface InitramfsOptions {
   epoch: number;
   /** Module groups beyond those the init fragments declare (e.g. network for a networked lower). */
   extraModuleGroups?: readonly ModuleGroupName[];
+  /** The drivers of the box the stick will boot (--hardware). */
+  hardware?: Omit<ModuleRequest, 'groups'>;
   /** Called with the staging directory before it is archived, to add files (FUSE clients, keys). */
   stageExtra?: (root: string) => Promise<void>;
 }
@@ -60,11 +62,19 @@ async function stageBusybox(root: string): Promise<number> {
   return (await stat(busybox)).size;
 }
 
+/** The modules an initramfs would carry: what the init fragments need, plus the extra groups and hardware. */
+export async function initramfsModules(o: Pick<InitramfsOptions, 'modulesDir' | 'extraModuleGroups' | 'hardware'>, init?: InitScript): Promise<ResolvedModules> {
+  const fragments = init ?? assembleInit(await loadFragments());
+  const groups = [...new Set([...fragments.moduleGroups.filter((g): g is ModuleGroupName => g in MODULE_GROUPS), ...(o.extraModuleGroups ?? [])])];
+  return resolveModules(o.modulesDir, { ...o.hardware, groups });
+}
+
 export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
-  const fragments = await loadFragments();
-  const init = assembleInit(fragments);
-  const groups = [...new Set([...init.moduleGroups.filter((g): g is ModuleGroupName => g in MODULE_GROUPS), ...(o.extraModuleGroups ?? [])])];
-  const modules = await resolveModules(o.modulesDir, { groups });
+  const init = assembleInit(await loadFragments());
+  const modules = await initramfsModules(o, init);
+  // The init loads the groups' modules by name; hardware drivers load only when coldplug finds their
+  // device, never all of them (generic carries hundreds).
+  const loadByName = o.hardware ? (await initramfsModules({ ...o, hardware: undefined }, init)).loadOrder : modules.loadOrder;
   const root = await mkdtemp(join(tmpdir(), 'flashroot-initramfs-'));
   const release = removeOnInterrupt(root);
   try {
@@ -73,7 +83,7 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'newroot', 'etc/modprobe.d']) await mkdir(join(root, d), { recursive: true });
     // 'wx' (O_EXCL) never writes through a symlink: the applet links point at the host's busybox.
     await writeFile(join(root, 'etc/modprobe.d/flashroot.conf'), MODPROBE_CONF, { flag: 'wx' });
-    await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, modules: modules.loadOrder }), { flag: 'wx' });
+    await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, modules: loadByName }), { flag: 'wx' });
     await writeFile(join(root, 'init'), init.text, { mode: 0o755, flag: 'wx' });
     await o.stageExtra?.(root);
     const cpio = writeCpio(await entriesFromDir(root), o.epoch);

@@ -47,3 +47,41 @@ export const MODULE_GROUPS = {
 } as const satisfies Record<string, ModuleGroup>;
 
 export type ModuleGroupName = keyof typeof MODULE_GROUPS;
+
+/**
+ * Driver classes by where the kernel tree keeps them (paths in modules.dep), for `--hardware
+ * generic`: every driver of a class, for a box the build never saw. NICs matter only to a network
+ * lower: with a local lower the booted system loads its NIC driver from its own modules.
+ */
+export interface DriverClass {
+  why: string;
+  /** Prefixes of module paths relative to /lib/modules/<version>. */
+  paths: readonly string[];
+  /** Prefixes left out of `paths`. */
+  except: readonly string[];
+  networkOnly: boolean;
+}
+
+export const DRIVER_CLASSES = {
+  storage: {
+    why: 'every storage controller: SATA/PATA, SCSI/SAS HBAs, NVMe, SD/MMC, USB host controllers and mass storage, virtio',
+    paths: ['kernel/drivers/ata/', 'kernel/drivers/scsi/', 'kernel/drivers/nvme/host/', 'kernel/drivers/mmc/', 'kernel/drivers/usb/host/', 'kernel/drivers/usb/storage/', 'kernel/drivers/message/fusion/', 'kernel/drivers/block/virtio_blk'],
+    // Fibre Channel and iSCSI HBAs reach storage over a network, never a boot medium: 9 of the 22 MB of drivers/scsi on 6.1.
+    except: ['lpfc/', 'qla2xxx/', 'qla4xxx/', 'bfa/', 'cxgbi/', 'csiostor/', 'libfc/', 'qedf/', 'qedi/', 'bnx2fc/', 'bnx2i/', 'be2iscsi/', 'fcoe/', 'fnic/', 'snic/', 'elx/'].map((d) => `kernel/drivers/scsi/${d}`),
+    networkOnly: false,
+  },
+  hid: {
+    why: 'every keyboard for the rescue shell: USB HID and PS/2',
+    paths: ['kernel/drivers/hid/', 'kernel/drivers/input/keyboard/', 'kernel/drivers/input/serio/'],
+    except: [],
+    networkOnly: false,
+  },
+  nic: {
+    why: 'every wired and USB network card, to reach a network lower',
+    paths: ['kernel/drivers/net/ethernet/', 'kernel/drivers/net/usb/'],
+    except: [],
+    networkOnly: true,
+  },
+} as const satisfies Record<string, DriverClass>;
+
+export type DriverClassName = keyof typeof DRIVER_CLASSES;

@@ -18,6 +18,8 @@ export interface ModuleRequest {
   names?: readonly string[];
   /** Aliases as modprobe takes them (fs-vfat, pci:v00008086d...); missing ones are reported, not fatal. */
   aliases?: readonly string[];
+  /** Every module whose path (relative to the modules dir) starts with one of `include` and none of `except`: driver classes. */
+  paths?: { include: readonly string[]; except: readonly string[] };
 }
 
 export interface ModuleFile {
@@ -151,6 +153,10 @@ export async function resolveModules(modulesDir: string, req: ModuleRequest): Pr
       `Kernel ${kernelVersion} has no ${fatal.join(', ')}: neither a module in ${dir} nor built in.`,
       `Use a kernel built with these (Debian linux-image-amd64 has them as modules), or run ${depmodCommand(dir)} if their files exist.`,
     );
+  }
+  for (const [name, path] of db.paths) {
+    const { include = [], except = [] } = req.paths ?? {};
+    if (include.some((p) => path.startsWith(p)) && !except.some((p) => path.startsWith(p))) closure.add(name);
   }
   const included = new Set(closure.loadOrder);
   const entries = await Promise.all([...included].sort().map((n) => moduleFile(db, kernelVersion, n)));

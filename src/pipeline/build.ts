@@ -20,6 +20,8 @@ import { buildInitramfs, type Initramfs } from '../initramfs/build.js';
 import { chooseKernel, type ChosenKernel } from '../kernel/choose.js';
 import { checkBootMedium, checkKernelFeatures } from '../kernel/features.js';
 import { buildModulesLayer, planModulesLayer, type ModulesLayerPlan } from '../kernel/modules-layer.js';
+import { HARDWARE_KINDS, hardwareRequest, type HardwareRequest } from '../kernel/hardware.js';
+import { initramfsModules } from '../initramfs/build.js';
 import { planStickRoot, type Adjustment, type RootPlan, type UserExcludes } from '../root/adjust.js';
 import { captureRoot, type CapturedRoot } from '../root/capture.js';
 import { makeDemoRoot } from '../root/demo-root.js';
@@ -50,6 +52,8 @@ export interface BuildResult {
   squashfsBytes: number;
   squashfsSha256: string;
   initramfs: { bytes: number; uncompressedBytes: number; parts: Initramfs['parts']; modules: number };
+  /** The --hardware choice, and what the others would carry (module files as the kernel ships them). */
+  hardware: { choice: string; describe: string; modules: number; bytes: number; alternatives: { choice: string; modules: number; bytes: number }[] };
   kernel: { image: string; version: string; modulesDir: string; why: string };
   /**
    * Where the booted system finds its kernel's modules: its own, a layer the stick carries
@@ -87,6 +91,7 @@ interface Context {
   userExcludes: UserExcludes[];
   /** Set when the root has no modules for the kernel. */
   modulesLayer?: ModulesLayerPlan;
+  hardware: HardwareRequest;
   /** The key the stick signs its reads of a private bucket with (--signed-reads). */
   s3Credentials?: S3Credentials;
   /** Stops removing the work directory on Ctrl-C (the build removes it itself). */
@@ -170,6 +175,7 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
     signer = await kernelSigner(kernel.image);
   }
   const boot = { uefiLoader, kernelSigner: signer };
+  const hardware = await hardwareRequest(o.hardware, parseLower(o.lower, o).kind !== 'local');
   const out = resolve(o.out);
   // Before minutes of compressing: what is known of the contents already must fit.
   const atLeast = await contentsLowerBound(o, kernel.image);
@@ -182,13 +188,13 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
     const rootDir = join(work, 'demo-root');
     await makeDemoRoot(rootDir);
     const modulesLayer = await planModulesLayer(rootDir, kernel.version);
-    return { o: { ...o, demo: true }, report, work, epoch, kernel, ...boot, s3Credentials, rootDir, userExcludes: [], modulesLayer, release };
+    return { o: { ...o, demo: true }, report, work, epoch, kernel, ...boot, s3Credentials, rootDir, userExcludes: [], modulesLayer, hardware, release };
   }
   try {
     const captured = await captureRoot(o.root, o.init, [out, `${out}.partial`, work], o.includeMount);
     const userExcludes = [{ source: '--exclude', patterns: o.exclude }, ...(o.excludeFrom ? [await readExcludeFrom(o.excludeFrom)] : [])];
     const modulesLayer = await planModulesLayer(captured.dir, kernel.version);
-    return { o, report, work, epoch, kernel, ...boot, s3Credentials, rootDir: captured.dir, captured, userExcludes, modulesLayer, release };
+    return { o, report, work, epoch, kernel, ...boot, s3Credentials, rootDir: captured.dir, captured, userExcludes, modulesLayer, hardware, release };
   } catch (e) {
     await rm(work, { recursive: true, force: true });
     release();
@@ -277,8 +283,19 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           init: o.init,
           kmods: kmods ? MODULES_LAYER_PATH : '',
         },
+        hardware: ctx.hardware.modules,
         ...networkInitramfsHooks(lower, net, { ...o, s3Credentials: ctx.s3Credentials }),
       }),
+    );
+    const alternatives = await report.step('Sizing the other --hardware choices for the summary', () =>
+      Promise.all(
+        HARDWARE_KINDS.filter((k) => k !== o.hardware).map(async (choice) => {
+          const other = await hardwareRequest(choice, lower.kind !== 'local');
+          const hooks = networkInitramfsHooks(lower, net, { ...o, s3Credentials: ctx.s3Credentials });
+          const m = await initramfsModules({ modulesDir: kernel.modulesDir, extraModuleGroups: hooks.extraModuleGroups, hardware: other.modules });
+          return { choice, modules: m.files.length, bytes: m.totalBytes };
+        }),
+      ),
     );
     const cmdline = kernelCmdline(o);
     const manifest = {
@@ -341,6 +358,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       squashfsBytes,
       squashfsSha256,
       initramfs: { bytes: initramfs.data.length, uncompressedBytes: initramfs.uncompressedBytes, parts: initramfs.parts, modules: initramfs.modules.files.length },
+      hardware: { choice: o.hardware, describe: ctx.hardware.describe, modules: initramfs.modules.files.length, bytes: initramfs.modules.totalBytes, alternatives },
       kernel: { image: kernel.image, version: kernel.version, modulesDir: kernel.modulesDir, why: kernel.why },
       rootModules: kmods
         ? { from: 'layer', path: MODULES_LAYER_PATH, dest: kmods.dest, bytes: kmods.bytes, modules: kmods.modules }
@@ -398,6 +416,9 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.modules)}, init ${formatBytes(p.init)}${
         networkRuntimeBytes(r) ? `, network client and its runtime root ${formatBytes(networkRuntimeBytes(r))}` : ''
       })`,
+      `  hardware:   ${r.hardware.describe}: ${r.hardware.modules} modules (${formatBytes(r.hardware.bytes)})${r.hardware.alternatives
+        .map((a) => `; --hardware ${a.choice} would carry ${a.modules} (${formatBytes(a.bytes)})`)
+        .join('')}`,
       `  RAM:        at least ${formatBytes(minimumRam(r))} to boot; writes to / go to RAM (tmpfs, up to ${o.upperSize} of RAM)`,
       `  try it:     flashroot try ${o.out}${r.boot === 'uefi' ? ' --uefi' : ''}`,
     ].join('\n'),

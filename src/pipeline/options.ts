@@ -39,6 +39,9 @@ export const BuildOptionsSchema = z.object({
   init: z.string().startsWith('/', 'must be an absolute path inside the root').default('/sbin/init'),
   kernel: z.string().optional(),
   modules: z.string().optional(),
+  // Generic by default: a stick built on one box often boots another, and a network lower needs
+  // that box's NIC in the initramfs; host and a recorded FILE are smaller (sizes in the summary).
+  hardware: z.string().min(1, 'give generic, host or a file from flashroot hardware --save').default('generic'),
   out: z.string().default('images/flashroot.img'),
   comp: z.enum(COMPRESSORS).default('zstd'),
   initrdComp: z.enum(INITRD_COMPRESSORS).default('zstd'),
