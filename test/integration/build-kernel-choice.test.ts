@@ -72,4 +72,12 @@ describe('the kernel a build takes', () => {
     // Before any work: no squashfs was compressed, so the refusal takes about as long as node starting.
     expect(r.ms).toBeLessThan(15_000);
   });
+
+  it('refuses a --hardware file it cannot read before any work, saying how to record one', async () => {
+    const r = await cli(['--demo', '--hardware', join(dir, 'hots')]);
+    expect(r.stderr).toMatch(/Cannot read hardware file .*hots/);
+    expect(r.stderr).toMatch(/^hint: --hardware takes generic, host or such a file; record it on the box the stick will boot: flashroot hardware --save FILE/m);
+    expect(r.exitCode).toBe(3);
+    expect(r.images).toEqual([]);
+  });
 });
