@@ -7,7 +7,7 @@ import { lstat, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 
 export interface PathInRoot {
-  /** The path inside the root with every existing symlink resolved (e.g. /usr/lib/modules/6.1.0-57-amd64). */
+  /** The path inside the root with every existing symlink resolved (e.g. /usr/lib/modules/<version>). */
   inRoot: string;
   /** The same path on the build host: join(root, inRoot). */
   host: string;
