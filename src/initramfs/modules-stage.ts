@@ -14,7 +14,7 @@ import type { ModuleCompression, ModuleFile, ResolvedModules } from './modules.j
 
 const TOOL_FOR: Partial<Record<ModuleCompression, string>> = { xz: 'xz', zstd: 'zstd' };
 
-export async function writeModule(file: ModuleFile, destPath: string): Promise<void> {
+async function writeModule(file: ModuleFile, destPath: string): Promise<void> {
   await mkdir(dirname(destPath), { recursive: true });
   switch (file.decompress) {
     case undefined:

@@ -19,6 +19,7 @@ const TOOLS: Record<string, ToolInfo> = {
   'qemu-system-x86_64': { why: 'boot an image in a virtual machine', apt: 'qemu-system-x86' },
   zstd: { why: 'decompress .ko.zst kernel modules', apt: 'zstd' },
   xz: { why: 'decompress .ko.xz kernel modules', apt: 'xz-utils' },
+  gzip: { why: 'decompress .ko.gz kernel modules for the modules layer', apt: 'gzip' },
   sbsign: { why: 'sign EFI binaries for Secure Boot', apt: 'sbsigntool' },
   sbverify: { why: 'verify Secure Boot signatures', apt: 'sbsigntool' },
   faketime: { why: 'sign reproducibly: sbsign stamps the time of signing into the signature', apt: 'faketime' },
