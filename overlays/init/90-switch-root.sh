@@ -1,10 +1,24 @@
 # Hands over to the root's init. The pseudo filesystems move with it, so /run keeps the
 # medium, lower and upper mounts visible under /run/flashroot.
 
+# systemd stops every mount unit at shutdown; ours hold the root and cannot be unmounted under it,
+# so each stop would print a red "Failed unmounting". Runtime drop-ins (in /run, which moves into
+# the root) exempt them; written only for a systemd root, since /run/systemd/system tells programs
+# that systemd is running.
+fr_keep_mounts_at_shutdown() {
+	case "$FR_INIT $(readlink "/newroot$FR_INIT")" in *systemd*) ;; *) return 0 ;; esac
+	for fr_mp in $(awk '$2 ~ /^\/run\/flashroot\// { print $2 }' /proc/mounts); do
+		fr_unit=$(echo "${fr_mp#/}" | tr / -).mount
+		mkdir -p "/run/systemd/system/$fr_unit.d"
+		printf '[Unit]\nDefaultDependencies=no\n' >"/run/systemd/system/$fr_unit.d/flashroot.conf"
+	done
+}
+
 fr_step_switch_root() {
 	[ -x "/newroot$FR_INIT" ] || [ -L "/newroot$FR_INIT" ] ||
 		fr_fail switch_root "the root has no executable $FR_INIT" "boot with flashroot.init=PATH, or rebuild from a root that has it"
 	fr_break_point preswitch
+	fr_keep_mounts_at_shutdown
 	for fr_m in run dev sys proc; do
 		mkdir -p "/newroot/$fr_m"
 		mount --move "/$fr_m" "/newroot/$fr_m" ||

@@ -32,7 +32,8 @@ beforeAll(async () => {
   before = await sha256(built.image);
   boot = await bootImage({
     image: built.image, memoryMiB: 2048, network: true, nicModel: NIC, writable: true,
-    expect: REPORT_DONE, failOn: FAILURES, timeoutSec: 600,
+    // After the report the system powers itself off: read its shutdown too.
+    expect: REPORT_DONE, failOn: FAILURES, timeoutSec: 600, graceMs: 120_000,
   });
   report = new Map();
   for (const line of boot.console) {
@@ -57,6 +58,12 @@ describe('an installed Debian 12 system, built with default options', () => {
     expect(report.get('failed')).toBeUndefined();
     expect(report.get('job')).toBeUndefined();
     expect(text).not.toMatch(/A start job is running for|Dependency failed/);
+  });
+
+  it('shuts down without a failed unit (the stick\'s mounts are left to the end)', () => {
+    const text = boot.console.join('\n');
+    expect(text).toContain('reboot: Power down');
+    expect(text).not.toContain('[FAILED]');
   });
 
   it('brings up the NIC with the root\'s own driver, and its sshd', async () => {
