@@ -5,9 +5,9 @@
  * grub-efi-amd64-signed would run their maintainer scripts against the host's own boot.
  */
 import { access, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FlashrootError } from '../errors.js';
+import { cacheDir } from '../util/cache.js';
 import { run } from '../util/run.js';
 
 export interface SignedFile {
@@ -24,7 +24,7 @@ export const SIGNED_GRUB: SignedFile = { pkg: 'grub-efi-amd64-signed', path: '/u
 const APT_TIMEOUT_MS = 300_000;
 
 export function signedPackagesCache(env = process.env): string {
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'flashroot', 'debs');
+  return cacheDir('debs', env);
 }
 
 const exists = (p: string) => access(p).then(() => true, () => false);

@@ -246,7 +246,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     // Network lowers never mount the stick's filesystem after boot, so the layer would be unreachable.
     const kmods =
       ctx.modulesLayer && lower.kind === 'local'
-        ? await report.step(`Compressing every module of ${kernel.version} into a layer of its own (the root has none for it)`, () =>
+        ? await report.step(`Every module of ${kernel.version} as a layer of its own (the root has none for it; cached per kernel)`, () =>
             buildModulesLayer(kernel.modulesDir, kernel.version, ctx.modulesLayer as ModulesLayerPlan, ctx.work, { compressor: o.comp, epoch }),
           )
         : undefined;

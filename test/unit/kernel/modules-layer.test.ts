@@ -2,11 +2,11 @@
  * The modules layer, staged from a small module tree made of the installed kernel's real fat and
  * vfat modules (found at run time), one of them compressed as 6.12 kernels ship them.
  */
-import { access, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planModulesLayer, stageModulesLayer } from '../../../src/kernel/modules-layer.js';
+import { buildModulesLayer, modulesLayerKey, planModulesLayer, stageModulesLayer } from '../../../src/kernel/modules-layer.js';
 import { findNewestKernel } from '../../../src/kernel/version.js';
 import { run } from '../../../src/util/run.js';
 import { makeModulesDir, removeModulesDirs } from './fixtures.js';
@@ -62,5 +62,38 @@ describe('stageModulesLayer', () => {
     await access(join(dir, 'modules.dep.bin'));
     await expect(access(join(stage, 'lib'))).rejects.toThrow();
     await expect(access(`${stage}.depmod`)).rejects.toThrow();
+  });
+});
+
+describe('the modules layer cache', () => {
+  const plan = { dest: `/lib/modules/${VERSION}` };
+  const sq = { compressor: 'zstd', epoch: 315532800 } as const;
+
+  it('gives the same layer again without making it, and a new one when the modules change', async () => {
+    const cache = join(work, 'cache');
+    const first = await mkdtemp(join(work, 'build-'));
+    const made = await buildModulesLayer(modulesDir, VERSION, plan, first, sq, cache);
+    expect(await readdir(cache)).toHaveLength(2);
+    const again = await mkdtemp(join(work, 'build-'));
+    const reused = await buildModulesLayer(modulesDir, VERSION, plan, again, sq, cache);
+    expect(reused).toEqual({ ...made, file: join(again, 'modules.sqfs') });
+    expect(await readFile(reused.file)).toEqual(await readFile(made.file));
+    // Taken from the cache, not made: no stage was ever created in this work directory.
+    expect(await readdir(again)).toEqual(['modules.sqfs']);
+
+    const key = await modulesLayerKey(modulesDir, VERSION, plan, sq);
+    expect(await modulesLayerKey(modulesDir, VERSION, plan, { ...sq, epoch: 315532801 })).not.toBe(key);
+    expect(await modulesLayerKey(modulesDir, VERSION, { dest: `/usr/lib/modules/${VERSION}` }, sq)).not.toBe(key);
+    const dep = join(modulesDir, 'modules.dep');
+    const t = (await stat(dep)).mtime;
+    await utimes(dep, t, new Date(t.getTime() + 5000));
+    expect(await modulesLayerKey(modulesDir, VERSION, plan, sq)).not.toBe(key);
+  });
+
+  it('still builds when the cache cannot be written', async () => {
+    const blocked = join(work, 'not-a-dir');
+    await writeFile(blocked, '');
+    const built = await buildModulesLayer(modulesDir, VERSION, plan, await mkdtemp(join(work, 'build-')), sq, join(blocked, 'cache'));
+    expect(built.modules).toBe(2);
   });
 });
