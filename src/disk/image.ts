@@ -51,8 +51,10 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
   for (const f of spec.files) {
     const size = await contentSize(f.content);
     if (size > FAT32_MAX_FILE) {
-      throw new FlashrootError('ETOOBIG', `${f.path} is ${size} bytes; FAT32 holds files up to 4 GiB - 1`, {
-        hint: 'use a stronger --comp (xz), or leave large directories out of the root',
+      // Exit 3 like other input the stick cannot hold (the root is too big for one FAT32 file).
+      throw new FlashrootError('ETOOBIG', `${f.path} is ${size} bytes (${(size / 2 ** 30).toFixed(1)} GiB); FAT32 holds files up to 4 GiB - 1`, {
+        hint: "leave large directories out of the root (--exclude 'opt/*'), or use a stronger --comp (xz)",
+        exitCode: 3,
       });
     }
     contentBytes += size;

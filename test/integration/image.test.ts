@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SYSLINUX_MBR } from '../../src/boot/syslinux.js';
-import { PARTITION_START } from '../../src/disk/image.js';
+import { assembleImage, PARTITION_START } from '../../src/disk/image.js';
+import { FlashrootError } from '../../src/errors.js';
 import { inspectImage } from '../../src/inspect/inspect.js';
 import type { BuildResult } from '../../src/pipeline/build.js';
 import { run } from '../../src/util/run.js';
@@ -84,5 +85,21 @@ describe('a built image, checked with the standard tools', () => {
     const copy = join(await mkdtemp(join(tmpdir(), 'copy-')), 'copy.img');
     await copyFile(built.image, copy);
     expect(await sha256(copy)).toBe(await sha256(built.image));
+  });
+});
+
+describe('a file FAT32 cannot hold', () => {
+  it('is refused as bad input (exit 3), with its size and what to do, before the image is written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'flashroot-toobig-'));
+    const big = join(dir, 'root.sqfs');
+    // Sparse: 4 GiB of nothing on disk.
+    await run('truncate', ['-s', String(2 ** 32), big]);
+    const out = join(dir, 'stick.img');
+    const err = await assembleImage({ out, files: [{ path: '/live/root.sqfs', content: { hostPath: big } }], label: 'FLASHROOT', serial: 1, diskSignature: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FlashrootError);
+    expect((err as FlashrootError).exitCode).toBe(3);
+    expect((err as FlashrootError).message).toBe('/live/root.sqfs is 4294967296 bytes (4.0 GiB); FAT32 holds files up to 4 GiB - 1');
+    expect((err as FlashrootError).hint).toMatch(/--exclude/);
+    await expect(open(out)).rejects.toThrow(/ENOENT/);
   });
 });
