@@ -4,7 +4,8 @@
  * with a single entry. The same kernel and console as flashroot's sticks.
  */
 import { assembleImage, stableId } from '../src/disk/image.js';
-import { installSyslinux, syslinuxMbrCode, SYSLINUX_DIR } from '../src/boot/syslinux.js';
+import { installSyslinux, syslinuxMbrCode } from '../src/boot/syslinux.js';
+import { SYSLINUX_CFG } from '../src/stick/paths.js';
 
 export interface LiveStickSpec {
   out: string;
@@ -32,7 +33,7 @@ export async function writeLiveStick(s: LiveStickSpec): Promise<void> {
     files: [
       { path: '/boot/vmlinuz', content: { hostPath: s.kernel } },
       { path: '/boot/initrd.img', content: { hostPath: s.initrd } },
-      { path: `${SYSLINUX_DIR}/syslinux.cfg`, content: Buffer.from(liveSyslinuxCfg(s.cmdline)) },
+      { path: SYSLINUX_CFG, content: Buffer.from(liveSyslinuxCfg(s.cmdline)) },
       { path: s.squashfsPath, content: { hostPath: s.squashfs } },
     ],
     label: s.label,

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { BootMenu } from './syslinux.js';
-import { GRUB_CFG, INITRD_PATH, KERNEL_PATH, REMOVABLE_LOADER, SHIM_MOK_MANAGER, SHIM_SECOND_STAGE } from './stick-paths.js';
+import { GRUB_CFG, INITRD_PATH, KERNEL_PATH, REMOVABLE_LOADER, SHIM_MOK_MANAGER, SHIM_SECOND_STAGE } from '../stick/paths.js';
 import { SIGNED_GRUB, SIGNED_MOK_MANAGER, SIGNED_SHIM, signedFile } from './signed-packages.js';
 import type { EspFile } from './systemd-boot.js';
 import { run } from '../util/run.js';

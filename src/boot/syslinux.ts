@@ -7,12 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { syncBackupBootSector } from '../disk/fat.js';
 import { run } from '../util/run.js';
 import type { RequiredFile } from '../util/tools.js';
-import { INITRD_PATH, KERNEL_PATH } from './stick-paths.js';
+import { INITRD_PATH, KERNEL_PATH, SYSLINUX_CFG, SYSLINUX_DIR } from '../stick/paths.js';
 
 const TEMPLATE = fileURLToPath(new URL('../../syslinux/syslinux.cfg.in', import.meta.url));
 const BIOS_MODULES = '/usr/lib/syslinux/modules/bios';
 export const SYSLINUX_MBR = '/usr/lib/syslinux/mbr/mbr.bin';
-export const SYSLINUX_DIR = '/syslinux';
 
 /** The menu needs these next to ldlinux.c32 (which `syslinux --install` writes itself). */
 const MENU_MODULES = ['menu.c32', 'libutil.c32', 'libcom32.c32'];
@@ -43,7 +42,7 @@ export async function renderSyslinuxCfg(menu: BootMenu): Promise<string> {
 
 export async function syslinuxFatFiles(menu: BootMenu): Promise<{ path: string; data: Buffer }[]> {
   return [
-    { path: `${SYSLINUX_DIR}/syslinux.cfg`, data: Buffer.from(await renderSyslinuxCfg(menu)) },
+    { path: SYSLINUX_CFG, data: Buffer.from(await renderSyslinuxCfg(menu)) },
     ...(await Promise.all(MENU_MODULES.map(async (m) => ({ path: `${SYSLINUX_DIR}/${m}`, data: await readFile(`${BIOS_MODULES}/${m}`) })))),
   ];
 }

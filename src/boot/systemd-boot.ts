@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { preflight, type RequiredFile } from '../util/tools.js';
-import { REMOVABLE_LOADER } from './stick-paths.js';
+import { LOADER_CONF, REMOVABLE_LOADER, ukiPath } from '../stick/paths.js';
 import { buildUki, osRelease, UKI_STUB } from './uki.js';
 
 export const SYSTEMD_BOOT: RequiredFile = {
@@ -68,7 +68,7 @@ export function systemdBootFiles(inputs: SystemdBootInputs): EspFile[] {
   const entries = inputs.entries ?? defaultMenu();
   checkEntries(entries);
   const ukis = entries.map((e) => ({
-    path: `/EFI/Linux/${e.id}.efi`,
+    path: ukiPath(e.id),
     data: buildUki({
       stub: inputs.stub,
       kernel: inputs.kernel,
@@ -82,7 +82,7 @@ export function systemdBootFiles(inputs: SystemdBootInputs): EspFile[] {
   return [
     { path: REMOVABLE_LOADER, data: inputs.loader },
     ...ukis,
-    { path: '/loader/loader.conf', data: Buffer.from(loaderConf(`${entries[0]?.id}.efi`, inputs.timeoutSec ?? DEFAULT_TIMEOUT_SEC)) },
+    { path: LOADER_CONF, data: Buffer.from(loaderConf(`${entries[0]?.id}.efi`, inputs.timeoutSec ?? DEFAULT_TIMEOUT_SEC)) },
   ];
 }
 

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { FlashrootError, InputError } from '../errors.js';
 import { kernelVersionFromImage } from '../kernel/version.js';
 import { parseMbr, SECTOR } from '../disk/mbr.js';
-import { SQUASHFS_PATH } from '../pipeline/build.js';
+import { SQUASHFS_PATH } from '../stick/paths.js';
 import { bootImage } from '../qemu/boot.js';
 import { QmpClient, queryBlockstats, type BlockDeviceStats } from '../qemu/qmp.js';
 import type { Reporter } from '../util/log.js';

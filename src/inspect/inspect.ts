@@ -6,8 +6,7 @@ import { sectionData } from '../boot/pe.js';
 import { FatVolume } from '../disk/fat.js';
 import { SECTOR, type Mbr } from '../disk/mbr.js';
 import { probeStickImage } from '../disk/probe.js';
-import { MANIFEST_PATH } from '../pipeline/build.js';
-import { GRUB_CFG } from '../boot/stick-paths.js';
+import { GRUB_CFG, MANIFEST_PATH, SYSLINUX_CFG, UKI_DIR } from '../stick/paths.js';
 
 export interface BootEntry {
   loader: 'syslinux' | 'systemd-boot' | 'grub';
@@ -72,9 +71,9 @@ export async function inspectImage(image: string): Promise<Inspection> {
     const has = (p: string) => files.some((f) => f.path.toLowerCase() === p.toLowerCase());
     const manifest: unknown = has(MANIFEST_PATH) ? JSON.parse(fat.readFile(MANIFEST_PATH).toString('utf8')) : undefined;
     const entries: BootEntry[] = [];
-    if (has('/syslinux/syslinux.cfg')) entries.push(...syslinuxEntries(fat.readFile('/syslinux/syslinux.cfg').toString('utf8')));
+    if (has(SYSLINUX_CFG)) entries.push(...syslinuxEntries(fat.readFile(SYSLINUX_CFG).toString('utf8')));
     if (has(GRUB_CFG)) entries.push(...grubEntries(fat.readFile(GRUB_CFG).toString('utf8')));
-    for (const f of files.filter((f) => /^\/EFI\/Linux\/[^/]+\.efi$/i.test(f.path))) entries.push(ukiEntry(f.path, fat.readFile(f.path)));
+    for (const f of files.filter((f) => f.path.toLowerCase().startsWith(`${UKI_DIR.toLowerCase()}/`) && /^[^/]+\.efi$/i.test(f.path.slice(UKI_DIR.length + 1)))) entries.push(ukiEntry(f.path, fat.readFile(f.path)));
     return { image, bytes, mbr, files, manifest, entries };
   } finally {
     fat.close();

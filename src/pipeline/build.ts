@@ -12,7 +12,7 @@ import { defaultMenu, readBootBlobs, RESCUE_CMDLINE, systemdBootFiles, SYSTEMD_B
 import { UKI_STUB } from '../boot/uki.js';
 import { kernelSigner, shimFiles } from '../boot/shim.js';
 import { SIGNED_GRUB, SIGNED_MOK_MANAGER, SIGNED_SHIM, signedFile } from '../boot/signed-packages.js';
-import { INITRD_PATH, KERNEL_PATH } from '../boot/stick-paths.js';
+import { INITRD_PATH, KERNEL_PATH, MANIFEST_PATH, MODULES_LAYER_PATH, SQUASHFS_PATH } from '../stick/paths.js';
 import { checkSigningKey, signEspFiles } from '../boot/sign.js';
 import { assembleImage, stableId, type ImageFile } from '../disk/image.js';
 import { checkFreeSpace, checkImageSize } from '../disk/space.js';
@@ -39,10 +39,6 @@ import { checkBuildOptions, type BuildOptions, type BuildOptionsInput, type Uefi
 import { formatAdjustments } from './report-adjustments.js';
 import { normalisePattern } from '../root/glob.js';
 
-export const SQUASHFS_PATH = '/live/root.sqfs';
-export const MANIFEST_PATH = '/live/manifest.json';
-/** The kernel's modules, for a root without them (src/kernel/modules-layer.ts). */
-export const MODULES_LAYER_PATH = '/live/modules.sqfs';
 /** FAT cannot store dates before 1980. */
 const FAT_EPOCH_MIN = 315532800;
 
