@@ -17,8 +17,9 @@ fr_find_medium() {
 	done
 }
 
-fr_step_medium() {
-	case "$FR_LOWER" in local | toram) ;; *) return 0 ;; esac
+# Finds the stick and mounts it read-only at /run/flashroot/medium (a channel's rollback floor
+# lives there even when the root comes from the network: 46-channel.sh).
+fr_mount_medium() {
 	fr_find_medium ||
 		fr_fail medium "no device with $(fr_medium_spec) after ${FR_TIMEOUT}s" \
 			"plug the stick in (another port?), or boot with flashroot.label=/flashroot.uuid= matching it, or a longer flashroot.timeout="
@@ -26,4 +27,9 @@ fr_step_medium() {
 	mount -t vfat -o ro "$FR_MEDIUM_DEV" /run/flashroot/medium ||
 		fr_fail medium "cannot mount $FR_MEDIUM_DEV (FAT) read-only" "is vfat in the initramfs? rebuild with flashroot build"
 	fr_log "medium $FR_MEDIUM_DEV ($(fr_medium_spec))"
+}
+
+fr_step_medium() {
+	case "$FR_LOWER" in local | toram) fr_mount_medium ;; esac
+	return 0
 }

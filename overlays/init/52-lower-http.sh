@@ -19,6 +19,9 @@ fr_net_conf() {
 # it) so the FUSE client survives switch_root, which deletes the initramfs but moves /run along.
 # The size is a cap, not an allocation: rclone alone is 52 MB.
 fr_net_runtime() {
+	# The channel step (46-channel.sh) may have made it already, to fetch its manifest with rclone.
+	[ "$FR_RT_READY" = yes ] && return 0
+	FR_RT_READY=yes
 	mkdir -p "$FR_RT"
 	mount -t tmpfs -o mode=0755,size=128m flashroot-rt "$FR_RT" ||
 		fr_fail lower "cannot create the runtime root $FR_RT" "not enough RAM?"
@@ -66,8 +69,8 @@ fr_verity_mount() {
 		fr_fail lower "cannot set up dm-verity over $fr_loop: $(tail -n 1 /run/flashroot/dm.err)" "is dm_verity in the initramfs? rebuild with flashroot build"
 	if ! mount -t squashfs -o ro /dev/mapper/flashroot-lower /run/flashroot/lower 2>/run/flashroot/mount.err; then
 		case "$(DM_DISABLE_UDEV=1 dmsetup status flashroot-lower 2>/dev/null)" in
-		*' C'*) fr_fail lower "$FR_LOWER does not match the root hash baked into this stick (dm-verity found a changed block)" \
-			"the server holds a damaged or different image: republish the image built with this stick" ;;
+		*' C'*) fr_fail lower "$FR_LOWER does not match the root hash ${FR_NET_HASH_FROM:-baked into this stick} (dm-verity found a changed block)" \
+			"the server holds a damaged or different image: ${FR_NET_REPUBLISH:-republish the image built with this stick}" ;;
 		esac
 		fr_fail lower "cannot mount $FR_LOWER as squashfs: $(tail -n 1 /run/flashroot/mount.err)" "the server may have gone away while mounting; check it and boot again"
 	fi

@@ -9,15 +9,15 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { InitramfsOptions } from '../initramfs/build.js';
 import { sha256File } from '../util/hash.js';
-import { networkTools, stageNetworkLower, type NetworkLowerStage } from './initramfs.js';
+import { networkTools, stageNetworkLower, type ChannelStage, type ImageTrust, type NetworkLowerStage } from './initramfs.js';
 import { IMAGE_NAME, imageName, imageUrl, type LowerSpec } from './lower.js';
 import type { S3Credentials } from './s3.js';
 import { appendVerityTree, type VerityInfo } from './verity.js';
 
 /** Host tools a build with this lower needs: the image tools, and what is staged into the initramfs. */
-export function networkBuildTools(lower: LowerSpec): string[] {
+export function networkBuildTools(lower: LowerSpec, channel = false): string[] {
   if (lower.kind === 'local') return [];
-  return lower.kind === 'image' ? ['veritysetup', ...networkTools(lower.transport)] : networkTools(lower.kind);
+  return lower.kind === 'image' ? ['veritysetup', ...networkTools(lower.transport, channel)] : networkTools(lower.kind);
 }
 
 export interface NetworkImage {
@@ -57,11 +57,13 @@ export interface NetworkFiles {
   endpoint?: string;
   /** The key a private bucket is read with (--signed-reads; build reads it from its environment). */
   s3Credentials?: S3Credentials;
+  /** A signed channel instead of the image's root hash (--channel, --trust). */
+  channel?: ChannelStage;
 }
 
 export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | undefined, files: NetworkFiles): Hooks {
   if (lower.kind === 'image' && img) {
-    const stage = imageStage(lower, img.verity, files);
+    const stage = imageStage(lower, files.channel ? { channel: files.channel } : { verity: img.verity }, files);
     return { extraModuleGroups: ['network', 'verity'], stageExtra: (root) => stageNetworkLower(root, stage) };
   }
   if (lower.kind === 'sshfs' && files.sshKey) {
@@ -75,13 +77,13 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
   return {};
 }
 
-function imageStage(lower: Extract<LowerSpec, { kind: 'image' }>, verity: VerityInfo, files: NetworkFiles): NetworkLowerStage {
+function imageStage(lower: Extract<LowerSpec, { kind: 'image' }>, trust: ImageTrust, files: NetworkFiles): NetworkLowerStage {
   switch (lower.transport) {
     case 'httpfs2':
-      return { kind: 'httpfs2', verity };
+      return { kind: 'httpfs2', ...trust };
     case 'rclone-http':
-      return { kind: 'rclone-http', verity, caCert: files.caCert };
+      return { kind: 'rclone-http', ...trust, caCert: files.caCert };
     case 'rclone-s3':
-      return { kind: 'rclone-s3', verity, caCert: files.caCert, endpoint: lower.s3.endpoint, credentials: lower.s3.signed ? files.s3Credentials : undefined };
+      return { kind: 'rclone-s3', ...trust, caCert: files.caCert, endpoint: lower.s3.endpoint, credentials: lower.s3.signed ? files.s3Credentials : undefined };
   }
 }

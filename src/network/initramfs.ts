@@ -15,7 +15,7 @@ import { elfClosure } from '../initramfs/elf.js';
 import { shellQuote } from '../initramfs/init-script.js';
 import { findOnPath, toolInfo } from '../util/tools.js';
 import type { S3Credentials } from './s3.js';
-import { verityTable, type VerityInfo } from './verity.js';
+import { SECTORS_PER_BLOCK, VERITY_TABLE_TEMPLATE, verityTable, type VerityInfo } from './verity.js';
 
 /** Where the runtime root template sits in the initramfs (the init copies it to /run/flashroot/rt). */
 const RUNTIME_TEMPLATE = 'usr/lib/flashroot/rt';
@@ -44,16 +44,37 @@ const RCLONE_CONFIG = 'etc/flashroot/rclone.conf';
 const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 /** Host tools a build with this network lower needs. */
-export function networkTools(kind: NetworkLowerStage['kind']): string[] {
-  return [...INITRAMFS_TOOLS[kind], ...FUSE_CLIENT[kind]];
+export function networkTools(kind: NetworkLowerStage['kind'], channel = false): string[] {
+  return [...INITRAMFS_TOOLS[kind], ...(channel ? [CHANNEL_VERIFIER] : []), ...FUSE_CLIENT[kind]];
+}
+
+/**
+ * How a stick trusts its image: a root hash baked in (`verity`), or a signed channel whose
+ * manifest names the image and its root hash at each boot (46-channel.sh).
+ */
+export type ImageTrust = { verity: VerityInfo; channel?: undefined } | { verity?: undefined; channel: ChannelStage };
+
+export interface ChannelStage {
+  name: string;
+  /** The signify public key file (--trust) the manifest must be signed with. */
+  trustKey: string;
+  /** Unix time of the build: a clock before it is unknown time at boot. */
+  builtAt: number;
+  /** Where the rollback floor sits on the stick's FAT. */
+  floorPath: string;
 }
 
 export type NetworkLowerStage =
-  | { kind: 'httpfs2'; verity: VerityInfo }
-  | { kind: 'rclone-http'; verity: VerityInfo; caCert?: string }
-  | { kind: 'rclone-s3'; verity: VerityInfo; caCert?: string; endpoint: string; credentials?: S3Credentials }
+  | ({ kind: 'httpfs2' } & ImageTrust)
+  | ({ kind: 'rclone-http'; caCert?: string } & ImageTrust)
+  | ({ kind: 'rclone-s3'; caCert?: string; endpoint: string; credentials?: S3Credentials } & ImageTrust)
   | { kind: 'sshfs'; sshKey: string; knownHosts?: string }
   | { kind: 's3fs'; endpoint: string; caCert?: string; credentials?: S3Credentials };
+/** What the channel step reads (46-channel.sh), in the initramfs itself: it runs before switch_root. */
+const CHANNEL_CONF = 'etc/flashroot/channel.conf';
+const CHANNEL_KEY = 'etc/flashroot/channel.pub';
+/** The verifier: signify (Ed25519), 0.3 MB with libbsd and libmd beside dmsetup's glibc (minisign 0.4 MB, openssl 6.4 MB). */
+const CHANNEL_VERIFIER = 'signify-openbsd';
 /** Where the sshfs lower's key and host keys sit inside the runtime root. */
 const SSH_DIR = 'etc/flashroot/ssh';
 /** Where s3fs finds the key it signs reads with (--signed-reads), inside the runtime root. */
@@ -108,10 +129,15 @@ function networkVars(s: NetworkLowerStage): [string, string][] {
       ];
     default:
       return [
-        // The size tells a truncated image from a damaged one before dm-verity is asked.
-        ['FR_NET_BYTES', String(s.verity.imageBytes)],
-        // @DEV@ is the loop device, known only at boot; the data and the hash tree share it.
-        ['FR_NET_VERITY', verityTable(s.verity, '@DEV@')],
+        // With a channel, the size and the table come from its manifest at each boot.
+        ...(s.verity
+          ? ([
+              // The size tells a truncated image from a damaged one before dm-verity is asked.
+              ['FR_NET_BYTES', String(s.verity.imageBytes)],
+              // @DEV@ is the loop device, known only at boot; the data and the hash tree share it.
+              ['FR_NET_VERITY', verityTable(s.verity, '@DEV@')],
+            ] as [string, string][])
+          : []),
         // Which client reads http:// (https:// and s3:// have one each).
         ['FR_NET_CLIENT', s.kind === 'httpfs2' ? 'httpfs2' : 'rclone'],
       ];
@@ -123,8 +149,20 @@ function renderNetworkConf(s: NetworkLowerStage): string {
   return `# Baked in by flashroot build for the network lower; not overridable from the command line,\n# so a changed flashroot.lower= still boots only this exact image.\n${vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
 }
 
+function renderChannelConf(c: ChannelStage): string {
+  const vars: [string, string][] = [
+    ['FR_CH_NAME', c.name],
+    ['FR_CH_BUILT', String(c.builtAt)],
+    ['FR_CH_FLOOR_PATH', c.floorPath],
+    ['FR_CH_TABLE', VERITY_TABLE_TEMPLATE],
+    ['FR_CH_SECTORS_PER_BLOCK', String(SECTORS_PER_BLOCK)],
+  ];
+  return `# Baked in by flashroot build --channel; the key beside it decides which manifests this stick boots.\n${vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
+}
+
 export async function stageNetworkLower(root: string, s: NetworkLowerStage): Promise<void> {
-  await copyElfClosure(await Promise.all(INITRAMFS_TOOLS[s.kind].map(resolveTool)), root);
+  const channel = 'channel' in s ? s.channel : undefined;
+  await copyElfClosure(await Promise.all([...INITRAMFS_TOOLS[s.kind], ...(channel ? [CHANNEL_VERIFIER] : [])].map(resolveTool)), root);
   const rt = join(root, RUNTIME_TEMPLATE);
   await copyElfClosure(await Promise.all(FUSE_CLIENT[s.kind].map(resolveTool)), rt);
   for (const d of ['etc', 'dev', 'mnt', 'proc']) await mkdir(join(rt, d), { recursive: true });
@@ -135,6 +173,10 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage): Pro
   await copyFile(UDHCPC_SCRIPT, join(root, 'etc/flashroot/udhcpc.sh'), constants.COPYFILE_EXCL);
   await chmod(join(root, 'etc/flashroot/udhcpc.sh'), 0o755);
   await writeFile(join(root, NETWORK_CONF), renderNetworkConf(s), { flag: 'wx' });
+  if (channel) {
+    await writeFile(join(root, CHANNEL_CONF), renderChannelConf(channel), { flag: 'wx' });
+    await copyFile(channel.trustKey, join(root, CHANNEL_KEY), constants.COPYFILE_EXCL);
+  }
   if (s.kind === 'sshfs') await stageSsh(rt, s);
   if (s.kind === 'rclone-http' || s.kind === 'rclone-s3') await stageRclone(rt, s.caCert);
   if (s.kind === 'rclone-s3') await writeRcloneS3Config(rt, s.endpoint, s.credentials);

@@ -6,10 +6,14 @@
  * rather than overwrite if the name appeared meanwhile.
  */
 import { constants } from 'node:fs';
-import { copyFile, link, open, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { FlashrootError, InputError, SafetyError } from '../errors.js';
+import { FlashrootError, InputError, SafetyError, UsageError } from '../errors.js';
 import { sha256File } from '../util/hash.js';
+import { run } from '../util/run.js';
+import { CHANNEL_NAME, embeddedMessage, manifestName, parseManifest, renderManifest, signifyKeyNumber, type ChannelManifest } from './channel.js';
+import { readVerityInfo } from './verity.js';
 import { imageName, lowerProblem } from './lower.js';
 import { objectUrl, parseS3Url, s3Request, type S3Access } from './s3.js';
 
@@ -90,7 +94,8 @@ export async function publishToS3(image: string, target: string, access: S3Acces
     file: image,
     bytes,
     sha256,
-    extra: { 'if-none-match': '*', 'x-amz-meta-sha256': sha256, 'content-type': 'application/octet-stream' },
+    // Immutable under its name: any cache or CDN may keep it for good.
+    extra: { 'if-none-match': '*', 'x-amz-meta-sha256': sha256, 'content-type': 'application/octet-stream', 'cache-control': 'public, max-age=31536000, immutable' },
   });
   if (put.status === 412) throw new SafetyError(`${path} appeared while publishing`, IN_USE, 'another publish ran at the same time; check it and run again');
   if (put.status !== 200) throw s3Error('PUT', url, put.status, put.body);
@@ -103,4 +108,118 @@ export function s3Error(method: string, url: URL, status: number, body: string):
     hint: status === 403 ? 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION and the bucket policy' : 'check --endpoint and the bucket name',
     exitCode: 5,
   });
+}
+
+/** What `publish --channel` is given: the channel, the signify secret key, and optionally the version and how long it stays valid. */
+export interface ChannelPublish {
+  channel: string;
+  signKey: string;
+  /** Default: the channel's current version + 1 (1 for a new channel). */
+  version?: number;
+  /** Seconds from now until sticks refuse this manifest. */
+  expiresInSec: number;
+  /** The clock, for tests. */
+  now?: Date;
+}
+
+export interface ChannelPublishResult {
+  image: PublishResult;
+  manifest: ChannelManifest;
+  /** Where the signed manifest went (a path, or an s3:// URL). */
+  path: string;
+  /** The version it replaced, if any. */
+  previous?: number;
+  /** The signify key number the manifest is signed with (hex), to compare with the sticks' --trust key. */
+  keyNumber: string;
+}
+
+/** The image's manifest for the channel: version checked against the current one, signed with signify -e. */
+async function signedManifest(image: string, name: string, current: number | undefined, c: ChannelPublish): Promise<{ manifest: ChannelManifest; signed: Buffer; keyNumber: string }> {
+  if (!CHANNEL_NAME.test(c.channel)) throw new UsageError(`--channel ${c.channel}: must be 1-63 characters among a-z 0-9 . _ - (it names a file on the server)`, 'e.g. --channel stable');
+  const keyNumber = signifyKeyNumber(await readFile(c.signKey, 'utf8').catch(() => ''), c.signKey, 'secret');
+  const version = c.version ?? (current ?? 0) + 1;
+  if (current !== undefined && version <= current) {
+    // Sticks that booted `current` refuse anything older, and older boxes may have accepted it.
+    throw new UsageError(`--version ${version}: channel ${c.channel} is at version ${current} already; a version must rise`, `leave --version out (it becomes ${current + 1}) or give a higher one`);
+  }
+  const v = await readVerityInfo(image);
+  const manifest: ChannelManifest = {
+    channel: c.channel,
+    version,
+    expires: Math.floor((c.now ?? new Date()).getTime() / 1000) + c.expiresInSec,
+    image: name,
+    bytes: v.imageBytes,
+    dataBlocks: v.dataBlocks,
+    hashStart: v.hashStartBlock,
+    rootHash: v.rootHash,
+    salt: v.salt,
+  };
+  const work = await mkdtemp(join(tmpdir(), 'flashroot-channel-'));
+  try {
+    await writeFile(join(work, 'message'), renderManifest(manifest));
+    await run('signify-openbsd', ['-S', '-e', '-s', c.signKey, '-m', join(work, 'message'), '-x', join(work, 'signed')]);
+    return { manifest, signed: await readFile(join(work, 'signed')), keyNumber };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The version of a published manifest (read unverified: it is the publisher's own server), or undefined. */
+function currentVersion(signed: string | undefined, where: string): number | undefined {
+  if (signed === undefined) return undefined;
+  try {
+    return parseManifest(embeddedMessage(signed)).version;
+  } catch (e) {
+    throw new InputError(where, `${where} is not a channel manifest flashroot can read (${(e as Error).message})`, 'check what is there; give --version N to replace it with a higher version');
+  }
+}
+
+/**
+ * The image under its content-addressed name (never overwritten, old ones stay for the boxes
+ * still running them), then the signed manifest, which is the channel's only mutable object:
+ * written under a temporary name and renamed over the old one, so a reader sees one or the other.
+ */
+export async function publishChannelToDir(image: string, dir: string, c: ChannelPublish, baseUrl?: string): Promise<ChannelPublishResult> {
+  const published = await publishToDir(image, dir, baseUrl);
+  const path = join(dir, manifestName(c.channel));
+  const previous = currentVersion(await readFile(path, 'utf8').catch(() => undefined), path);
+  const { manifest, signed, keyNumber } = await signedManifest(published.path, published.name, previous, c);
+  const partial = join(dir, `.${manifestName(c.channel)}.${process.pid}.partial`);
+  try {
+    await writeFile(partial, signed, { flag: 'wx', mode: 0o644 });
+    await rename(partial, path);
+  } finally {
+    await rm(partial, { force: true });
+  }
+  return { image: published, manifest, path, previous, keyNumber };
+}
+
+/**
+ * As publishChannelToDir, into a bucket: the manifest PUT is conditional on what was read
+ * (If-Match on its ETag, If-None-Match: * for a new channel), so two publishers racing cannot
+ * both win; a server that ignores If-Match (some S3-compatible ones) makes it last-writer-wins.
+ */
+export async function publishChannelToS3(image: string, target: string, access: S3Access, c: ChannelPublish): Promise<ChannelPublishResult> {
+  const published = await publishToS3(image, target, access);
+  const { bucket, prefix } = parseS3Url(target);
+  const url = objectUrl(access.endpoint, bucket, `${prefix}${manifestName(c.channel)}`);
+  const path = `s3://${bucket}/${prefix}${manifestName(c.channel)}`;
+  const got = await s3Request('GET', url, access);
+  if (got.status !== 200 && got.status !== 404) throw s3Error('GET', url, got.status, got.body);
+  const previous = currentVersion(got.status === 200 ? got.body : undefined, path);
+  const etag = got.headers.etag;
+  // The image is read back from the local file: its verity parameters are the same bytes.
+  const { manifest, signed, keyNumber } = await signedManifest(image, published.name, previous, c);
+  const put = await s3Request('PUT', url, access, {
+    data: signed,
+    extra: {
+      ...(got.status === 200 ? (etag ? { 'if-match': etag } : {}) : { 'if-none-match': '*' }),
+      'content-type': 'text/plain',
+      // Every boot must see the newest manifest; images are the cacheable part.
+      'cache-control': 'no-cache',
+    },
+  });
+  if (put.status === 412) throw new SafetyError(`${path} changed while publishing`, ['a channel moves one version at a time'], 'another publish ran at the same time; check the channel and run again');
+  if (put.status !== 200) throw s3Error('PUT', url, put.status, put.body);
+  return { image: published, manifest, path, previous, keyNumber };
 }

@@ -12,7 +12,9 @@ import { defaultMenu, readBootBlobs, RESCUE_CMDLINE, systemdBootFiles, SYSTEMD_B
 import { UKI_STUB } from '../boot/uki.js';
 import { kernelSigner, shimFiles } from '../boot/shim.js';
 import { SIGNED_GRUB, SIGNED_MOK_MANAGER, SIGNED_SHIM, signedFile } from '../boot/signed-packages.js';
-import { INITRD_PATH, KERNEL_PATH, MANIFEST_PATH, MODULES_LAYER_PATH, SQUASHFS_PATH } from '../stick/paths.js';
+import { CHANNEL_FLOOR_PATH, INITRD_PATH, KERNEL_PATH, MANIFEST_PATH, MODULES_LAYER_PATH, SQUASHFS_PATH } from '../stick/paths.js';
+import { manifestName, renderFloor, signifyKeyNumber } from '../network/channel.js';
+import type { ChannelStage } from '../network/initramfs.js';
 import { checkSigningKey, signEspFiles } from '../boot/sign.js';
 import { assembleImage, stableId, type ImageFile } from '../disk/image.js';
 import { checkFreeSpace, checkImageSize } from '../disk/space.js';
@@ -64,6 +66,8 @@ export interface BuildResult {
   signed: boolean;
   /** Set when the root is a network image: publish `path` where `url` points. */
   network?: Omit<NetworkImage, 'verity'> & { rootHash: string };
+  /** With --channel: what the stick follows instead of the root hash above (which is this build's image, to publish as a version). */
+  channel?: { name: string; manifestUrl: string; trustKey: string; keyNumber: string };
   /** With a file-level lower (sshfs, s3fs): what of the root it will not reproduce. */
   fidelity?: FidelityLoss[];
   /** How the root on the stick differs from its source, and why (none for the demo root). */
@@ -90,6 +94,8 @@ interface Context {
   hardware: HardwareRequest;
   /** The key the stick signs its reads of a private bucket with (--signed-reads). */
   s3Credentials?: S3Credentials;
+  /** The signify key number of --trust (hex). */
+  trustKeyNumber?: string;
   /** Stops removing the work directory on Ctrl-C (the build removes it itself). */
   release: () => void;
 }
@@ -116,7 +122,7 @@ async function checkTools(o: BuildOptions): Promise<void> {
   if (bios) tools.push('syslinux', 'mcopy');
   if (o.signKey) tools.push('sbsign', 'sbverify');
   if (uefiLoaderOf(o) === 'shim') tools.push('sbverify');
-  tools.push(...networkBuildTools(parseLower(o.lower, o)));
+  tools.push(...networkBuildTools(parseLower(o.lower, o), Boolean(o.channel)));
   const files: RequiredFile[] = [...(bios ? SYSLINUX_FILES : []), ...(uefi ? [SYSTEMD_BOOT, UKI_STUB] : [])];
   await preflight(tools, files);
 }
@@ -161,6 +167,7 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
   // Read now, not after minutes of compressing: a missing key is the user's to fix first.
   const s3Credentials = o.signedReads ? credentialsFromEnv(env) : undefined;
   await checkTools(o);
+  const trustKeyNumber = o.trust ? await readTrustKey(o.trust) : undefined;
   if (o.signKey && o.signCert) await checkSigningKey({ key: o.signKey, cert: o.signCert }, epoch);
   const kernel = await resolveKernel(o);
   const uefiLoader = uefiLoaderOf(o);
@@ -170,7 +177,7 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
     await Promise.all([SIGNED_SHIM, SIGNED_MOK_MANAGER, SIGNED_GRUB].map((f) => signedFile(f)));
     signer = await kernelSigner(kernel.image);
   }
-  const boot = { uefiLoader, kernelSigner: signer };
+  const boot = { uefiLoader, kernelSigner: signer, trustKeyNumber };
   const hardware = await hardwareRequest(o.hardware, parseLower(o.lower, o).kind !== 'local');
   const out = resolve(o.out);
   // Before minutes of compressing: what is known of the contents already must fit.
@@ -196,6 +203,14 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
     release();
     throw e;
   }
+}
+
+/** The --trust key's number, read now: a wrong file is the user's to fix before minutes of compressing. */
+async function readTrustKey(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new InputError(file, `--trust ${file}: cannot read it (${e.code ?? e.message})`, 'give the signify public key (.pub) the channel is signed with');
+  });
+  return signifyKeyNumber(text, file, 'public');
 }
 
 /** One pattern a line, as rsync's and mx-snapshot's lists are; blank lines and `#` comments skipped. */
@@ -258,6 +273,9 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     const serial = stableId(epoch === undefined ? undefined : `serial:${o.label}:${squashfsSha256}`);
     const uuid = `${(serial >>> 16).toString(16).padStart(4, '0')}-${(serial & 0xffff).toString(16).padStart(4, '0')}`.toUpperCase();
 
+    const channel: ChannelStage | undefined =
+      o.channel && o.trust ? { name: o.channel, trustKey: o.trust, builtAt: epoch ?? Math.floor(Date.now() / 1000), floorPath: CHANNEL_FLOOR_PATH } : undefined;
+    const netFiles = { ...o, channel, s3Credentials: ctx.s3Credentials };
     const initramfs = await report.step(`Building the initramfs for ${kernel.version}`, () =>
       buildInitramfs({
         modulesDir: kernel.modulesDir,
@@ -266,7 +284,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         defaults: {
           label: o.label,
           uuid: '',
-          lower: lower.kind === 'local' ? 'local' : (net?.url ?? lower.url),
+          // A channel stick knows the directory; the manifest names the image at each boot.
+          lower: lower.kind === 'local' ? 'local' : channel ? lower.url : (net?.url ?? lower.url),
           sqfs: SQUASHFS_PATH,
           sqfsSha256: squashfsSha256,
           size: o.upperSize,
@@ -280,14 +299,14 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           kmods: kmods ? MODULES_LAYER_PATH : '',
         },
         hardware: ctx.hardware.modules,
-        ...networkInitramfsHooks(lower, net, { ...o, s3Credentials: ctx.s3Credentials }),
+        ...networkInitramfsHooks(lower, net, netFiles),
       }),
     );
     const alternatives = await report.step('Sizing the other --hardware choices for the summary', () =>
       Promise.all(
         HARDWARE_KINDS.filter((k) => k !== o.hardware).map(async (choice) => {
           const other = await hardwareRequest(choice, lower.kind !== 'local');
-          const hooks = networkInitramfsHooks(lower, net, { ...o, s3Credentials: ctx.s3Credentials });
+          const hooks = networkInitramfsHooks(lower, net, netFiles);
           const m = await initramfsModules({ modulesDir: kernel.modulesDir, extraModuleGroups: hooks.extraModuleGroups, hardware: other.modules });
           return { choice, modules: m.files.length, bytes: m.totalBytes };
         }),
@@ -300,7 +319,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       kernel: kernel.version,
       squashfs: { path: net ? net.url : SQUASHFS_PATH, bytes: squashfsBytes, sha256: squashfsSha256, compressor: o.comp },
       ...(kmods ? { modulesLayer: { path: MODULES_LAYER_PATH, bytes: kmods.bytes, dest: kmods.dest } } : {}),
-      ...(net ? { verity: { rootHash: net.verity.rootHash, dataBlocks: net.verity.dataBlocks } } : {}),
+      ...(net && !channel ? { verity: { rootHash: net.verity.rootHash, dataBlocks: net.verity.dataBlocks } } : {}),
+      ...(channel ? { channel: { name: channel.name, manifest: `${lower.kind === 'local' ? '' : lower.url}${manifestName(channel.name)}`, trustKey: ctx.trustKeyNumber, floor: CHANNEL_FLOOR_PATH } } : {}),
       cmdline,
       defaults: { label: o.label, uuid, upperSize: o.upperSize, toram: o.toram, verify: o.verify, onfail: o.onfail, timeout: o.timeout, init: o.init },
       boot: o.boot,
@@ -312,6 +332,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       ...(lower.kind === 'local' ? [{ path: SQUASHFS_PATH, content: { hostPath: sqfs } }] : []),
       ...(kmods ? [{ path: MODULES_LAYER_PATH, content: { hostPath: kmods.file } }] : []),
       { path: MANIFEST_PATH, content: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`) },
+      // Version 0: the first manifest the stick meets sets it; the init rewrites this sector in place.
+      ...(channel ? [{ path: CHANNEL_FLOOR_PATH, content: renderFloor(channel.name, 0) }] : []),
     ];
     const bios = o.boot !== 'uefi';
     const menuName = o.demo ? 'flashroot demo' : 'flashroot';
@@ -366,6 +388,9 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       ...(ctx.kernelSigner ? { kernelSigner: ctx.kernelSigner } : {}),
       signed: Boolean(o.signKey),
       ...(net ? { network: { url: net.url, path: net.path, bytes: net.bytes, sha256: net.sha256, rootHash: net.verity.rootHash } } : {}),
+      ...(channel && lower.kind !== 'local'
+        ? { channel: { name: channel.name, manifestUrl: `${lower.url}${manifestName(channel.name)}`, trustKey: channel.trustKey, keyNumber: ctx.trustKeyNumber ?? '' } }
+        : {}),
       ...(fidelity ? { fidelity } : {}),
       adjustments: plan.adjustments,
       buildId,
@@ -400,7 +425,13 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       `  modules:    ${modulesLine(r)}`,
       `  root:       ${formatBytes(r.squashfsBytes)} squashfs, sha256 ${r.squashfsSha256.slice(0, 16)}…`,
       ...formatAdjustments(r.adjustments),
-      ...(r.network
+      ...(r.network && r.channel
+        ? [
+            `  lower:      channel ${r.channel.name}: ${r.channel.manifestUrl}, signed by key ${r.channel.keyNumber} (${r.channel.trustKey}); the manifest names the image and its root hash at each boot`,
+            `  publish:    flashroot publish ${r.network.path} ${o.lower.startsWith('s3://') ? `${o.lower} --endpoint <S3 endpoint>` : '--to <web root of that directory>'} --channel ${r.channel.name} --sign-key <its .sec>`,
+          ]
+        : []),
+      ...(r.network && !r.channel
         ? [
             `  lower:      ${r.network.url} (dm-verity root hash ${r.network.rootHash.slice(0, 16)}… baked in)`,
             o.lower.startsWith('s3://')

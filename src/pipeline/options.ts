@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { INITRD_COMPRESSORS } from '../initramfs/compress.js';
+import { CHANNEL_NAME } from '../network/channel.js';
 import { HTTP_CLIENTS, lowerProblem, parseLower } from '../network/lower.js';
 import { IDENTITY_MODES } from '../root/identity.js';
 import { normalisePattern } from '../root/glob.js';
@@ -82,6 +83,9 @@ export const BuildOptionsSchema = z.object({
       if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
     }),
   endpoint: z.string().url().optional(),
+  // A signed channel in the lower's directory instead of a baked root hash (docs/network.md).
+  channel: z.string().regex(CHANNEL_NAME, 'must be 1-63 characters among a-z 0-9 . _ - (it names the manifest file on the server)').optional(),
+  trust: z.string().optional(),
   signedReads: z.boolean().default(false),
   httpClient: z.enum(HTTP_CLIENTS).optional(),
   sshKey: z.string().optional(),
@@ -137,6 +141,16 @@ const RULES: readonly Rule[] = [
   { fields: ['caCert', 'lower', 'endpoint'], problem: (o) => when(Boolean(o.caCert) && !isTls(o), '--ca-cert: only used with --lower https://… or an https:// --endpoint') },
   { fields: ['lower', 'sshKey'], problem: (o) => when(o.lower.startsWith('sshfs://') !== Boolean(o.sshKey), '--ssh-key: required with --lower sshfs://…, and only used with it') },
   { fields: ['sshKnownHosts', 'sshKey'], problem: (o) => when(Boolean(o.sshKnownHosts) && !o.sshKey, '--ssh-known-hosts: only used with --lower sshfs://… and --ssh-key') },
+  { fields: ['channel', 'trust'], problem: (o) => when(Boolean(o.channel) !== Boolean(o.trust), '--channel and --trust: give both (the stick boots what the channel names only when signed by the --trust key) or neither') },
+  {
+    fields: ['channel', 'lower', 'endpoint', 'signedReads', 'httpClient'],
+    problem: (o) => {
+      if (!o.channel) return undefined;
+      const lower = parseLower(o.lower, o);
+      if (lower.kind !== 'image') return '--channel: only with an image lower, --lower http(s)://HOST/PATH/ or s3://BUCKET/PREFIX/ (the manifest and the images it names sit there)';
+      return when(!o.lower.endsWith('/'), `--channel: --lower must be the channel's directory, ending in / (the manifest names the image), not ${o.lower}`);
+    },
+  },
   { fields: ['signKey', 'boot'], problem: (o) => when(Boolean(o.signKey) && o.boot === 'bios', '--sign-key: signing applies to UEFI; use --boot hybrid or uefi') },
   ...(['exclude', 'excludeFrom', 'includeMount'] as const).map((flag): Rule => ({
     fields: [flag, 'root'],

@@ -9,6 +9,11 @@ export const INITRD_PATH = '/boot/initrd.img';
 export const SQUASHFS_PATH = '/live/root.sqfs';
 /** What was built, read by inspect and update. */
 export const MANIFEST_PATH = '/live/manifest.json';
+/**
+ * A channel stick's rollback floor (src/network/channel.ts renderFloor): one sector, the highest
+ * channel version this stick booted, rewritten in place by the init only when it rises.
+ */
+export const CHANNEL_FLOOR_PATH = '/live/channel.floor';
 /** The kernel's modules, for a root without them (src/kernel/modules-layer.ts). */
 export const MODULES_LAYER_PATH = '/live/modules.sqfs';
 /** syslinux's directory: ldlinux.sys and the .c32 modules sit beside its config. */

@@ -32,6 +32,7 @@ const TOOLS: Record<string, ToolInfo> = {
   timeout: { why: 'bound how long a virtual machine may run', apt: 'coreutils' },
   lsblk: { why: 'list drives and what is built on them (partitions, LVM, md, mounts)', apt: 'util-linux' },
   veritysetup: { why: 'append the dm-verity hash tree that lets a stick trust a network image', apt: 'cryptsetup-bin' },
+  'signify-openbsd': { why: 'sign channel manifests (publish --channel) and check them at boot (build --channel; Ed25519, 0.3 MB with its libraries)', apt: 'signify-openbsd' },
   dmsetup: { why: 'map a network image through dm-verity at boot', apt: 'dmsetup' },
   httpfs2: { why: 'read a network image over HTTP at boot (FUSE, range requests)', apt: 'httpfs2' },
   rclone: { why: 'read a network image over HTTPS at boot (FUSE, range requests)', apt: 'rclone' },

@@ -38,6 +38,8 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--http-client <name>', 'what reads an http:// image at boot: httpfs2 (~1 MB; reads wait while the server stalls and go on when it answers) or rclone (+16 MB; a stalled server becomes I/O errors within 1-3 minutes)')
     .option('--signed-reads', 'the bucket is private: the stick signs its reads with the key in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (give it a read-only one; where it lives on the stick: docs/network.md)')
     .option('--ca-cert <file>', "with --lower https://… or an https:// --endpoint: the only CA certificates (PEM) the stick trusts for the server (default: this host's bundle)")
+    .option('--channel <name>', "with an image --lower DIR/ (http, https, s3): follow the signed channel NAME there instead of baking this image's root hash in; each boot runs the version the manifest names (flashroot publish --channel)")
+    .option('--trust <file>', 'with --channel: the signify public key (.pub) its manifests must be signed with (signify-openbsd -G -n -p fleet.pub -s fleet.sec)')
     .option('--ssh-key <file>', 'private key the init logs in with for --lower sshfs://… (placed in the initramfs: see docs/network.md)')
     .option('--ssh-known-hosts <file>', "the server's host key line(s) for --lower sshfs://… (without: any host key is accepted)")
     .option('--reproducible', 'fixed times and ids: two builds of the same input are identical (also with SOURCE_DATE_EPOCH)')

@@ -7,8 +7,15 @@ interface PublishOptions {
   url?: string;
   endpoint?: string;
   caCert?: string;
+  channel?: string;
+  signKey?: string;
+  version?: string;
+  expiresIn?: string;
   json?: boolean;
 }
+
+/** How long a manifest stays valid by default: boxes refuse it after that, so re-publish (cron) well before. */
+const DEFAULT_EXPIRES_IN = '30d';
 
 export const register: RegisterCommand = (program: Command) => {
   program
@@ -22,18 +29,28 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--url <url>', 'with --to: the URL the web server maps it to, ending in / (prints the --lower value)')
     .option('--endpoint <url>', 'with s3://… or s3fs://…: the S3 endpoint, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000')
     .option('--ca-cert <file>', 'with an https:// --endpoint: the CA certificates (PEM) to trust for it, instead of the system ones')
+    .option('--channel <name>', 'after the image, sign and publish the manifest of channel NAME naming it (sticks built with --channel NAME boot it at their next boot); needs --sign-key')
+    .option('--sign-key <file>', "with --channel: the signify secret key (signify-openbsd -G -n -p fleet.pub -s fleet.sec; the sticks trust fleet.pub)")
+    .option('--version <n>', "with --channel: the manifest's version (default: the channel's current version + 1); it must rise")
+    .option('--expires-in <duration>', `with --channel: how long boxes may boot this manifest, e.g. 30d, 12h (default ${DEFAULT_EXPIRES_IN}); re-publish before it ends`)
     .option('--json', 'print the result as JSON')
     .action(async (source: string, s3Url: string | undefined, opts: PublishOptions) => {
-      const [{ publishToDir, publishToS3 }, { publishTreeToS3 }, { formatFidelity }, { credentialsFromEnv }, { InputError, UsageError }] = await Promise.all([
+      const [{ publishToDir, publishToS3, publishChannelToDir, publishChannelToS3 }, { publishTreeToS3 }, { formatFidelity }, { credentialsFromEnv }, { InputError, UsageError }, { parseDuration }, { preflight }] = await Promise.all([
         import('../../network/publish.js'),
         import('../../network/s3fs.js'),
         import('../../network/fidelity.js'),
         import('../../network/s3.js'),
         import('../../errors.js'),
+        import('../../network/channel.js'),
+        import('../../util/tools.js'),
       ]);
       if (Boolean(s3Url) === Boolean(opts.to)) throw new UsageError('give either --to DIR or s3://BUCKET/PREFIX/ (or s3fs://BUCKET/PREFIX/) --endpoint URL', 'see flashroot publish --help');
       if (s3Url && !opts.endpoint) throw new UsageError(`${s3Url.replace(/:.*/, '')}://… needs --endpoint URL`, 'e.g. --endpoint https://s3.eu-west-1.amazonaws.com');
       if (opts.caCert && !opts.endpoint?.startsWith('https://')) throw new UsageError('--ca-cert: only used with an https:// --endpoint', 'see flashroot publish --help');
+      if (Boolean(opts.channel) !== Boolean(opts.signKey)) throw new UsageError('--channel and --sign-key: give both (a channel manifest is always signed) or neither', 'see flashroot publish --help');
+      if (!opts.channel && (opts.version ?? opts.expiresIn) !== undefined) throw new UsageError('--version and --expires-in: only with --channel', 'see flashroot publish --help');
+      if (opts.channel && s3Url?.startsWith('s3fs://')) throw new UsageError('--channel: for images (--to DIR or s3://…), not s3fs trees', 'see flashroot publish --help');
+      if (opts.version !== undefined && !/^[1-9][0-9]{0,17}$/.test(opts.version)) throw new UsageError(`--version ${opts.version}: a positive whole number`, 'leave it out to take the current version + 1');
       const print = (line: string) => void (opts.json || process.stdout.write(`${line}\n`));
       const ca = opts.caCert
         ? await readFile(opts.caCert).catch((e: NodeJS.ErrnoException) => {
@@ -49,6 +66,19 @@ export const register: RegisterCommand = (program: Command) => {
         if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         print(`published: ${r.objects} objects (${r.bytes} bytes of file content) to ${s3Url}${r.leftOut.length ? `; left out ${r.leftOut.length}: ${r.leftOut.slice(0, 3).join(', ')}` : ''}`);
         print(`boot it with: --lower ${r.lower} --endpoint ${opts.endpoint ?? ''}`);
+        return;
+      }
+      if (opts.channel && opts.signKey) {
+        await preflight(['signify-openbsd'], []);
+        const c = { channel: opts.channel, signKey: opts.signKey, version: opts.version === undefined ? undefined : Number(opts.version), expiresInSec: parseDuration(opts.expiresIn ?? DEFAULT_EXPIRES_IN) };
+        const r = s3Url ? await publishChannelToS3(source, s3Url, access(), c) : await publishChannelToDir(source, opts.to ?? '', c, opts.url);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+          return;
+        }
+        print(`${r.image.existed ? 'already published' : 'published'}: ${r.image.path} (${r.image.bytes} bytes, sha256 ${r.image.sha256})`);
+        print(`channel ${r.manifest.channel}: version ${r.manifest.version}${r.previous === undefined ? ' (new channel)' : ` (was ${r.previous})`}, expires ${new Date(r.manifest.expires * 1000).toISOString()}, signed by key ${r.keyNumber}: ${r.path}`);
+        print(`sticks built with --channel ${r.manifest.channel} boot it at their next boot; publish again before it expires`);
         return;
       }
       const r = s3Url ? await publishToS3(source, s3Url, access()) : await publishToDir(source, opts.to ?? '', opts.url);
