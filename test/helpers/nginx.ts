@@ -13,6 +13,8 @@ export interface Nginx {
   port: number;
   /** Body bytes served so far (sum over the access log). */
   bytesServed(): Promise<number>;
+  /** The access log so far, one line a request: `METHOD URI STATUS BYTES "RANGE"`. */
+  requests(): Promise<string[]>;
   /**
    * Stops answering without refusing (SIGSTOP): the kernel still accepts connections into the
    * listen backlog and takes requests, but no reply ever comes, as from a hung server.
@@ -65,8 +67,10 @@ http {
     listen 127.0.0.1:${port}${tls ? ` ssl;\n    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key}` : ''};
     root ${webRoot};
     autoindex on;
-    # nginx omits it on 206 replies, and httpfs2 refuses a range reply without it.
-    location ~ \\.sqfs$ { add_header Accept-Ranges bytes; }
+    # nginx omits it on 206 replies, and httpfs2 refuses a range reply without it. Images are
+    # immutable under their names (any cache may keep them); a channel manifest must be fresh.
+    location ~ \\.sqfs$ { add_header Accept-Ranges bytes; add_header Cache-Control "public, max-age=31536000, immutable"; }
+    location ~ \\.channel$ { add_header Cache-Control "no-cache"; }
   }
 }
 `,
@@ -76,6 +80,7 @@ http {
   const requests = async (): Promise<string[]> => (await readFile(log, 'utf8')).split('\n').filter(Boolean);
   return {
     port,
+    requests,
     bytesServed: async () => (await requests()).reduce((sum, line) => sum + Number(line.split(' ')[3] ?? 0), 0),
     pause: () => proc.kill('SIGSTOP'),
     resume: () => proc.kill('SIGCONT'),
