@@ -75,7 +75,7 @@ export async function readVerityInfo(image: string): Promise<VerityInfo> {
   const usedBytes = Number(sb.readBigUInt64LE(40));
   const dataBytes = Math.ceil(usedBytes / VERITY_BLOCK) * VERITY_BLOCK;
   const foreign = (why: string) => new InputError(image, `${image} is not a network image made by flashroot build: ${why}`, 'publish the root-<sha256>.sqfs that flashroot build --lower http(s)://… or s3://… wrote next to the stick');
-  if (sb.toString('latin1', 0, 4) !== 'hsqs' || dataBytes <= 0 || dataBytes >= imageBytes) throw foreign('no squashfs followed by a hash tree');
+  if (sb.toString('latin1', 0, 4) !== 'hsqs' || dataBytes <= 0 || dataBytes > imageBytes) throw foreign('no squashfs followed by a hash tree');
   const dataBlocks = dataBytes / VERITY_BLOCK;
   const work = await mkdtemp(join(tmpdir(), 'flashroot-verity-'));
   try {

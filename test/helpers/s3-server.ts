@@ -120,6 +120,9 @@ export async function startTestS3(port: number, creds: S3Credentials, opts: Test
       const obj = objects.get(key);
       if (req.method === 'PUT') {
         if (obj && req.headers['if-none-match'] === '*') return answer(res, 412, {}, s3Error('PreconditionFailed'));
+        // Conditional writes as AWS S3 has them since 2024: replace only the object that was read.
+        const ifMatch = req.headers['if-match'];
+        if (ifMatch !== undefined && (!obj || ifMatch !== `"${createHash('md5').update(obj.data).digest('hex')}"`)) return answer(res, 412, {}, s3Error('PreconditionFailed'));
         const meta = Object.fromEntries(Object.entries(req.headers).filter(([h]) => h.startsWith('x-amz-meta-')).map(([h, v]) => [h, String(v)]));
         if (req.headers['content-type']) meta['Content-Type'] = String(req.headers['content-type']);
         objects.set(key, { data: body, meta, modified: new Date() });
