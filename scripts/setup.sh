@@ -24,6 +24,7 @@ DEBIAN_PACKAGES=(
   e2fsprogs             # mke2fs -d: the read-write comparison root of endurance --measure
   python3               # tests: its XML parser checks the endurance SVG
   cryptsetup-bin dmsetup  # network lowers: dm-verity tree at build time, dm table at boot
+  signify-openbsd       # channels: publish signs manifests, the init checks them (Ed25519)
   httpfs2               # network lowers: the HTTP range-request FUSE client staged into the initramfs
   rclone fuse3          # https:// lowers: the FUSE client (and its fusermount3) staged into the initramfs
   nginx-light           # tests: the web server network images are booted from

@@ -38,3 +38,23 @@ describe('build options', () => {
     expect(problems({ size: 'big' })).toEqual([expect.stringMatching(/--size: must be a size like 2G/)]);
   });
 });
+
+describe('build options: a signed channel', () => {
+  const dir = 'http://boot.example/images/';
+  it('takes --channel with --trust and an image lower that is a directory, over http, https and s3', () => {
+    expect(problems({ lower: dir, channel: 'stable', trust: 'fleet.pub' })).toEqual([]);
+    expect(problems({ lower: 'https://boot.example/images/', channel: 'beta-2', trust: 'fleet.pub' })).toEqual([]);
+    expect(problems({ lower: 's3://boot/sticks/', endpoint: 'https://s3.example', signedReads: true, channel: 'stable', trust: 'fleet.pub' })).toEqual([]);
+  });
+
+  it('refuses one without the other, a lower that names an image or is no image, and a bad name', () => {
+    expect(problems({ lower: dir, channel: 'stable' })).toEqual(['- --channel and --trust: give both (the stick boots what the channel names only when signed by the --trust key) or neither']);
+    expect(problems({ lower: dir, trust: 'fleet.pub' })).toHaveLength(1);
+    expect(problems({ lower: `${dir}root-${'a'.repeat(64)}.sqfs`, channel: 'stable', trust: 'k.pub' })).toEqual([
+      `- --channel: --lower must be the channel's directory, ending in / (the manifest names the image), not ${dir}root-${'a'.repeat(64)}.sqfs`,
+    ]);
+    expect(problems({ channel: 'stable', trust: 'k.pub' })[0]).toMatch(/--channel: only with an image lower/);
+    expect(problems({ lower: 'sshfs://u@h/srv', sshKey: 'k', channel: 'stable', trust: 'k.pub' })[0]).toMatch(/--channel: only with an image lower/);
+    expect(problems({ lower: dir, channel: 'Stable/../x', trust: 'k.pub' })[0]).toMatch(/^- --channel: must be 1-63 characters/);
+  });
+});
