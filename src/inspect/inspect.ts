@@ -6,7 +6,8 @@ import { sectionData } from '../boot/pe.js';
 import { FatVolume } from '../disk/fat.js';
 import { SECTOR, type Mbr } from '../disk/mbr.js';
 import { probeStickImage } from '../disk/probe.js';
-import { GRUB_CFG, MANIFEST_PATH, SYSLINUX_CFG, UKI_DIR } from '../stick/paths.js';
+import { parseFloor } from '../network/channel.js';
+import { CHANNEL_FLOOR_PATH, GRUB_CFG, MANIFEST_PATH, SYSLINUX_CFG, UKI_DIR } from '../stick/paths.js';
 
 export interface BootEntry {
   loader: 'syslinux' | 'systemd-boot' | 'grub';
@@ -21,6 +22,8 @@ export interface Inspection {
   files: { path: string; size: number }[];
   manifest: unknown;
   entries: BootEntry[];
+  /** A channel stick's rollback floor: the highest version it has booted (undefined without --channel). */
+  channelFloor?: { channel: string; version: number };
 }
 
 /** LABEL blocks of a syslinux.cfg: the MENU LABEL (or label) and the APPEND line. */
@@ -74,7 +77,8 @@ export async function inspectImage(image: string): Promise<Inspection> {
     if (has(SYSLINUX_CFG)) entries.push(...syslinuxEntries(fat.readFile(SYSLINUX_CFG).toString('utf8')));
     if (has(GRUB_CFG)) entries.push(...grubEntries(fat.readFile(GRUB_CFG).toString('utf8')));
     for (const f of files.filter((f) => f.path.toLowerCase().startsWith(`${UKI_DIR.toLowerCase()}/`) && /^[^/]+\.efi$/i.test(f.path.slice(UKI_DIR.length + 1)))) entries.push(ukiEntry(f.path, fat.readFile(f.path)));
-    return { image, bytes, mbr, files, manifest, entries };
+    const channelFloor = has(CHANNEL_FLOOR_PATH) ? parseFloor(fat.readFile(CHANNEL_FLOOR_PATH)) : undefined;
+    return { image, bytes, mbr, files, manifest, entries, ...(channelFloor ? { channelFloor } : {}) };
   } finally {
     fat.close();
   }

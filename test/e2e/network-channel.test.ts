@@ -11,6 +11,7 @@ import { copyFile, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inspectImage } from '../../src/inspect/inspect.js';
 import { makeNetworkImage } from '../../src/network/build-lower.js';
 import { manifestName, parseFloor } from '../../src/network/channel.js';
 import { publishChannelToDir, type ChannelPublish } from '../../src/network/publish.js';
@@ -22,6 +23,7 @@ import { CHANNEL_FLOOR_PATH } from '../../src/stick/paths.js';
 import { Reporter } from '../../src/util/log.js';
 import { run } from '../../src/util/run.js';
 import { freePort, startNginx, type Nginx } from '../helpers/nginx.js';
+import { makeTestCa } from '../helpers/tls.js';
 
 const CHANNEL = 'stable';
 const BOOTED = 'channel-test: booted';
@@ -78,16 +80,27 @@ const publish = (image: string, c: Partial<ChannelPublish> = {}) => publishChann
 /** The stick's rollback floor, read from its FAT with mtools (partition 1 at 1 MiB). */
 async function floorOf(image: string): Promise<number> {
   const { stdout } = await run('mcopy', ['-n', '-i', `${image}@@1048576`, `::${CHANNEL_FLOOR_PATH}`, '-']);
-  return parseFloor(Buffer.from(stdout, 'latin1')).version;
+  const version = parseFloor(Buffer.from(stdout, 'latin1')).version;
+  expect((await inspectImage(image)).channelFloor).toEqual({ channel: CHANNEL, version });
+  return version;
 }
 
+const FETCHING = 'flashroot: channel stable: fetching';
+const VERIFIED = 'flashroot: channel stable: version';
+const MOUNTED = 'flashroot: lower ';
+
 /** One boot of the stick, with the console lines' arrival times and the requests nginx saw meanwhile. */
-async function boot(expectText: string, onLine?: (line: string) => void): Promise<{ r: BootResult; text: string; requests: string[]; atBoot: string[]; at: Map<string, number> }> {
-  const before = (await nginx.requests()).length;
+async function boot(
+  expectText: string,
+  onLine?: (line: string) => void,
+  o: { stick?: BuildResult; nginx?: Nginx } = {},
+): Promise<{ r: BootResult; text: string; requests: string[]; atBoot: string[]; at: Map<string, number> }> {
+  const server = o.nginx ?? nginx;
+  const before = (await server.requests()).length;
   const at = new Map<string, number>();
   let atBoot: Promise<string[]> = Promise.resolve([]);
   const r = await bootImage({
-    image: stick.image,
+    image: (o.stick ?? stick).image,
     writable: true,
     network: true,
     expect: expectText,
@@ -95,12 +108,23 @@ async function boot(expectText: string, onLine?: (line: string) => void): Promis
     timeoutSec: 180,
     graceMs: 500,
     onLine: (line) => {
-      for (const key of ['flashroot: channel stable: fetching', 'flashroot: lower http', BOOTED]) if (line.includes(key) && !at.has(key)) at.set(key, Date.now());
-      if (line.includes(BOOTED)) atBoot = nginx.requests();
+      for (const key of [FETCHING, VERIFIED, MOUNTED, BOOTED]) if (line.includes(key) && !at.has(key)) at.set(key, Date.now());
+      if (line.includes(BOOTED)) atBoot = server.requests();
       onLine?.(line);
     },
   });
-  return { r, text: r.console.join('\n'), requests: (await nginx.requests()).slice(before), atBoot: (await atBoot).slice(before), at };
+  return { r, text: r.console.join('\n'), requests: (await server.requests()).slice(before), atBoot: (await atBoot).slice(before), at };
+}
+
+const bytes = (lines: string[]) => lines.reduce((sum, l) => sum + Number(l.split(' ')[3] ?? 0), 0);
+/** Requests and bytes to the root's init, and the times from the manifest request to its check and to the mounted lower. */
+function bootNumbers(what: string, b: Awaited<ReturnType<typeof boot>>): string {
+  const manifest = b.atBoot.filter((l) => l.includes('.channel'));
+  const since = (key: string) => (b.at.get(key) ?? NaN) - (b.at.get(FETCHING) ?? NaN);
+  return (
+    `channel boot ${what}: to the root's init ${b.atBoot.length} requests, ${bytes(b.atBoot)} bytes (${manifest.length} for the manifest, ${bytes(manifest)} bytes); ` +
+    `${b.requests.length} requests, ${bytes(b.requests)} bytes with the 2 MiB read; manifest request to verified ${since(VERIFIED)} ms, to mounted lower ${since(MOUNTED)} ms\n`
+  );
 }
 
 beforeAll(async () => {
@@ -156,14 +180,8 @@ describe('a stick following a signed channel over http', () => {
     expect(text).toContain(`channel-test: big ${v1.bigSha256}`);
     expect(text).not.toMatch(/I\/O error|SQUASHFS error|verity.*corrupt/i);
     expect(await floorOf(stick.image)).toBe(1);
-    const manifestRequests = atBoot.filter((l) => l.includes('.channel'));
-    const bytes = (lines: string[]) => lines.reduce((sum, l) => sum + Number(l.split(' ')[3] ?? 0), 0);
-    const fetchMs = (at.get('flashroot: lower http') ?? 0) - (at.get('flashroot: channel stable: fetching') ?? 0);
-    process.stdout.write(
-      `channel boot v1: to the root's init ${atBoot.length} requests, ${bytes(atBoot)} bytes (${manifestRequests.length} for the manifest, ${bytes(manifestRequests)} bytes); ` +
-        `${requests.length} requests, ${bytes(requests)} bytes with the 2 MiB read; manifest request to mounted lower ${fetchMs} ms\n${atBoot.slice(0, 6).join('\n')}\n`,
-    );
-    expect(manifestRequests.length).toBe(1);
+    process.stdout.write(bootNumbers('v1 (http)', { r, text, requests, atBoot, at }));
+    expect(atBoot.filter((l) => l.includes('.channel'))).toHaveLength(1);
   }, 300_000);
 
   it('boots v2 at the next boot of the same stick, the image on the host unchanged', async () => {
@@ -212,5 +230,45 @@ describe('a stick following a signed channel over http', () => {
     expect(text).toContain("does not match the root hash in channel stable's manifest (version 5) (dm-verity found a changed block)");
     expect(text).not.toContain('Kernel panic');
     expect(await floorOf(stick.image)).toBe(2);
+  }, 300_000);
+});
+
+describe('the same over https (the manifest fetched by rclone cat from the runtime root)', () => {
+  let tlsStick: BuildResult;
+  let tlsNginx: Nginx;
+  let tlsWww: string;
+  beforeAll(async () => {
+    const tlsPort = await freePort();
+    const ca = await makeTestCa(work);
+    tlsStick = await build(
+      {
+        root: join(work, 'root-v1'),
+        lower: `https://10.0.2.2:${tlsPort}/images/`,
+        caCert: ca.ca,
+        channel: CHANNEL,
+        trust: keyA.pub,
+        boot: 'bios',
+        menuTimeout: 0,
+        timeout: 20,
+        onfail: 'poweroff',
+        out: join(work, 'tls', 'stick.img'),
+      },
+      new Reporter(true),
+    );
+    tlsWww = join(work, 'www-tls', 'images');
+    await mkdir(tlsWww, { recursive: true });
+    tlsNginx = await startNginx(join(work, 'www-tls'), tlsPort, join(work, 'nginx-tls'), ca);
+  }, 400_000);
+  afterAll(() => tlsNginx?.stop());
+
+  it('boots the version the channel names, verified with the stick key', async () => {
+    await publishChannelToDir(v2.image, tlsWww, { channel: CHANNEL, signKey: keyA.sec, expiresInSec: 3600, version: 9 });
+    const b = await boot(DONE, undefined, { stick: tlsStick, nginx: tlsNginx });
+    expect(b.r.failedOn, b.text).toBeUndefined();
+    expect(b.text).toContain('flashroot: channel stable: version 9 (signature good');
+    expect(b.text).toContain('channel-test: running v2');
+    expect(b.text).toContain('rollback floor raised from version 0 to 9');
+    expect(await floorOf(tlsStick.image)).toBe(9);
+    process.stdout.write(bootNumbers('v2 (https)', b).replace('lower http', 'lower https'));
   }, 300_000);
 });

@@ -21,6 +21,7 @@ export const register: RegisterCommand = (program: Command) => {
         ...r.files.map((f) => `  ${f.path.padEnd(40)} ${formatBytes(f.size)}`),
         'boot entries:',
         ...r.entries.map((e) => `  [${e.loader}] ${e.name}\n      ${e.cmdline}`),
+        ...(r.channelFloor ? [`channel ${r.channelFloor.channel}: this stick has booted up to version ${r.channelFloor.version} (rollback floor)`] : []),
         'manifest:',
         JSON.stringify(r.manifest, null, 2).replace(/^/gm, '  '),
       ];
