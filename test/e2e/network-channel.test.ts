@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectImage } from '../../src/inspect/inspect.js';
 import { makeNetworkImage } from '../../src/network/build-lower.js';
 import { manifestName, parseFloor } from '../../src/network/channel.js';
-import { publishChannelToDir, type ChannelPublish } from '../../src/network/publish.js';
+import { publishChannelToDir, publishChannelToS3, type ChannelPublish } from '../../src/network/publish.js';
+import type { S3Credentials } from '../../src/network/s3.js';
 import { build, type BuildResult } from '../../src/pipeline/build.js';
 import { bootImage, type BootResult } from '../../src/qemu/boot.js';
 import { makeDemoRoot } from '../../src/root/demo-root.js';
@@ -23,6 +24,7 @@ import { CHANNEL_FLOOR_PATH } from '../../src/stick/paths.js';
 import { Reporter } from '../../src/util/log.js';
 import { run } from '../../src/util/run.js';
 import { freePort, startNginx, type Nginx } from '../helpers/nginx.js';
+import { startTestS3, type TestS3 } from '../helpers/s3-server.js';
 import { makeTestCa } from '../helpers/tls.js';
 
 const CHANNEL = 'stable';
@@ -270,5 +272,70 @@ describe('the same over https (the manifest fetched by rclone cat from the runti
     expect(b.text).toContain('rollback floor raised from version 0 to 9');
     expect(await floorOf(tlsStick.image)).toBe(9);
     process.stdout.write(bootNumbers('v2 (https)', b).replace('lower http', 'lower https'));
+  }, 300_000);
+});
+
+describe('the same from a private bucket over https (rclone cat, signed)', () => {
+  const creds: S3Credentials = { accessKeyId: 'FLASHROOTTEST', secretAccessKey: 'not-a-real-secret', region: 'us-east-1' };
+  let s3Stick: BuildResult;
+  let s3: TestS3;
+  let ca: Buffer;
+  beforeAll(async () => {
+    const s3Port = await freePort();
+    await mkdir(join(work, 's3'));
+    const tls = await makeTestCa(join(work, 's3'));
+    ca = await readFile(tls.ca);
+    s3Stick = await build(
+      {
+        root: join(work, 'root-v1'),
+        lower: 's3://boot/fleet/',
+        endpoint: `https://10.0.2.2:${s3Port}`,
+        signedReads: true,
+        caCert: tls.ca,
+        channel: CHANNEL,
+        trust: keyA.pub,
+        boot: 'bios',
+        menuTimeout: 0,
+        timeout: 20,
+        onfail: 'poweroff',
+        out: join(work, 's3', 'stick.img'),
+      },
+      new Reporter(true),
+      { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey, AWS_REGION: creds.region },
+    );
+    s3 = await startTestS3(s3Port, creds, { private: true, tls });
+  }, 400_000);
+  afterAll(() => s3?.stop());
+
+  it('boots the version the channel names; the manifest is one signed GET', async () => {
+    const access = { endpoint: s3.endpoint, creds, ca };
+    await publishChannelToS3(v1.image, 's3://boot/fleet/', access, { channel: CHANNEL, signKey: keyA.sec, expiresInSec: 3600 });
+    await publishChannelToS3(v2.image, 's3://boot/fleet/', access, { channel: CHANNEL, signKey: keyA.sec, expiresInSec: 3600 });
+    const before = s3.requests.length;
+    const at = new Map<string, number>();
+    const r = await bootImage({
+      image: s3Stick.image,
+      writable: true,
+      network: true,
+      expect: DONE,
+      failOn: ['flashroot: FAIL', 'Kernel panic'],
+      timeoutSec: 240,
+      graceMs: 500,
+      onLine: (line) => {
+        for (const key of [FETCHING, VERIFIED, MOUNTED]) if (line.includes(key) && !at.has(key)) at.set(key, Date.now());
+      },
+    });
+    const text = r.console.join('\n');
+    expect(r.failedOn, text).toBeUndefined();
+    expect(text).toContain('flashroot: channel stable: version 2 (signature good');
+    expect(text).toContain('channel-test: running v2');
+    expect(await floorOf(s3Stick.image)).toBe(2);
+    const requests = s3.requests.slice(before);
+    const forManifest = requests.filter((q) => q.includes('stable.channel'));
+    expect(forManifest.filter((q) => q.startsWith('GET '))).toEqual(['GET /boot/fleet/stable.channel']);
+    process.stdout.write(
+      `channel boot v2 (s3, private, https): ${requests.length} requests (for the manifest: ${forManifest.join(', ')}); manifest request to verified ${(at.get(VERIFIED) ?? NaN) - (at.get(FETCHING) ?? NaN)} ms, ` +
+        `to mounted lower ${(at.get(MOUNTED) ?? NaN) - (at.get(FETCHING) ?? NaN)} ms\n`,
+    );
   }, 300_000);
 });
