@@ -11,6 +11,8 @@ fr_write_state() {
 		upper_size=$FR_SIZE
 		verified=$FR_VERIFY
 		modules_layer=${FR_KMODS_DIR:-}
+		channel=${FR_CH_NAME:-}
+		channel_version=${FR_CH_VERSION:-}
 	EOF_STATE
 }
 
