@@ -91,6 +91,13 @@ const FETCHING = 'flashroot: channel stable: fetching';
 const VERIFIED = 'flashroot: channel stable: version';
 const MOUNTED = 'flashroot: lower ';
 
+/** The 512-byte sectors where two images differ. */
+function changedSectors(a: Buffer, b: Buffer): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i += 512) if (!a.subarray(i, i + 512).equals(b.subarray(i, i + 512))) out.push(i / 512);
+  return out;
+}
+
 /** One boot of the stick, with the console lines' arrival times and the requests nginx saw meanwhile. */
 async function boot(
   expectText: string,
@@ -186,13 +193,27 @@ describe('a stick following a signed channel over http', () => {
     expect(atBoot.filter((l) => l.includes('.channel'))).toHaveLength(1);
   }, 300_000);
 
-  it('boots v2 at the next boot of the same stick, the image on the host unchanged', async () => {
+  it('boots v2 at the next boot of the same stick, the image on the host unchanged, writing two sectors of it', async () => {
+    const before = await readFile(stick.image);
     const { r, text } = await boot(DONE);
     expect(r.failedOn, text).toBeUndefined();
     expect(text).toContain('channel-test: running v2');
     expect(text).toContain(`channel-test: big ${v2.bigSha256}`);
     expect(text).toContain('rollback floor raised from version 1 to 2');
     expect(await floorOf(stick.image)).toBe(2);
+    const changed = changedSectors(before, await readFile(stick.image));
+    process.stdout.write(`channel update v1 -> v2: ${changed.length} sectors of the stick written (${changed.join(', ')})\n`);
+    // The floor's sector and its directory entry (vfat updates the mtime); nothing is allocated.
+    expect(changed.length).toBeLessThanOrEqual(2);
+  }, 300_000);
+
+  it('writes nothing to the stick when it boots the version it already has', async () => {
+    const before = await readFile(stick.image);
+    const { r, text } = await boot(DONE);
+    expect(r.failedOn, text).toBeUndefined();
+    expect(text).toContain('channel-test: running v2');
+    expect(text).not.toContain('rollback floor raised');
+    expect(changedSectors(before, await readFile(stick.image))).toEqual([]);
   }, 300_000);
 
   it('refuses a replayed older manifest, validly signed, and says why', async () => {
