@@ -3,12 +3,13 @@
  * only for a private bucket, readable by root alone (the booted system's users never see the
  * runtime root; the key is never on a command line).
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageNetworkLower } from '../../src/network/initramfs.js';
 import type { VerityInfo } from '../../src/network/verity.js';
+import { CHANNEL_FLOOR_PATH } from '../../src/stick/paths.js';
 
 const VERITY: VerityInfo = { rootHash: 'ab'.repeat(32), salt: 'cd'.repeat(32), dataBlocks: 100, hashStartBlock: 100, imageBytes: 4096 * 102 };
 const KEY = { accessKeyId: 'AKIAREADONLY', secretAccessKey: 'read/only+secret', region: 'eu-west-1' };
@@ -46,5 +47,26 @@ describe('staging an s3 lower into the initramfs', () => {
     await expect(
       stageNetworkLower(join(work, 'bad'), { kind: 'rclone-s3', verity: VERITY, endpoint: 'http://h', credentials: { ...KEY, secretAccessKey: 'x\ntype = local' } }),
     ).rejects.toThrow(/secret_access_key holds a line break/);
+  }, 60_000);
+});
+
+describe('staging a channel lower into the initramfs', () => {
+  it('carries signify with its libraries, the key and the channel, and no root hash', async () => {
+    const root = join(work, 'channel');
+    const key = join(work, 'fleet.pub');
+    await writeFile(key, 'untrusted comment: fleet public key\nRWSjyyiQtR/9UM7INiHawbNffHbBvCNNF+1Ks6oluWvXvLyVo+AGqjJL\n');
+    await stageNetworkLower(root, { kind: 'httpfs2', channel: { name: 'stable', trustKey: key, builtAt: 1764590400, floorPath: CHANNEL_FLOOR_PATH } });
+    // Run before switch_root, from the initramfs itself (beside dmsetup), not from the runtime root.
+    expect((await lstat(join(root, 'usr/bin/signify-openbsd'))).isFile()).toBe(true);
+    const libs = await readdir(join(root, 'usr/lib/x86_64-linux-gnu'));
+    expect(libs.some((l) => l.startsWith('libbsd.so'))).toBe(true);
+    expect(await readFile(join(root, 'etc/flashroot/channel.pub'), 'utf8')).toBe(await readFile(key, 'utf8'));
+    const conf = await readFile(join(root, 'etc/flashroot/channel.conf'), 'utf8');
+    expect(conf).toContain("FR_CH_NAME='stable'");
+    expect(conf).toContain("FR_CH_BUILT='1764590400'");
+    expect(conf).toContain(`FR_CH_FLOOR_PATH='${CHANNEL_FLOOR_PATH}'`);
+    const net = await readFile(join(root, 'etc/flashroot/network.conf'), 'utf8');
+    expect(net).not.toMatch(/FR_NET_BYTES|FR_NET_VERITY/);
+    expect(net).toContain("FR_NET_CLIENT='httpfs2'");
   }, 60_000);
 });
