@@ -254,6 +254,14 @@ describe('a stick following a signed channel over http', () => {
     expect(text).not.toContain('Kernel panic');
     expect(await floorOf(stick.image)).toBe(2);
   }, 300_000);
+  it('fails clearly when the server is down at boot (no on-stick copy yet)', async () => {
+    await nginx.stop();
+    const { r, text } = await boot('flashroot: FAIL');
+    expect(r.matched, text).toBe(true);
+    expect(text).toMatch(/flashroot: cannot fetch http:\S+stable\.channel \(try 1: .*Connection refused.*\); retrying in 1s/);
+    expect(text).toMatch(/flashroot: FAIL lower: cannot fetch the channel manifest http:\S+stable\.channel after 12s: .*Connection refused/);
+    expect(await floorOf(stick.image)).toBe(2);
+  }, 300_000);
 });
 
 describe('the same over https (the manifest fetched by rclone cat from the runtime root)', () => {
