@@ -256,6 +256,7 @@ describe('a stick following a signed channel over http', () => {
   }, 300_000);
   it('fails clearly when the server is down at boot (no on-stick copy yet)', async () => {
     await nginx.stop();
+    nginx = { ...nginx, stop: () => Promise.resolve() };
     const { r, text } = await boot('flashroot: FAIL');
     expect(r.matched, text).toBe(true);
     expect(text).toMatch(/flashroot: cannot fetch http:\S+stable\.channel \(try 1: .*Connection refused.*\); retrying in 1s/);
