@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentGeneration, formatSuperblock, readSlots, savesLayout, savesShellDefaults, type SavesLayout } from '../../src/stick/saves-area.js';
-import { run } from '../../src/util/run.js';
+import { run, start } from '../../src/util/run.js';
 
 const BIN = fileURLToPath(new URL('../../overlays/system/bin/', import.meta.url));
 const MIB = 2 ** 20;
@@ -50,7 +50,7 @@ echo "fingerprint $(fr_sv_fingerprint ${b.merged} ${dir}/fp) seq $FR_SV_CUR_SEQ"
   return { stdout: r.stdout, fingerprint: m?.[1] ?? '', seq: m?.[2] ?? '' };
 }
 
-async function save(b: { upper: string; merged: string }, persist: string, boot: { fingerprint: string; seq: string }, env: Record<string, string> = {}) {
+async function saveConf(b: { upper: string; merged: string }, persist: string, boot: { fingerprint: string; seq: string }): Promise<string> {
   const conf = join(dir, 'saves.conf');
   await writeFile(conf, `${constants}
 FR_PERSIST='${persist}'
@@ -62,11 +62,14 @@ FR_SAVES_APPLIED='${boot.seq}'
 FR_SAVES_BOOT_FINGERPRINT='${boot.fingerprint}'
 `);
   await mkdir(join(dir, 'run'), { recursive: true });
-  return run('busybox', ['sh', join(BIN, 'flashroot-save'), '--why', 'test'], {
-    env: { FR_SAVES_CONF: conf, FR_BIN: BIN, FR_ROOT: b.merged, FR_RUN: join(dir, 'run'), ...env },
-    okExitCodes: [1, 2],
-    timeoutMs: 30_000,
-  });
+  return conf;
+}
+
+const saveEnv = (conf: string, merged: string) => ({ FR_SAVES_CONF: conf, FR_BIN: BIN, FR_ROOT: merged, FR_RUN: join(dir, 'run') });
+
+async function save(b: { upper: string; merged: string }, persist: string, boot: { fingerprint: string; seq: string }) {
+  const conf = await saveConf(b, persist, boot);
+  return run('busybox', ['sh', join(BIN, 'flashroot-save'), '--why', 'test'], { env: saveEnv(conf, b.merged), okExitCodes: [1, 2], timeoutMs: 30_000 });
 }
 
 async function slots() {
@@ -160,11 +163,16 @@ describe.runIf(isRoot)('saves through overlayfs (shell side)', () => {
       expect(applied.stdout).toContain('applied 1');
       await writeFile(join(b.merged, 'etc/app/settings.conf'), `volume=${point}\n`);
       // The save pauses after the write: killing it there is the power cut (the writes were synced).
-      const proc = save(b, '/etc', applied, { FLASHROOT_SAVE_PAUSE: point });
-      void proc.catch(() => undefined);
-      await waitFor(async () => (await slots()).some((s) => s.state === 'pending'));
-      if (point !== 'pending') await new Promise((r) => setTimeout(r, 1500));
-      await run('pkill', ['-f', `sh ${join(BIN, 'flashroot-save')}`]).catch(() => undefined);
+      let paused = false;
+      const proc = start('busybox', ['sh', join(BIN, 'flashroot-save')], {
+        env: { ...saveEnv(await saveConf(b, '/etc', applied), b.merged), FLASHROOT_SAVE_PAUSE: point },
+        onStdoutLine: (l) => {
+          if (l.includes(`test pause after the ${point} write`)) paused = true;
+        },
+      });
+      await waitFor(() => Promise.resolve(paused));
+      proc.kill('SIGKILL');
+      await proc.exited.catch(() => undefined);
       const s = await slots();
       expect(currentGeneration(s)?.seq).toBe(1);
       const next = await boot(20 + i);
