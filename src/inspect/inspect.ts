@@ -7,6 +7,7 @@ import { FatVolume } from '../disk/fat.js';
 import { SECTOR, type Mbr } from '../disk/mbr.js';
 import { probeStickImage } from '../disk/probe.js';
 import { GRUB_CFG, MANIFEST_PATH, SYSLINUX_CFG, UKI_DIR } from '../stick/paths.js';
+import { readSavesArea, SAVES_PARTITION_TYPE, type SavesAreaReport } from '../stick/saves-area.js';
 
 export interface BootEntry {
   loader: 'syslinux' | 'systemd-boot' | 'grub';
@@ -21,6 +22,8 @@ export interface Inspection {
   files: { path: string; size: number }[];
   manifest: unknown;
   entries: BootEntry[];
+  /** The saves area (partition 2, build --persist), when the stick has one. */
+  saves?: SavesAreaReport;
 }
 
 /** LABEL blocks of a syslinux.cfg: the MENU LABEL (or label) and the APPEND line. */
@@ -74,7 +77,9 @@ export async function inspectImage(image: string): Promise<Inspection> {
     if (has(SYSLINUX_CFG)) entries.push(...syslinuxEntries(fat.readFile(SYSLINUX_CFG).toString('utf8')));
     if (has(GRUB_CFG)) entries.push(...grubEntries(fat.readFile(GRUB_CFG).toString('utf8')));
     for (const f of files.filter((f) => f.path.toLowerCase().startsWith(`${UKI_DIR.toLowerCase()}/`) && /^[^/]+\.efi$/i.test(f.path.slice(UKI_DIR.length + 1)))) entries.push(ukiEntry(f.path, fat.readFile(f.path)));
-    return { image, bytes, mbr, files, manifest, entries };
+    const part = mbr.partitions.find((p) => p.type === SAVES_PARTITION_TYPE);
+    const saves = part ? await readSavesArea(image, part.startLba * SECTOR, part.sectors * SECTOR) : undefined;
+    return { image, bytes, mbr, files, manifest, entries, ...(saves ? { saves } : {}) };
   } finally {
     fat.close();
   }

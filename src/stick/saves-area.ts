@@ -16,6 +16,7 @@
  * the current generation: a power cut at any point leaves the current one whole.
  */
 import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { MIB, SAVES_AREA_ALIGN } from '../disk/layout.js';
 
 export const SAVES_PARTITION_TYPE = 0xda;
@@ -164,4 +165,34 @@ export function savesShellDefaults(): Record<string, string> {
     FR_SAVES_GEN_MAGIC: GEN_MAGIC,
     FR_SAVES_PAYLOAD_OFFSET: String(PAYLOAD_OFFSET),
   };
+}
+
+export interface SavesAreaReport {
+  start: number;
+  bytes: number;
+  /** Undefined when the superblock is missing or damaged (then nothing else was read). */
+  superblock?: Superblock;
+  /** The superblock names this disk's signature: the init and flashroot-save use it. */
+  identityMatches: boolean;
+  slots: SlotReport[];
+  current?: number;
+}
+
+/** What the saves area at `start` of `image` (a file or a device) holds, read only. */
+export async function readSavesArea(image: string, start: number, bytes: number): Promise<SavesAreaReport> {
+  const fh = await open(image, 'r');
+  try {
+    const read = async (offset: number, length: number) => {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(buf, 0, length, start + offset);
+      return buf.subarray(0, bytesRead);
+    };
+    const sb = parseSuperblock(await read(0, HEADER_BYTES));
+    if (!sb) return { start, bytes, identityMatches: false, slots: [] };
+    const identityMatches = sb.disk === diskIdentity(await fh.read(Buffer.alloc(HEADER_BYTES), 0, HEADER_BYTES, 0).then((r) => r.buffer));
+    const slots = await readSlots(read, sb);
+    return { start, bytes, superblock: sb, identityMatches, slots, current: currentGeneration(slots)?.seq };
+  } finally {
+    await fh.close();
+  }
 }
