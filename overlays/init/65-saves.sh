@@ -15,15 +15,21 @@ fr_centis() {
 }
 
 fr_saves_conf() {
-	{
-		for fr_v in FR_SAVES_SUPER_MAGIC FR_SAVES_GEN_MAGIC FR_SAVES_PAYLOAD_OFFSET FR_PERSIST FR_SAVE_SHUTDOWN FR_SAVE_EVERY \
-			FR_SAVES_DEV FR_SAVES_DISK FR_SAVES_WHY FR_SAVES_APPLIED FR_SAVES_BOOT_FINGERPRINT; do
-			eval "fr_val=\${$fr_v}"
-			echo "$fr_v='$fr_val'"
-		done
-		echo "FR_UPPER='/run/flashroot/rw/upper'"
-		echo "FR_LOWER_DIR='/run/flashroot/lower'"
-	} >"$FR_SAVES_CONF"
+	cat >"$FR_SAVES_CONF" <<-EOF_SAVES
+		FR_SAVES_SUPER_MAGIC='$FR_SAVES_SUPER_MAGIC'
+		FR_SAVES_GEN_MAGIC='$FR_SAVES_GEN_MAGIC'
+		FR_SAVES_PAYLOAD_OFFSET='$FR_SAVES_PAYLOAD_OFFSET'
+		FR_PERSIST='$FR_PERSIST'
+		FR_SAVE_SHUTDOWN='$FR_SAVE_SHUTDOWN'
+		FR_SAVE_EVERY='$FR_SAVE_EVERY'
+		FR_SAVES_DEV='$FR_SAVES_DEV'
+		FR_SAVES_DISK='$FR_SAVES_DISK'
+		FR_SAVES_WHY='$FR_SAVES_WHY'
+		FR_SAVES_APPLIED='$FR_SAVES_APPLIED'
+		FR_SAVES_BOOT_FINGERPRINT='$FR_SAVES_BOOT_FINGERPRINT'
+		FR_UPPER='/run/flashroot/rw/upper'
+		FR_LOWER_DIR='/run/flashroot/lower'
+	EOF_SAVES
 }
 
 # What runs in the booted system (85-system-tools.sh installs it): the shutdown save and the

@@ -1,4 +1,5 @@
 # shellcheck shell=sh
+# shellcheck disable=SC2034 # FR_SV_* are set here for the callers.
 # The saves area (MBR partition 2, raw), read and written by busybox sh: sourced by the init
 # (65-saves.sh, from /lib/flashroot/system/bin/) and by flashroot-save in the booted system (from
 # /run/flashroot/bin/). The format is src/stick/saves-area.ts's; its constants come from the
