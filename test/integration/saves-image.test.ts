@@ -8,7 +8,7 @@ const MiB = 2 ** 20;
 
 describe('build --persist', () => {
   it('adds a 4 MiB-aligned raw partition 2 with a superblock naming the disk, empty slots, and the policy in the manifest', async () => {
-    const built = await buildDemo({ boot: 'bios', persist: ['/etc', '/root'], persistSize: '32MiB', saveEvery: '15' });
+    const built = await buildDemo({ boot: 'bios', persist: ['/etc', '/root'], persistSize: '32MiB', saveEvery: 15 });
     expect(built.saves).toMatchObject({ bytes: 32 * MiB, persist: ['/etc', '/root'], saveAtShutdown: true, saveEveryMinutes: 15 });
     const { stdout } = await run('sfdisk', ['--json', built.image]);
     const parts = (JSON.parse(stdout) as { partitiontable: { partitions: { start: number; size: number; type: string }[] } }).partitiontable.partitions;

@@ -42,7 +42,7 @@ describe('build options', () => {
     expect(savesPolicy(parseBuildOptions({ persist: ['/etc/', '/var/lib/kodi', '/etc'] }))).toEqual({
       persist: ['/etc', '/var/lib/kodi'], bytes: 64 * 2 ** 20, saveAtShutdown: true, saveEvery: 60,
     });
-    expect(savesPolicy(parseBuildOptions({ persist: ['/'], persistSize: '32MiB', saveEvery: '0', saveAtShutdown: false }))).toEqual({
+    expect(savesPolicy(parseBuildOptions({ persist: ['/'], persistSize: '32MiB', saveEvery: 0, saveAtShutdown: false }))).toEqual({
       persist: ['/'], bytes: 32 * 2 ** 20, saveAtShutdown: false, saveEvery: 0,
     });
   });
@@ -53,6 +53,6 @@ describe('build options', () => {
     ]);
     expect(problems({ persist: ['/etc'], persistSize: '8MiB' })).toEqual([expect.stringMatching(/--persist-size: must be at least 16MiB/)]);
     expect(problems({ persist: ['/etc'], lower: 'http://h/p/' })).toEqual(['- --persist: only with --lower local (saves live on the stick, which a network lower does not mount)']);
-    expect(problems({ saveEvery: '30' })).toEqual(['- --persist-size, --save-every: only with --persist PATH']);
+    expect(problems({ saveEvery: 30 })).toEqual(['- --persist-size, --save-every: only with --persist PATH']);
   });
 });
