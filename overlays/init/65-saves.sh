@@ -69,14 +69,12 @@ fr_saves_find() {
 		FR_SAVES_WHY="no stick: the lower layer is $FR_LOWER"
 	else
 		. "$fr_lib"
-		if ! FR_SAVES_DEV=$(fr_sv_find_part "$FR_MEDIUM_DEV"); then
+		if ! fr_sv_find_part "$FR_MEDIUM_DEV"; then
 			FR_SAVES_WHY="the disk of $FR_MEDIUM_DEV has no partition 2"
-			FR_SAVES_DEV=''
-		elif ! fr_sv_open "$FR_SAVES_DEV" "$FR_SV_DISK" >/run/flashroot/saves.why; then
+		elif ! fr_sv_open "$FR_SV_PART" "$FR_SV_DISK" >/run/flashroot/saves.why; then
 			FR_SAVES_WHY=$(cat /run/flashroot/saves.why)
-			FR_SAVES_DEV=''
 		else
-			FR_SAVES_DISK=$FR_SV_DISK
+			FR_SAVES_DEV=$FR_SV_PART FR_SAVES_DISK=$FR_SV_DISK
 			return 0
 		fi
 	fi

@@ -24,14 +24,15 @@ fr_sv_is_num() {
 }
 
 # Partition 2 of the disk that holds partition $1 (/dev/sda1 -> /dev/sda2, /dev/mmcblk0p1 ->
-# /dev/mmcblk0p2), found through sysfs rather than by name; sets FR_SV_DISK to the whole disk.
+# /dev/mmcblk0p2), found through sysfs rather than by name: sets FR_SV_PART, and FR_SV_DISK to
+# the whole disk.
 fr_sv_find_part() {
 	fr_sv_pdir=$(readlink -f "${FR_SYS:-/sys}/class/block/${1##*/}/..") || return 1
 	FR_SV_DISK=${FR_DEV:-/dev}/${fr_sv_pdir##*/}
 	for fr_sv_p in "$fr_sv_pdir"/*/partition; do
 		[ -r "$fr_sv_p" ] && [ "$(cat "$fr_sv_p")" = 2 ] || continue
 		fr_sv_p=${fr_sv_p%/partition}
-		echo "${FR_DEV:-/dev}/${fr_sv_p##*/}"
+		FR_SV_PART=${FR_DEV:-/dev}/${fr_sv_p##*/}
 		return 0
 	done
 	return 1
