@@ -3,7 +3,7 @@
 # root's services start with their saved state; flashroot.fresh boots pristine. Nothing is
 # written to the stick here. The booted system's flashroot-save finds what it needs in
 # /run/flashroot/saves.conf. The format's functions are shared with flashroot-save
-# (overlays/system/bin/saves-lib.sh); FR_SYSTEM_DIR is for tests.
+# (overlays/system/bin/saves-lib.sh, in the system tree 85-system-tools.sh installs).
 
 FR_SAVES_CONF=/run/flashroot/saves.conf
 
@@ -40,13 +40,11 @@ fr_saves_register() {
 	fi
 	if [ "${FR_SAVE_EVERY:-0}" -gt 0 ]; then
 		FR_SYSTEM_UNITS="$FR_SYSTEM_UNITS flashroot-save-periodic.service flashroot-save-periodic.timer"
-		case "$FR_INIT $(readlink "/newroot$FR_INIT")" in
-		*systemd*)
-			mkdir -p /run/systemd/system/flashroot-save-periodic.timer.d
+		if fr_root_is_systemd; then
+			mkdir -p "$FR_SYSTEMD_RUNTIME/flashroot-save-periodic.timer.d"
 			printf '[Timer]\nOnBootSec=\nOnUnitActiveSec=\nOnBootSec=%smin\nOnUnitActiveSec=%smin\n' "$FR_SAVE_EVERY" "$FR_SAVE_EVERY" \
-				>/run/systemd/system/flashroot-save-periodic.timer.d/interval.conf
-			;;
-		esac
+				>"$FR_SYSTEMD_RUNTIME/flashroot-save-periodic.timer.d/interval.conf"
+		fi
 	fi
 	if [ "$FR_SAVE_SHUTDOWN" = 1 ] || [ "${FR_SAVE_EVERY:-0}" -gt 0 ]; then
 		FR_SYSTEM_DAEMONS="$FR_SYSTEM_DAEMONS flashroot-saved"
@@ -62,7 +60,7 @@ fr_step_saves() {
 }
 
 fr_saves_find() {
-	fr_lib=${FR_SYSTEM_DIR:-/lib/flashroot/system}/bin/saves-lib.sh
+	fr_lib=$FR_SYSTEM_TREE/bin/saves-lib.sh
 	if [ ! -r "$fr_lib" ]; then
 		FR_SAVES_WHY="this initramfs has no $fr_lib"
 	elif [ -z "$FR_MEDIUM_DEV" ]; then
