@@ -92,7 +92,9 @@ fr_saves_apply() {
 	case "$FR_FRESH" in
 	1 | yes)
 		rm -f "$fr_gen"
-		fr_log "saves: flashroot.fresh: generation $FR_SV_CUR_SEQ not applied, booting pristine (it stays on the stick until a save replaces it)"
+		# A pristine boot to look around must not make the pristine state current by itself.
+		FR_SAVE_SHUTDOWN=0 FR_SAVE_EVERY=0
+		fr_log "saves: flashroot.fresh: generation $FR_SV_CUR_SEQ not applied, booting pristine; no automatic saves this boot (flashroot-save makes this state current)"
 		return 0
 		;;
 	esac
