@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentGeneration, formatSuperblock, readSlots, savesLayout, savesShellDefaults, type SavesLayout } from '../../src/stick/saves-area.js';
+import { currentGeneration, formatSuperblock, PAYLOAD_OFFSET, readSlots, savesLayout, savesShellDefaults, slotOffset, type SavesLayout } from '../../src/stick/saves-area.js';
 import { run, start } from '../../src/util/run.js';
 
 const BIN = fileURLToPath(new URL('../../overlays/system/bin/', import.meta.url));
@@ -181,6 +181,42 @@ describe.runIf(isRoot)('saves through overlayfs (shell side)', () => {
       expect(after.stdout).toContain('applied 1');
       expect(await readFile(join(next.merged, 'etc/app/settings.conf'), 'utf8')).toBe('volume=9\n');
     }
+  });
+
+  it('refuses a save larger than a slot before writing anything', async () => {
+    const b = await boot(30);
+    const applied = await applyAtBoot(b, '/etc');
+    // 5 MiB of random data does not compress into a 4 MiB slot of a 16 MiB area.
+    await run('dd', ['if=/dev/urandom', `of=${join(b.merged, 'etc/app/big')}`, 'bs=1M', 'count=5']);
+    const before = await readFile(part);
+    const r = await save(b, '/etc', applied);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/flashroot-save: the changes under \/etc are \d+ bytes compressed; a slot holds 4190208: nothing written/);
+    expect(r.stdout).toContain('hint: persist fewer paths');
+    expect((await readFile(part)).equals(before)).toBe(true);
+  });
+
+  it('skips a generation whose payload fails its checksum, saying so, and saves into a bad slot next', async () => {
+    const s = await slots();
+    const newest = s.filter((x) => x.state === 'valid').sort((a, z) => (z.seq ?? 0) - (a.seq ?? 0))[0]!;
+    // Flip a byte of the current generation's payload: as a bad page would.
+    const fh = await open(part, 'r+');
+    const at = slotOffset(layout, newest.slot) + PAYLOAD_OFFSET + 3;
+    const byte = Buffer.alloc(1);
+    await fh.read(byte, 0, 1, at);
+    byte[0] = byte[0]! ^ 0xff;
+    await fh.write(byte, 0, 1, at);
+    await fh.close();
+    const b = await boot(40);
+    const r = await applyAtBoot(b, '/etc');
+    expect(r.stdout).toContain(`generation ${newest.seq} (slot ${newest.slot}) fails its checksum (damaged or partly written); skipped`);
+    await writeFile(join(b.merged, 'etc/app/settings.conf'), 'volume=7\n');
+    const saved = await save(b, '/etc', r);
+    // Into a slot found bad (this one, or the one a cut save left pending), never over a valid generation.
+    const seq = Number(/generation (\d+) saved to slot (\d)/.exec(saved.stdout)?.[1]);
+    const after = await slots();
+    expect(currentGeneration(after)?.seq).toBe(seq);
+    expect(after.filter((x) => x.state === 'valid').length).toBe(1);
   });
 });
 
