@@ -33,7 +33,7 @@ describe('build --persist', () => {
     await fh.write(formatHeader({ seq: 1, time: 1_790_000_000, length: payload.length, deletions: 0, sha256: createHash('sha256').update(payload).digest('hex'), fingerprint: 'ab'.repeat(32), comp: 'gzip' }), 0, 512, at);
     await fh.close();
     const shown = await run(process.execPath, ['bin/flashroot.js', 'inspect', built.image]);
-    expect(shown.stdout).toMatch(/saves \(partition 2, 32\.0 MiB\): 3 slots of 8\.0 MiB, for disk [0-9a-f]{8}\n  slot 0: empty\n  slot 1: generation 1, saved 2026-09-21T\S+, 9\.8 KiB, sha256 \w+…: checksum ok \(current\)\n  slot 2: empty/);
+    expect(shown.stdout).toMatch(/saves \(partition 2, 32\.0 MiB\): 3 slots of 8\.0 MiB, for disk [0-9a-f]{8}\n {2}slot 0: empty\n {2}slot 1: generation 1, saved 2026-09-21T\S+, 9\.8 KiB, sha256 \w+…: checksum ok \(current\)\n {2}slot 2: empty/);
     const e = await run(process.execPath, ['bin/flashroot.js', 'endurance', '--capacity', '32G', '--saves-from', built.image, '--save-every', '1h', '--json']);
     const save = (JSON.parse(e.stdout) as { configurations: { id: string; bytesPerDay: number; meanWriteBytes: number }[] }).configurations.find((c) => c.id === 'overlay-save')!;
     // 10,000 bytes are three 4 KiB pages; each save adds two header sectors.
