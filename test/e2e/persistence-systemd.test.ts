@@ -3,7 +3,7 @@
  * system is saved by flashroot-save-shutdown.service when systemd powers off, and the next boot
  * has it. Commands come from the kernel command line (systemd.run=), the kernel loaded by QEMU.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -19,12 +19,14 @@ import { installedLikeRoot } from '../helpers/installed-root.js';
 const FAILURES = ['flashroot: FAIL', 'Kernel panic', 'Entering emergency mode', 'You are in emergency mode'];
 
 let built: BuildResult;
+let work: string;
+let boots = 0;
 let kernel: string;
 let initrd: string;
 
 beforeAll(async () => {
   const root = await installedLikeRoot();
-  const work = await mkdtemp(join(tmpdir(), 'persist-systemd-'));
+  work = await mkdtemp(join(tmpdir(), 'persist-systemd-'));
   built = await build({ root, out: join(work, 'htpc.img'), boot: 'bios', persist: ['/etc/htpc'] }, new Reporter(true));
   const { fat } = await probeStickImage(built.image);
   const vol = await FatVolume.mount(built.image, fat.startLba * SECTOR, fat.sectors * SECTOR);
@@ -40,7 +42,10 @@ beforeAll(async () => {
 
 /** Boots until the machine powers itself off (the root's report service does, after the boot). */
 async function bootWith(command: string): Promise<string> {
+  // The console as it comes, for a boot that hangs (FLASHROOT_KEEP_TMP=1 keeps it).
+  const log = join(work, `console-${++boots}.log`);
   const r = await bootImage({
+    onLine: (line) => void appendFile(log, `${line}\n`),
     image: built.image, memoryMiB: 2048, writable: true, failOn: FAILURES, timeoutSec: 600,
     extraArgs: ['-kernel', kernel, '-initrd', initrd, '-append', `${built.cmdline} systemd.run="/bin/sh -c '${command}'" systemd.run_success_action=none`],
   });
@@ -59,5 +64,5 @@ describe('persistence on a systemd root', () => {
     expect(second).toContain('persist-check volume=42');
     // Nothing changed in the second boot: its shutdown writes nothing.
     expect(second).toContain('flashroot-save: nothing changed since generation 1: nothing written');
-  });
+  }, 1_500_000);
 });
