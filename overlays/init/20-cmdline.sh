@@ -2,7 +2,7 @@
 # /etc/flashroot.conf at build time. Dotted parameters never reach init's environment, so read
 # /proc/cmdline ourselves.
 
-FR_KNOWN_KEYS="label uuid lower sqfs size toram verify onfail debug timeout break init modules"
+FR_KNOWN_KEYS="label uuid lower sqfs size toram verify onfail debug timeout break init modules fresh save_shutdown save_every"
 
 fr_set() {
 	case "$1" in
@@ -20,6 +20,9 @@ fr_set() {
 	init) FR_INIT=$2 ;;
 	modules) FR_MODULES="$FR_MODULES $(echo "$2" | tr ',' ' ')" ;;
 	ip) FR_IP=$2 ;;
+	fresh) FR_FRESH=$2 ;;
+	save_shutdown) FR_SAVE_SHUTDOWN=$2 ;;
+	save_every) FR_SAVE_EVERY=$2 ;;
 	*) return 1 ;;
 	esac
 }
@@ -43,6 +46,9 @@ fr_parse_cmdline() {
 	case "$FR_ONFAIL" in
 	shell | poweroff) ;;
 	*) fr_log "warning: flashroot.onfail=$FR_ONFAIL is not shell|poweroff; using shell"; FR_ONFAIL=shell ;;
+	esac
+	case "$FR_SAVE_EVERY" in
+	'' | *[!0-9]*) fr_log "warning: flashroot.save_every=$FR_SAVE_EVERY is not a number of minutes; saving only on demand"; FR_SAVE_EVERY=0 ;;
 	esac
 	case "$FR_TIMEOUT" in
 	'' | *[!0-9]*) fr_log "warning: flashroot.timeout=$FR_TIMEOUT is not a number of seconds; using 30"; FR_TIMEOUT=30 ;;

@@ -8,6 +8,7 @@ import { SECTOR, type Mbr } from '../disk/mbr.js';
 import { probeStickImage } from '../disk/probe.js';
 import { parseFloor } from '../network/channel.js';
 import { CHANNEL_FLOOR_PATH, GRUB_CFG, MANIFEST_PATH, SYSLINUX_CFG, UKI_DIR } from '../stick/paths.js';
+import { readSavesArea, SAVES_PARTITION_TYPE, type SavesAreaReport } from '../stick/saves-area.js';
 
 export interface BootEntry {
   loader: 'syslinux' | 'systemd-boot' | 'grub';
@@ -24,6 +25,8 @@ export interface Inspection {
   entries: BootEntry[];
   /** A channel stick's rollback floor: the highest version it has booted (undefined without --channel). */
   channelFloor?: { channel: string; version: number };
+  /** The saves area (partition 2, build --persist), when the stick has one. */
+  saves?: SavesAreaReport;
 }
 
 /** LABEL blocks of a syslinux.cfg: the MENU LABEL (or label) and the APPEND line. */
@@ -78,7 +81,9 @@ export async function inspectImage(image: string): Promise<Inspection> {
     if (has(GRUB_CFG)) entries.push(...grubEntries(fat.readFile(GRUB_CFG).toString('utf8')));
     for (const f of files.filter((f) => f.path.toLowerCase().startsWith(`${UKI_DIR.toLowerCase()}/`) && /^[^/]+\.efi$/i.test(f.path.slice(UKI_DIR.length + 1)))) entries.push(ukiEntry(f.path, fat.readFile(f.path)));
     const channelFloor = has(CHANNEL_FLOOR_PATH) ? parseFloor(fat.readFile(CHANNEL_FLOOR_PATH)) : undefined;
-    return { image, bytes, mbr, files, manifest, entries, ...(channelFloor ? { channelFloor } : {}) };
+    const part = mbr.partitions.find((p) => p.type === SAVES_PARTITION_TYPE);
+    const saves = part ? await readSavesArea(image, part.startLba * SECTOR, part.sectors * SECTOR) : undefined;
+    return { image, bytes, mbr, files, manifest, entries, ...(channelFloor ? { channelFloor } : {}), ...(saves ? { saves } : {}) };
   } finally {
     fat.close();
   }
