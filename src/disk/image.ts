@@ -29,6 +29,8 @@ export interface ImageSpec {
   diskSignature: number;
   /** Whole image size in bytes; computed from the contents when absent. */
   size?: number;
+  /** With no size: room for this many more bytes (a second system, flashroot update). */
+  updateRoomBytes?: number;
   epoch?: number;
   /** 440 bytes of MBR boot code (BIOS), if any. */
   mbrBootCode?: Uint8Array;
@@ -61,7 +63,7 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
   }
   checkImageSize(spec.size, contentBytes);
   await checkFreeSpace(spec.out, contentBytes);
-  const size = spec.size ?? imageSizeFor(contentBytes);
+  const size = spec.size ?? imageSizeFor(contentBytes, spec.updateRoomBytes);
   const partitionSectors = Math.floor((size - PARTITION_START) / SECTOR);
   const partial = `${spec.out}.partial`;
   const release = removeOnInterrupt(partial);

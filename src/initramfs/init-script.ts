@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlashrootError } from '../errors.js';
+import { slotShellDefaults } from '../stick/slots.js';
 
 export const INIT_FRAGMENTS_DIR = fileURLToPath(new URL('../../overlays/init/', import.meta.url));
 
@@ -60,6 +61,10 @@ export interface InitDefaults {
   init: string;
   /** The modules layer on the stick ('' for none): a root without modules for this kernel. */
   kmods: string;
+  /** The slot state on the stick ('' on a stick without slots): overlays/init/42-slot.sh. */
+  slotsFile: string;
+  /** Seconds a root without systemd runs before its boot counts as confirmed (a slot on trial). */
+  confirmAfter: number;
   modules: readonly string[];
 }
 
@@ -84,6 +89,11 @@ export function renderDefaults(d: InitDefaults): string {
     ['FR_INIT', d.init],
     ['FR_KMODS', d.kmods],
     ['FR_MODULES', d.modules.join(' ')],
+    ['FR_SLOTS_FILE', d.slotsFile],
+    ['FR_CONFIRM_AFTER', String(d.confirmAfter)],
+    // The state line's printf format and each loader's default line (path|format;…), from src/stick/slots.ts.
+    ['FR_SLOTS_FORMAT', slotShellDefaults().slotsFormat],
+    ['FR_SLOT_DEFAULTS', slotShellDefaults().slotDefaults],
   ];
   return `# Defaults baked in by flashroot build; flashroot.KEY=VALUE on the kernel command line overrides them.\n${vars
     .map(([k, v]) => `${k}=${shellQuote(v)}`)

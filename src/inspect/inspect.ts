@@ -6,7 +6,9 @@ import { sectionData } from '../boot/pe.js';
 import { FatVolume } from '../disk/fat.js';
 import { SECTOR, type Mbr } from '../disk/mbr.js';
 import { probeStickImage } from '../disk/probe.js';
-import { GRUB_CFG, MANIFEST_PATH, SYSLINUX_CFG, UKI_DIR } from '../stick/paths.js';
+import { GRUB_CFG, SLOTS, SYSLINUX_CFG, UKI_DIR, type SlotId } from '../stick/paths.js';
+import { readSlots } from '../stick/read.js';
+import type { SlotState } from '../stick/slots.js';
 
 export interface BootEntry {
   loader: 'syslinux' | 'systemd-boot' | 'grub';
@@ -19,8 +21,27 @@ export interface Inspection {
   bytes: number;
   mbr: Mbr;
   files: { path: string; size: number }[];
+  /** The manifest of the slot the stick boots (slot a of a fresh build). */
   manifest: unknown;
   entries: BootEntry[];
+  /** Issue 16: the slots, which is current, which on trial with how many tries left. */
+  slots?: SlotsView;
+}
+
+export interface SlotsView {
+  state?: SlotState;
+  stateProblem?: string;
+  slots: { slot: SlotId; release?: string; buildId?: string; kernel?: string; bytes?: number; role: 'current' | 'trial' | 'fallback' | 'failed trial' | 'empty' }[];
+  /** The slot each loader boots by default. */
+  defaults: { loader: string; slot?: SlotId }[];
+}
+
+function slotRole(s: SlotId, state: SlotState | undefined, present: boolean): SlotsView['slots'][number]['role'] {
+  if (!present) return 'empty';
+  if (!state) return s === 'a' ? 'current' : 'fallback';
+  if (state.current === s) return 'current';
+  if (state.trial === s) return state.tries > 0 ? 'trial' : 'failed trial';
+  return 'fallback';
 }
 
 /** LABEL blocks of a syslinux.cfg: the MENU LABEL (or label) and the APPEND line. */
@@ -50,7 +71,7 @@ export function syslinuxEntries(cfg: string): BootEntry[] {
 /** menuentry blocks of the shim route's grub.cfg (as grubCfg writes them): the title and the linux line's arguments. */
 export function grubEntries(cfg: string): BootEntry[] {
   const entries: BootEntry[] = [];
-  for (const m of cfg.matchAll(/^menuentry '((?:[^']|'\\'')*)' \{\n\s*linux \S+ ?(.*)$/gm)) {
+  for (const m of cfg.matchAll(/^menuentry '((?:[^']|'\\'')*)'(?: --id \S+)? \{\n\s*linux \S+ ?(.*)$/gm)) {
     entries.push({ loader: 'grub', name: (m[1] ?? '').replaceAll("'\\''", "'"), cmdline: m[2] ?? '' });
   }
   return entries;
@@ -69,12 +90,22 @@ export async function inspectImage(image: string): Promise<Inspection> {
   try {
     const files = fat.list().filter((f) => !f.directory).map(({ path, size }) => ({ path, size }));
     const has = (p: string) => files.some((f) => f.path.toLowerCase() === p.toLowerCase());
-    const manifest: unknown = has(MANIFEST_PATH) ? JSON.parse(fat.readFile(MANIFEST_PATH).toString('utf8')) : undefined;
+    const read = readSlots(fat);
+    const manifest: unknown = read.manifests[read.state?.current ?? 'a'];
+    const slots: SlotsView = {
+      ...(read.state ? { state: read.state } : {}),
+      ...(read.stateProblem ? { stateProblem: read.stateProblem } : {}),
+      slots: SLOTS.map((s) => {
+        const m = read.manifests[s];
+        return { slot: s, ...(m ? { release: m.release, buildId: m.buildId, kernel: m.kernel, bytes: m.files.reduce((n, f) => n + f.bytes, 0) } : {}), role: slotRole(s, read.state, Boolean(m)) };
+      }),
+      defaults: read.defaults.map((d) => ({ loader: d.line.loader, ...(d.slot ? { slot: d.slot } : {}) })),
+    };
     const entries: BootEntry[] = [];
     if (has(SYSLINUX_CFG)) entries.push(...syslinuxEntries(fat.readFile(SYSLINUX_CFG).toString('utf8')));
     if (has(GRUB_CFG)) entries.push(...grubEntries(fat.readFile(GRUB_CFG).toString('utf8')));
     for (const f of files.filter((f) => f.path.toLowerCase().startsWith(`${UKI_DIR.toLowerCase()}/`) && /^[^/]+\.efi$/i.test(f.path.slice(UKI_DIR.length + 1)))) entries.push(ukiEntry(f.path, fat.readFile(f.path)));
-    return { image, bytes, mbr, files, manifest, entries };
+    return { image, bytes, mbr, files, manifest, entries, ...(read.state || read.stateProblem ? { slots } : {}) };
   } finally {
     fat.close();
   }
