@@ -2,7 +2,7 @@
 # /etc/flashroot.conf at build time. Dotted parameters never reach init's environment, so read
 # /proc/cmdline ourselves.
 
-FR_KNOWN_KEYS="label uuid lower sqfs size toram verify onfail debug timeout break init modules"
+FR_KNOWN_KEYS="label uuid lower sqfs size toram verify onfail debug timeout break init modules slot confirm-after"
 
 fr_set() {
 	case "$1" in
@@ -20,6 +20,8 @@ fr_set() {
 	init) FR_INIT=$2 ;;
 	modules) FR_MODULES="$FR_MODULES $(echo "$2" | tr ',' ' ')" ;;
 	ip) FR_IP=$2 ;;
+	slot) case "$2" in a | b) FR_SLOT=$2 ;; *) fr_log "warning: flashroot.slot=$2 is not a or b; ignored" ;; esac ;;
+	confirm-after) FR_CONFIRM_AFTER=$2 ;;
 	*) return 1 ;;
 	esac
 }

@@ -153,8 +153,8 @@ export class FatVolume {
    * Mounts an existing FAT volume read-write for an update (a device or an image file): every file
    * closed is fsynced. Files are written in place; nothing is formatted.
    */
-  static async open(image: string, offset: number, size: number): Promise<FatVolume> {
-    const fd = openSync(image, 'r+');
+  static async open(image: string, offset: number, size: number, flags: string | number = 'r+'): Promise<FatVolume> {
+    const fd = openSync(image, flags);
     try {
       const disk = new PartitionDisk(fd, offset, Math.floor(size / SECTOR));
       disk.durable = true;
@@ -372,6 +372,30 @@ export class FatVolume {
       ff.free(dp);
     }
     return out.flatMap((e) => (e.directory ? [e, ...this.list(e.path.slice(0, -1))] : [e]));
+  }
+
+  /** Copies a file to the host (streamed, for roots larger than memory would like). */
+  copyOut(path: string, hostPath: string): void {
+    const ff = this.ff;
+    const fil = ff.malloc(FatFs.sizeof_FIL);
+    const buf = ff.malloc(CHUNK);
+    const got = ff.malloc(4);
+    const out = openSync(hostPath, 'w');
+    try {
+      check(`open ${path}`, ff.f_open(fil, path, FatFs.FA_READ));
+      for (;;) {
+        check(`read ${path}`, ff.f_read(fil, buf, CHUNK, got));
+        const n = ff.getValue(got, 'i32');
+        if (n === 0) break;
+        writeSync(out, ff.HEAPU8, buf, n);
+      }
+      ff.f_close(fil);
+    } finally {
+      closeSync(out);
+      ff.free(got);
+      ff.free(buf);
+      ff.free(fil);
+    }
   }
 
   readFile(path: string): Buffer {

@@ -94,6 +94,7 @@ export function renderDefaults(d: InitDefaults): string {
     // The state line's printf format and each loader's default line (path|format;…), from src/stick/slots.ts.
     ['FR_SLOTS_FORMAT', slotShellDefaults().slotsFormat],
     ['FR_SLOT_DEFAULTS', slotShellDefaults().slotDefaults],
+    ['FR_SLOT_MANIFEST', slotShellDefaults().slotManifest],
   ];
   return `# Defaults baked in by flashroot build; flashroot.KEY=VALUE on the kernel command line overrides them.\n${vars
     .map(([k, v]) => `${k}=${shellQuote(v)}`)

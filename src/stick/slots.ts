@@ -10,7 +10,7 @@
  * init sends the box back to `current`, and the pair stays as it is so every boot can say why.
  */
 import { FlashrootError } from '../errors.js';
-import { GRUB_CFG, LOADER_CONF, SLOTS, SYSLINUX_CFG, type SlotId } from './paths.js';
+import { GRUB_CFG, LOADER_CONF, slotManifestPath, SLOTS, SYSLINUX_CFG, type SlotId } from './paths.js';
 
 export const STATE_SECTOR = 512;
 /** printf format, shared with the shell: current, trial, tries, of. */
@@ -107,6 +107,10 @@ export interface SlotManifest {
   kernel: string;
   files: SlotFile[];
   cmdline: string;
+  /** The FAT label its initramfs finds the stick by. */
+  label?: string;
+  boot?: 'hybrid' | 'bios' | 'uefi';
+  uefiLoader?: 'shim' | 'systemd-boot';
   [key: string]: unknown;
 }
 
@@ -122,6 +126,6 @@ export function parseSlotManifest(data: Buffer, path: string): SlotManifest {
 }
 
 /** The values the init and flashroot-confirm read: one place for both shells. */
-export function slotShellDefaults(): { slotsFormat: string; slotDefaults: string } {
-  return { slotsFormat: STATE_FORMAT, slotDefaults: DEFAULT_LINES.map((d) => `${d.path}|${d.format}`).join(';') };
+export function slotShellDefaults(): { slotsFormat: string; slotDefaults: string; slotManifest: string } {
+  return { slotsFormat: STATE_FORMAT, slotDefaults: DEFAULT_LINES.map((d) => `${d.path}|${d.format}`).join(';'), slotManifest: slotManifestPath('%s' as SlotId) };
 }
