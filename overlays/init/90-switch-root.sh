@@ -6,7 +6,7 @@
 # the root) exempt them; written only for a systemd root, since /run/systemd/system tells programs
 # that systemd is running.
 fr_keep_mounts_at_shutdown() {
-	case "$FR_INIT $(readlink "/newroot$FR_INIT")" in *systemd*) ;; *) return 0 ;; esac
+	fr_root_is_systemd || return 0
 	for fr_mp in $(awk '$2 ~ /^\/run\/flashroot\// { print $2 }' /proc/mounts); do
 		fr_unit=$(echo "${fr_mp#/}" | tr / -).mount
 		mkdir -p "/run/systemd/system/$fr_unit.d"
@@ -25,5 +25,5 @@ fr_step_switch_root() {
 			fr_fail switch_root "cannot move /$fr_m into the new root" "report this as a bug"
 	done
 	fr_log "switching to the root ($FR_INIT)"
-	exec switch_root /newroot "$FR_INIT"
+	exec switch_root /newroot ${FR_ROOT_INIT_VIA:+"$FR_ROOT_INIT_VIA"} "$FR_INIT"
 }

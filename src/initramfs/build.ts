@@ -2,16 +2,16 @@
  * Builds the initramfs: busybox-static, the module closure the init fragments need, the init
  * assembled from overlays/init/, and the baked defaults, as one sorted, compressed newc cpio.
  */
-import { chmod, copyFile, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { removeOnInterrupt } from '../util/interrupt.js';
 import { run } from '../util/run.js';
 import { findOnPath } from '../util/tools.js';
 import { compressInitrd, type InitrdCompressor } from './compress.js';
 import { writeCpio } from './cpio.js';
-import { assembleInit, loadFragments, renderDefaults, type InitDefaults, type InitScript } from './init-script.js';
+import { assembleInit, loadFragments, renderDefaults, SYSTEM_TOOLS_DIR, SYSTEM_TREE, type InitDefaults, type InitScript } from './init-script.js';
 import { MODULE_GROUPS, type ModuleGroupName } from './module-groups.js';
 import { resolveModules, type ModuleRequest, type ResolvedModules } from './modules.js';
 import { stageModules } from './modules-stage.js';
@@ -42,7 +42,7 @@ export interface Initramfs {
 // Modprobe options the early boot wants: usb-storage waits 1 s per device by default.
 const MODPROBE_CONF = 'options usb_storage delay_use=0\n';
 
-async function stageBusybox(root: string): Promise<number> {
+async function stageBusybox(root: string): Promise<{ bytes: number; applets: string[] }> {
   const busybox = await findOnPath('busybox');
   if (!busybox) throw new InputError('busybox', 'busybox not found', 'apt-get install busybox-static');
   const { stdout: kind } = await run('file', ['-L', '-b', busybox]);
@@ -53,13 +53,29 @@ async function stageBusybox(root: string): Promise<number> {
   await copyFile(busybox, join(root, 'bin/busybox'));
   await chmod(join(root, 'bin/busybox'), 0o755);
   const { stdout } = await run(busybox, ['--list-full']);
-  for (const applet of stdout.split('\n').filter((a) => a && a !== 'bin/busybox')) {
+  const applets = stdout.split('\n').filter((a) => a && a !== 'bin/busybox');
+  for (const applet of applets) {
     await mkdir(join(root, applet, '..'), { recursive: true });
     await symlink('/bin/busybox', join(root, applet)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
     });
   }
-  return (await stat(busybox)).size;
+  return { bytes: (await stat(busybox)).size, applets: applets.map((a) => basename(a)) };
+}
+
+/**
+ * overlays/system/ at SYSTEM_TREE, with every busybox applet linked beside its scripts: the
+ * init copies the tree into /run/flashroot for the booted system (85-system-tools.sh), whose
+ * root may have no shell utilities of its own.
+ */
+async function stageSystemTools(root: string, applets: readonly string[]): Promise<void> {
+  const dest = join(root, SYSTEM_TREE);
+  await cp(SYSTEM_TOOLS_DIR, dest, { recursive: true });
+  for (const applet of applets) {
+    await symlink('busybox', join(dest, 'bin', applet)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
 }
 
 /** The modules an initramfs would carry: what the init fragments need, plus the extra groups and hardware. */
@@ -78,13 +94,14 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
   const root = await mkdtemp(join(tmpdir(), 'flashroot-initramfs-'));
   const release = removeOnInterrupt(root);
   try {
-    const busyboxBytes = await stageBusybox(root);
+    const { bytes: busyboxBytes, applets } = await stageBusybox(root);
     const { bytes: moduleBytes } = await stageModules(modules, root);
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'newroot', 'etc/modprobe.d']) await mkdir(join(root, d), { recursive: true });
     // 'wx' (O_EXCL) never writes through a symlink: the applet links point at the host's busybox.
     await writeFile(join(root, 'etc/modprobe.d/flashroot.conf'), MODPROBE_CONF, { flag: 'wx' });
     await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, modules: loadByName }), { flag: 'wx' });
     await writeFile(join(root, 'init'), init.text, { mode: 0o755, flag: 'wx' });
+      await stageSystemTools(root, applets);
     await o.stageExtra?.(root);
     const cpio = writeCpio(await entriesFromDir(root), o.epoch);
     return {

@@ -11,6 +11,9 @@ import { FlashrootError } from '../errors.js';
 import { slotShellDefaults } from '../stick/slots.js';
 
 export const INIT_FRAGMENTS_DIR = fileURLToPath(new URL('../../overlays/init/', import.meta.url));
+/** What the booted system gets of flashroot's (overlays/system/), and where the initramfs holds it (FR_SYSTEM_TREE in 85-system-tools.sh). */
+export const SYSTEM_TOOLS_DIR = fileURLToPath(new URL('../../overlays/system/', import.meta.url));
+export const SYSTEM_TREE = 'lib/flashroot/system';
 
 export interface InitFragment {
   file: string;
