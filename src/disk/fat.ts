@@ -71,13 +71,13 @@ class PartitionDisk implements FatFs.DiskIO {
   write(ff: FatFs.FatFs, _pdrv: number, buff: number, sector: number, count: number): number {
     if (this.readOnly) return FatFs.RES_WRPRT;
     faultPoint(++this.writes);
-    this.sectors += count;
+    this.sectorsWritten += count;
     writeSync(this.fd, ff.HEAPU8, buff, count * SECTOR, this.offset + sector * SECTOR);
     return FatFs.RES_OK;
   }
   /** Write calls so far: a fault-injecting test stops the writer after a given number (FLASHROOT_FAULT_AFTER_WRITES). */
   writes = 0;
-  sectors = 0;
+  sectorsWritten = 0;
   /** Set on a volume opened for update: FatFs's sync (each file closed) reaches the medium. */
   durable = false;
   ioctl(ff: FatFs.FatFs, _pdrv: number, cmd: number, buff: number): number {
@@ -171,7 +171,7 @@ export class FatVolume {
 
   /** Sectors written since the volume was opened. */
   get sectorsWritten(): number {
-    return this.disk?.durable ? this.disk.sectors : 0;
+    return this.disk?.durable ? this.disk.sectorsWritten : 0;
   }
 
   /** Free bytes, and the cluster size (what a file really takes is rounded up to it). */
