@@ -122,6 +122,23 @@ fr_slot_try() {
 	fr_log "slot $FR_SLOT ($(fr_slot_release "$FR_SLOT")) on trial: boot $((fr_of - fr_tries + 1)) of $fr_of; unless it confirms it came up, slot $fr_cur ($(fr_slot_release "$fr_cur")) boots again"
 	FR_SYSTEM_UNITS="$FR_SYSTEM_UNITS flashroot-confirm.service"
 	FR_SYSTEM_DAEMONS="$FR_SYSTEM_DAEMONS flashroot-confirm-daemon"
+	# A failure of this boot's own steps needs no person either: back to the current slot.
+	FR_FAIL_HOOK=fr_slot_failed
+}
+
+# fr_fail's hook on a trial boot: the trial is over (tries 0, so every boot says so), every
+# loader back to the current slot, reboot.
+fr_slot_failed() {
+	FR_FAIL_HOOK=
+	fr_log "slot $FR_SLOT ($(fr_slot_release "$FR_SLOT")) failed at step '$1' on trial: going back to slot $fr_cur ($(fr_slot_release "$fr_cur"))"
+	grep -q " $FR_SLOT_MEDIUM vfat " /proc/mounts || mount -t vfat -o ro "$FR_MEDIUM_DEV" "$FR_SLOT_MEDIUM" || return 0
+	fr_medium_rw || return 0
+	fr_slot_state_write "$fr_cur" "$fr_trial" 0 "$fr_of"
+	fr_slot_point_defaults "$fr_cur"
+	fr_medium_ro
+	fr_log "rebooting into slot $fr_cur"
+	reboot -f
+	while :; do sleep 3600; done
 }
 
 # The trial used its boots without confirming: every loader back to the current slot, and reboot.

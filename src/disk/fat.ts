@@ -169,6 +169,11 @@ export class FatVolume {
     }
   }
 
+  /** Write calls since the volume was opened (the unit of FLASHROOT_FAULT_AFTER_WRITES). */
+  get writeCalls(): number {
+    return this.disk?.durable ? this.disk.writes : 0;
+  }
+
   /** Sectors written since the volume was opened. */
   get sectorsWritten(): number {
     return this.disk?.durable ? this.disk.sectorsWritten : 0;

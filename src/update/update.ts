@@ -53,6 +53,8 @@ export interface UpdateResult {
   bytesWritten: number;
   /** Sectors written to the stick in all, FAT and directories included. */
   sectorsWritten: number;
+  /** Write calls to the stick (what a fault-injecting test counts). */
+  writeCalls: number;
   /** What `flashroot write` of the new image would write. */
   fullWriteBytes: number;
   removed: string[];
@@ -249,6 +251,7 @@ export async function runUpdate(o: UpdateOptions, report = new Reporter(o.json =
       written,
       bytesWritten: written.reduce((n, f) => n + f.bytes, 0),
       sectorsWritten: tt.fat.sectorsWritten,
+      writeCalls: tt.fat.writeCalls,
       fullWriteBytes: src.fullWriteBytes,
       removed: plan.remove.map((f) => f.path),
       ms: Math.round(performance.now() - started),

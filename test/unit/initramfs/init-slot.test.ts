@@ -131,3 +131,27 @@ describe('flashroot-confirm', () => {
     expect(r.stdout).not.toContain('MOUNT');
   });
 });
+
+describe('init: a failure on trial', () => {
+  it('sends the box back to the current slot instead of a rescue shell, and ends the trial', async () => {
+    const dir = await medium({ current: 'a', trial: 'b', tries: 3, of: 3 }, 'b');
+    const r = await sb.run(
+      `mount() { echo "MOUNT $*"; }
+grep() { return 0; }
+sync() { :; }
+reboot() { echo "REBOOT $*"; exit 42; }
+fr_shell() { echo "SHELL: $1"; }
+FR_SLOT_MEDIUM=${dir}; FR_MEDIUM_DEV=/dev/sda1; FR_SLOT_CONF=${dir}/slot.conf
+fr_parse_cmdline "flashroot.slot=b"
+fr_step_slot
+fr_fail switch_root "the root has no executable /sbin/init" "hint"`,
+      { slotsFile: SLOT_STATE_PATH },
+    );
+    expect(r.stdout).toContain('flashroot: FAIL switch_root: the root has no executable /sbin/init — hint');
+    expect(r.stdout).toContain("flashroot: slot b (v-b) failed at step 'switch_root' on trial: going back to slot a (v-a)");
+    expect(r.stdout).toContain('REBOOT -f');
+    expect(r.stdout).not.toContain('SHELL');
+    expect(parseState(await readFile(join(dir, SLOT_STATE_PATH)))).toEqual({ current: 'a', trial: 'b', tries: 0, of: 3 });
+    expect(await firstLine(dir, 'syslinux/syslinux.cfg')).toBe('DEFAULT slot-a');
+  });
+});
