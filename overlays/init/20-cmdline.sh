@@ -28,6 +28,7 @@ fr_set() {
 
 # Parses a command line (argument 1) into FR_* variables; reports keys it does not know.
 fr_parse_cmdline() {
+	fr_baked_size=$FR_SIZE
 	for fr_word in $1; do
 		case "$fr_word" in
 		flashroot.*=*) fr_key=${fr_word#flashroot.}; fr_key=${fr_key%%=*}; fr_val=${fr_word#*=} ;;
@@ -47,6 +48,16 @@ fr_parse_cmdline() {
 	esac
 	case "$FR_TIMEOUT" in
 	'' | *[!0-9]*) fr_log "warning: flashroot.timeout=$FR_TIMEOUT is not a number of seconds; using 30"; FR_TIMEOUT=30 ;;
+	esac
+	fr_check_size || { fr_log "warning: flashroot.size=$FR_SIZE is not a size like 512M or 1-100% of RAM; using $fr_baked_size"; FR_SIZE=$fr_baked_size; }
+}
+
+# The same rules as build's --upper-size: tmpfs reads 0 as "no limit", and more than 100% of RAM
+# turns a full overlay into the OOM killer.
+fr_check_size() {
+	case "$FR_SIZE" in
+	'' | 0* | *[!0-9kmgKMG%]* | *%?* | [!0-9]* | *[kmgKMG]?* | *[kmgKMG]%) return 1 ;;
+	*%) [ "${FR_SIZE%\%}" -le 100 ] ;;
 	esac
 }
 

@@ -3,7 +3,8 @@
  * share, so that a file of another kind is refused in the same words before anything reads it
  * further (or boots it).
  */
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, realpath, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { InputError } from '../errors.js';
 import { parseMbr, SECTOR, type ParsedMbr, type ParsedPartition } from './mbr.js';
 
@@ -14,6 +15,12 @@ export interface StickLayout {
   bytes: number;
   mbr: ParsedMbr;
   fat: ParsedPartition;
+}
+
+/** A block device's size: stat() says 0 for one, the kernel's sysfs says how many sectors it has. */
+export async function blockDeviceBytes(device: string): Promise<number> {
+  const name = basename(await realpath(device));
+  return Number((await readFile(`/sys/class/block/${name}/size`, 'utf8')).trim()) * SECTOR;
 }
 
 export async function probeStickImage(image: string): Promise<StickLayout> {
@@ -36,5 +43,5 @@ export async function probeStickImage(image: string): Promise<StickLayout> {
   }
   const fat = mbr.partitions.find((p) => FAT_TYPES.includes(p.type));
   if (!fat) throw new InputError(image, `'${image}' has no FAT partition`, NOT_OURS);
-  return { bytes: st.size, mbr, fat };
+  return { bytes: st.isBlockDevice() ? await blockDeviceBytes(image) : st.size, mbr, fat };
 }

@@ -3,7 +3,8 @@
  * anything has it mounted or open exclusively) and O_DIRECT always, so reads come from the device,
  * never from the page cache. Also turns raw I/O errors into errors that say what happened.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { blockDeviceBytes } from '../disk/probe.js';
 import type { Drive } from 'drivelist';
 import { sourceDestination } from 'etcher-sdk';
 import { createBuffer } from 'etcher-sdk/build/aligned-lockable-buffer.js';
@@ -75,9 +76,7 @@ export function alignedBuffer(size: number, alignment: number): Buffer {
 export async function mediumPresent(device: string): Promise<boolean> {
   try {
     await stat(device);
-    const name = device.replace(/^\/dev\//, '');
-    const sectors = Number((await readFile(`/sys/class/block/${name}/size`, 'utf8')).trim());
-    return sectors > 0;
+    return (await blockDeviceBytes(device)) > 0;
   } catch {
     return false;
   }

@@ -7,11 +7,12 @@
  *   metapackage (linux-image-rt-amd64), optionally from a suite the host's apt sources do not list
  *   (bookworm-backports), reached through an apt configuration of the tests' own.
  */
-import { access, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findNewestKernel, kernelVersionFromImage } from '../../src/kernel/version.js';
 import { run } from '../../src/util/run.js';
+import { aptDownload, unpackDebianPackage } from '../../src/util/debian-package.js';
 
 export interface TestKernel {
   /** Where the kernel's boot/ and lib/modules/ live: '/' for the installed one. */
@@ -139,42 +140,40 @@ export async function fetchKernel(spec: KernelPackage): Promise<TestKernel | { u
   const root = join(CACHE, 'kernels', pkg);
   const cached = await cachedKernel(root);
   if (cached) return cached;
-  await rm(root, { recursive: true, force: true });
-
-  await mkdir(join(CACHE, 'kernels'), { recursive: true });
-  // Unpack beside the cache entry and rename it in, so parallel test files never see half a kernel.
-  const work = await mkdtemp(join(CACHE, 'kernels', `.${pkg}-`));
-  try {
-    const download = (name: string) =>
-      run('apt-get', [...apt.options, 'download', '-q', '-o', 'APT::Sandbox::User=root', name], { cwd: work, timeoutMs: APT_TIMEOUT_MS });
-    try {
-      await download(pkg);
-    } catch (first) {
-      // Lists a day old may name a version the archive has dropped since: fetch them again once.
-      if (!spec.suite) return { unavailable: `apt-get download ${pkg} failed: ${(first as Error).message}` };
+  let unavailable: string | undefined;
+  await unpackDebianPackage({
+    dest: root,
+    isComplete: async (dest) => Boolean(await cachedKernel(dest)),
+    download: async (cwd) => {
       try {
-        await apt.refresh(true);
-        pkg = (await resolvePackage()) ?? pkg;
-        await download(pkg);
-      } catch (e) {
-        return { unavailable: `apt-get download ${pkg}${from} failed: ${(e as Error).message}` };
+        await aptDownload(pkg, cwd, apt.options);
+      } catch (first) {
+        // Lists a day old may name a version the archive has dropped since: fetch them again once.
+        if (!spec.suite) {
+          unavailable = `apt-get download ${pkg} failed: ${(first as Error).message}`;
+          throw first;
+        }
+        try {
+          await apt.refresh(true);
+          await aptDownload((await resolvePackage()) ?? pkg, cwd, apt.options);
+        } catch (e) {
+          unavailable = `apt-get download ${pkg}${from} failed: ${(e as Error).message}`;
+          throw e;
+        }
       }
-    }
-    const deb = (await readdir(work)).find((n) => n.endsWith('.deb')) ?? '';
-    await run('dpkg-deb', ['-x', join(work, deb), join(work, 'root')]);
-    const unpacked = await unpackedKernel(join(work, 'root'));
-    if (!unpacked) throw new Error(`${pkg} holds no boot/vmlinuz-*`);
-    await run('depmod', ['-b', unpacked.root, unpacked.version]);
-    const target = join(CACHE, 'kernels', pkg);
-    await rename(unpacked.root, target).catch(async (e: NodeJS.ErrnoException) => {
-      if (!(await cachedKernel(target))) throw e;
-    });
-    const fetched = await cachedKernel(target);
-    if (!fetched) throw new Error(`${pkg} unpacked into ${target} but has no modules.dep`);
-    return fetched;
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+    },
+    prepare: async (tree) => {
+      const unpacked = await unpackedKernel(tree);
+      if (!unpacked) throw new Error(`${pkg} holds no boot/vmlinuz-*`);
+      await run('depmod', ['-b', unpacked.root, unpacked.version]);
+    },
+  }).catch((e: unknown) => {
+    if (unavailable === undefined) throw e;
+  });
+  if (unavailable !== undefined) return { unavailable };
+  const fetched = await cachedKernel(root);
+  if (!fetched) throw new Error(`${pkg} unpacked into ${root} but has no modules.dep`);
+  return fetched;
 }
 
 /** Debian's newest kernel generation for bookworm: the backports kernel (6.12 today, modules .ko.xz). */

@@ -67,6 +67,10 @@ describe('flashroot write to a loop device', () => {
       await run('mcopy', ['-i', `${file}@@${PARTITION_OFFSET}`, `::/${name}`, back]);
       expect((await readFile(back)).equals(data), name).toBe(true);
     }
+    // inspect reads the device itself: its size from the kernel, since stat() gives 0 for a block device.
+    const insp = await flashroot(['inspect', dev, '--json']);
+    expect(insp.exitCode, insp.stderr).toBe(0);
+    expect((JSON.parse(insp.stdout) as { bytes: number }).bytes).toBe(160 * MiB);
   });
 
   it('takes the time of the data, not of the size: a 1 GiB image with 8 MiB of files', async () => {

@@ -58,6 +58,18 @@ describe('init: kernel command line', () => {
     expect(r.stdout.trim().split('\n').at(-1)).toBe('FLASHROOT|30|shell');
   });
 
+  it('keeps the baked upper size when flashroot.size= is not one build would accept', async () => {
+    for (const bad of ['200%', '0', '0%', 'lots', '5%5', '1G2', '-1M', '']) {
+      const r = await sandbox.run(`fr_parse_cmdline "flashroot.size=${bad}"; echo "$FR_SIZE"`, { size: '512M' });
+      expect(r.stdout, bad).toContain(`flashroot.size=${bad} is not a size like 512M or 1-100% of RAM; using 512M`);
+      expect(r.stdout.trim().split('\n').at(-1), bad).toBe('512M');
+    }
+    for (const good of ['100%', '1%', '25%', '768M', '2g', '65536k', '1048576']) {
+      const r = await sandbox.run(`fr_parse_cmdline "flashroot.size=${good}"; echo "$FR_SIZE"`, { size: '512M' });
+      expect(r.stdout.trim(), good).toBe(good);
+    }
+  });
+
   it('treats flashroot.shell as onfail=shell', async () => {
     const r = await sandbox.run('fr_parse_cmdline "flashroot.shell"; echo "$FR_ONFAIL"', { onfail: 'poweroff' });
     expect(r.stdout.trim()).toBe('shell');
