@@ -34,7 +34,8 @@ export interface OpenTarget {
 
 /** The device this box booted from, when it runs from a flashroot stick (/run/flashroot/state). */
 async function bootMedium(): Promise<string | undefined> {
-  const state = await readFile('/run/flashroot/state', 'utf8').catch(() => '');
+  // FLASHROOT_BOOT_STATE stands in for it in tests (a machine that did not boot from a stick).
+  const state = await readFile(process.env.FLASHROOT_BOOT_STATE ?? '/run/flashroot/state', 'utf8').catch(() => '');
   return /^medium=(\S+)$/m.exec(state)?.[1];
 }
 
@@ -45,7 +46,8 @@ async function bootMedium(): Promise<string | undefined> {
  */
 async function refuseRunningStick(drive: string): Promise<void> {
   const medium = await bootMedium();
-  if (medium && (medium === drive || medium.startsWith(drive))) {
+  // The drive itself, or one of its partitions (/dev/sdb1, /dev/loop0p1, /dev/nvme0n1p1).
+  if (medium && (medium === drive || (medium.startsWith(drive) && /^p?\d+$/.test(medium.slice(drive.length))))) {
     throw new SafetyError(
       `Refusing to update ${drive}: this box is running from it (${medium} is mounted at /run/flashroot/medium); nothing was written.`,
       ['running-stick'],

@@ -2,13 +2,15 @@
  * flashroot slot picks a slot by hand; update and slot refuse sticks they cannot work on, having
  * written nothing.
  */
-import { copyFile, mkdtemp } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { appendFile, copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FatVolume } from '../../src/disk/fat.js';
 import { PARTITION_START } from '../../src/disk/image.js';
 import { SLOT_STATE_PATH } from '../../src/stick/paths.js';
+import { run } from '../../src/util/run.js';
 import { buildDemo, sha256 } from '../helpers/demo.js';
 import { bootableSlots, flashroot } from '../helpers/slots.js';
 
@@ -53,6 +55,32 @@ describe('flashroot slot', () => {
     const r = JSON.parse(again.stdout) as { written: unknown[]; sectorsWritten: number };
     expect(r.written).toEqual([]);
     expect(r.sectorsWritten).toBeLessThan(64);
+  });
+
+  it('never writes outside the FAT partition (where saved settings live, issue 15)', async () => {
+    const stick = join(dir, 'tail.img');
+    await copyFile(v1, stick);
+    const tail = randomBytes(1 << 20);
+    await appendFile(stick, tail);
+    expect((await flashroot(['update', v2, '--drive', stick])).exitCode).toBe(0);
+    const all = await readFile(stick);
+    expect(all.subarray(all.length - tail.length).equals(tail)).toBe(true);
+  });
+
+  it('refuses the stick this box runs from, whatever the flags', async () => {
+    const stick = join(dir, 'running.img');
+    await copyFile(v1, stick);
+    const { stdout } = await run('losetup', ['--find', '--show', '--partscan', stick]);
+    const dev = stdout.trim();
+    try {
+      const state = join(dir, 'state');
+      await writeFile(state, `lower=local\nmedium=${dev}p1\n`);
+      const r = await flashroot(['update', v2, '--drive', dev, '--allow-virtual', `--yes-i-am-sure=${dev}`], { FLASHROOT_BOOT_STATE: state });
+      expect(r.exitCode).toBe(6);
+      expect(r.stderr).toContain(`Refusing to update ${dev}: this box is running from it`);
+    } finally {
+      await run('losetup', ['-d', dev]);
+    }
   });
 
   it('a stick without slots is refused, untouched', async () => {
