@@ -65,11 +65,12 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** A file of the new system and where its bytes come from. */
 interface Source extends NewFile {
-  content: Buffer | { hostPath: string };
+  /** Read only for the files the update writes (a root or modules layer can be large). */
+  content: () => Buffer | { hostPath: string };
 }
 
 /** Reads the new system's slot (its manifest and files) out of a built image. */
-async function readSource(image: string, target: SlotId, work: string): Promise<{ manifest: SlotManifest; files: Source[]; fullWriteBytes: number }> {
+async function readSource(image: string, target: SlotId, work: string): Promise<{ manifest: SlotManifest; files: Source[]; fullWriteBytes: number; close: () => void }> {
   const { fat: part } = await probeStickImage(image);
   const fat = await FatVolume.mount(image, part.startLba * SECTOR, part.sectors * SECTOR);
   try {
@@ -80,18 +81,25 @@ async function readSource(image: string, target: SlotId, work: string): Promise<
     for (const f of manifest.files) {
       if (f.role === 'root' || f.role === 'modules') {
         const hostPath = join(work, `${f.role}.sqfs`);
-        fat.copyOut(f.path, hostPath);
-        files.push({ ...f, content: { hostPath } });
+        files.push({
+          ...f,
+          content: () => {
+            fat.copyOut(f.path, hostPath);
+            return { hostPath };
+          },
+        });
       } else if (f.role === 'uki' || f.role === 'uki-rescue') {
+        // Rebuilt now: its sha256 for slot b is not the source's.
         const data = await ukiForSlot(fat.readFile(f.path), manifest.slot, target, f.path);
-        files.push({ ...f, bytes: data.length, sha256: sha(data), content: data });
+        files.push({ ...f, bytes: data.length, sha256: sha(data), content: () => data });
       } else {
-        files.push({ ...f, content: fat.readFile(f.path) });
+        files.push({ ...f, content: () => fat.readFile(f.path) });
       }
     }
-    return { manifest, files, fullWriteBytes: (await mapImage(image, 4096)).mappedBytes };
-  } finally {
+    return { manifest, files, fullWriteBytes: (await mapImage(image, 4096)).mappedBytes, close: () => fat.close() };
+  } catch (e) {
     fat.close();
+    throw e;
   }
 }
 
@@ -130,7 +138,7 @@ async function buildSource(o: UpdateOptions, current: SlotManifest, work: string
       ...(o.kernel ? { kernel: o.kernel } : {}),
       ...(o.modules ? { modules: o.modules } : {}),
       ...(o.release ? { release: o.release } : {}),
-      ...(o.confirmAfter ? { confirmAfter: o.confirmAfter as unknown as number } : {}),
+      ...(o.confirmAfter ? { confirmAfter: Number(o.confirmAfter) } : {}),
       exclude: o.exclude ?? [],
       menuTimeout: 0,
       json: o.json,
@@ -198,6 +206,7 @@ export async function runUpdate(o: UpdateOptions, report = new Reporter(o.json =
   if (!Number.isInteger(tries) || tries < 1 || tries > MAX_TRIES) throw new UsageError(`--tries ${o.tries}: give a whole number of boots from 1 to ${MAX_TRIES}`);
   const work = await mkdtemp(join(tmpdir(), 'flashroot-update-'));
   let t: OpenTarget | undefined;
+  let closeSource: (() => void) | undefined;
   try {
     t = await report.step(`Opening ${o.drive}`, () => openTarget(o, 'update'));
     const tt = t;
@@ -206,6 +215,7 @@ export async function runUpdate(o: UpdateOptions, report = new Reporter(o.json =
     const image = o.image ?? (await report.step('Building the new system with the stick\'s settings', () => buildSource(o, current, work, report)));
     const target = state.current === 'a' ? 'b' : 'a';
     const src = await report.step(`Reading the new system from ${image}`, () => readSource(image, target, work));
+    closeSource = src.close;
     checkRoutes(tt, slots, src.manifest, current, report);
     const stickFiles = tt.fat.list().filter((f) => !f.directory);
     const { bytes: free, cluster } = tt.fat.free();
@@ -232,8 +242,12 @@ export async function runUpdate(o: UpdateOptions, report = new Reporter(o.json =
     for (const f of plan.write) {
       const s = byPath.get(f.role);
       if (!s) throw new Error(`no source for ${f.role}`);
-      await report.step(`Writing ${f.path} (${formatBytes(f.bytes)})`, () => tt.fat.writeFile(f.path, s.content));
-      if ('hostPath' in s.content && (await sha256File(s.content.hostPath)) !== f.sha256) throw new FlashrootError('EUPDATE', `${f.path}: the source changed while it was copied`);
+      await report.step(`Writing ${f.path} (${formatBytes(f.bytes)})`, async () => {
+        const content = s.content();
+        const got = 'hostPath' in content ? await sha256File(content.hostPath) : sha(content);
+        if (got !== f.sha256) throw new FlashrootError('EUPDATE', `${f.path} in ${image} does not match its manifest's sha256`, { hint: 'rebuild the image' });
+        await tt.fat.writeFile(f.path, content);
+      });
     }
     // 4-6. The commit.
     await report.step(`Committing: slot ${target} complete, on trial for ${tries} boot${tries > 1 ? 's' : ''}, the default of every loader`, async () => {
@@ -266,6 +280,7 @@ export async function runUpdate(o: UpdateOptions, report = new Reporter(o.json =
     );
     return result;
   } finally {
+    closeSource?.();
     t?.fat.close();
     await rm(work, { recursive: true, force: true });
   }
