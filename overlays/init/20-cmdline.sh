@@ -2,7 +2,7 @@
 # /etc/flashroot.conf at build time. Dotted parameters never reach init's environment, so read
 # /proc/cmdline ourselves.
 
-FR_KNOWN_KEYS="label uuid lower sqfs size toram verify onfail debug timeout break init modules slot confirm-after"
+FR_KNOWN_KEYS="label uuid lower sqfs size toram verify onfail debug timeout break init modules slot confirm-after fresh save_shutdown save_every"
 
 fr_set() {
 	case "$1" in
@@ -22,6 +22,9 @@ fr_set() {
 	ip) FR_IP=$2 ;;
 	slot) case "$2" in a | b) FR_SLOT=$2 ;; *) fr_log "warning: flashroot.slot=$2 is not a or b; ignored" ;; esac ;;
 	confirm-after) FR_CONFIRM_AFTER=$2 ;;
+	fresh) FR_FRESH=$2 ;;
+	save_shutdown) FR_SAVE_SHUTDOWN=$2 ;;
+	save_every) FR_SAVE_EVERY=$2 ;;
 	*) return 1 ;;
 	esac
 }
@@ -45,6 +48,9 @@ fr_parse_cmdline() {
 	case "$FR_ONFAIL" in
 	shell | poweroff) ;;
 	*) fr_log "warning: flashroot.onfail=$FR_ONFAIL is not shell|poweroff; using shell"; FR_ONFAIL=shell ;;
+	esac
+	case "$FR_SAVE_EVERY" in
+	'' | *[!0-9]*) fr_log "warning: flashroot.save_every=$FR_SAVE_EVERY is not a number of minutes; saving only on demand"; FR_SAVE_EVERY=0 ;;
 	esac
 	case "$FR_TIMEOUT" in
 	'' | *[!0-9]*) fr_log "warning: flashroot.timeout=$FR_TIMEOUT is not a number of seconds; using 30"; FR_TIMEOUT=30 ;;

@@ -8,7 +8,8 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { FlashrootError } from '../errors.js';
 import { removeOnInterrupt } from '../util/interrupt.js';
 import { FatVolume, FAT32_MAX_FILE } from './fat.js';
-import { imageSizeFor, PARTITION_START } from './layout.js';
+import { imageSizeWithSaves, PARTITION_START, SAVES_AREA_ALIGN } from './layout.js';
+import { diskIdentity, formatSuperblock, MIN_SAVES_BYTES, SAVES_PARTITION_TYPE, savesLayout } from '../stick/saves-area.js';
 import { PARTITION_TYPE, SECTOR, writeMbr } from './mbr.js';
 import { asNoSpace, checkFreeSpace, checkImageSize } from './space.js';
 
@@ -32,6 +33,8 @@ export interface ImageSpec {
   /** With no size: room for this many more bytes (a second system, flashroot update). */
   updateRoomBytes?: number;
   epoch?: number;
+  /** Bytes of the saves area (partition 2, after the FAT); none when absent or 0. */
+  savesBytes?: number;
   /** 440 bytes of MBR boot code (BIOS), if any. */
   mbrBootCode?: Uint8Array;
   /** Runs on the finished image before it takes its final name (installs the BIOS loader). */
@@ -48,7 +51,14 @@ export function stableId(seed: string | undefined): number {
   return bytes.readUInt32LE(0);
 }
 
-export async function assembleImage(spec: ImageSpec): Promise<{ size: number; partitionOffset: number }> {
+/** Where the partitions go in an image of `size` bytes: the saves area at its end, aligned, the FAT before it. */
+export function partitionPlan(size: number, savesBytes: number): { fatSectors: number; saves?: { start: number; bytes: number } } {
+  if (savesBytes <= 0) return { fatSectors: Math.floor((size - PARTITION_START) / SECTOR) };
+  const start = Math.floor((size - savesBytes) / SAVES_AREA_ALIGN) * SAVES_AREA_ALIGN;
+  return { fatSectors: (start - PARTITION_START) / SECTOR, saves: { start, bytes: Math.floor((size - start) / SECTOR) * SECTOR } };
+}
+
+export async function assembleImage(spec: ImageSpec): Promise<{ size: number; partitionOffset: number; saves?: { start: number; bytes: number } }> {
   let contentBytes = 0;
   for (const f of spec.files) {
     const size = await contentSize(f.content);
@@ -61,14 +71,17 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
     }
     contentBytes += size;
   }
-  checkImageSize(spec.size, contentBytes);
+  const savesBytes = spec.savesBytes ?? 0;
+  if (savesBytes > 0 && savesBytes < MIN_SAVES_BYTES) throw new RangeError(`a saves area needs at least ${MIN_SAVES_BYTES} bytes`);
+  checkImageSize(spec.size, contentBytes, false, savesBytes);
   await checkFreeSpace(spec.out, contentBytes);
-  const size = spec.size ?? imageSizeFor(contentBytes, spec.updateRoomBytes);
-  const partitionSectors = Math.floor((size - PARTITION_START) / SECTOR);
+  const size = spec.size ?? imageSizeWithSaves(contentBytes + (spec.updateRoomBytes ?? 0), savesBytes);
+  const plan = partitionPlan(size, savesBytes);
+  const partitionSectors = plan.fatSectors;
   const partial = `${spec.out}.partial`;
   const release = removeOnInterrupt(partial);
   try {
-    await writeImage(spec, partial, size, partitionSectors);
+    await writeImage(spec, partial, size, partitionSectors, plan.saves);
     await rename(partial, spec.out);
   } catch (e) {
     await rm(partial, { force: true });
@@ -76,21 +89,26 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
   } finally {
     release();
   }
-  return { size, partitionOffset: PARTITION_START };
+  return { size, partitionOffset: PARTITION_START, ...(plan.saves ? { saves: plan.saves } : {}) };
 }
 
-async function writeImage(spec: ImageSpec, partial: string, size: number, partitionSectors: number): Promise<void> {
+async function writeImage(spec: ImageSpec, partial: string, size: number, partitionSectors: number, saves?: { start: number; bytes: number }): Promise<void> {
   const fh = await open(partial, 'w');
   try {
     await fh.truncate(size);
     const mbr = writeMbr(
       {
         diskSignature: spec.diskSignature,
-        partitions: [{ startLba: PARTITION_START / SECTOR, sectors: partitionSectors, type: PARTITION_TYPE.fat32Lba, active: true }],
+        partitions: [
+          { startLba: PARTITION_START / SECTOR, sectors: partitionSectors, type: PARTITION_TYPE.fat32Lba, active: true },
+          ...(saves ? [{ startLba: saves.start / SECTOR, sectors: saves.bytes / SECTOR, type: SAVES_PARTITION_TYPE, active: false }] : []),
+        ],
       },
       spec.mbrBootCode,
     );
     await fh.write(mbr, 0, SECTOR, 0);
+    // The slots stay sparse zeros: an empty header sector is "no generation".
+    if (saves) await fh.write(formatSuperblock(diskIdentity(mbr), savesLayout(saves.bytes)), 0, SECTOR, saves.start);
   } finally {
     await fh.close();
   }

@@ -23,3 +23,13 @@ export function imageSizeFor(contentBytes: number, updateRoomBytes = 0): number 
 
 /** No image is smaller, whatever it holds. */
 export const MIN_IMAGE = imageSizeFor(0);
+
+/**
+ * The saves area (issue 15: src/stick/saves-area.ts owns its format) is MBR partition 2 after the
+ * FAT, starting on a 4 MiB boundary so no erase block holds both boot files and saves.
+ */
+export const SAVES_AREA_ALIGN = 4 * MIB;
+export const savesAreaStart = (fatEnd: number): number => Math.ceil(fatEnd / SAVES_AREA_ALIGN) * SAVES_AREA_ALIGN;
+/** The whole image with a saves area of `savesBytes` after the FAT. */
+export const imageSizeWithSaves = (contentBytes: number, savesBytes: number): number =>
+  savesBytes > 0 ? savesAreaStart(imageSizeFor(contentBytes)) + savesBytes : imageSizeFor(contentBytes);

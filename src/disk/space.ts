@@ -6,7 +6,7 @@
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { NoSpaceError, UsageError } from '../errors.js';
-import { imageSizeFor, MIB } from './layout.js';
+import { imageSizeWithSaves, MIB } from './layout.js';
 
 /** Two FATs of at most ~131k clusters each (FatFs is given the largest cluster that keeps FAT32 valid) and cluster slack. */
 const FAT_OVERHEAD = 2 * MIB;
@@ -17,8 +17,8 @@ export function writtenBytesFor(contentBytes: number): number {
 }
 
 /** Refuses a --size the contents cannot fit; `atLeast` when contentBytes is a lower bound, not the final figure. */
-export function checkImageSize(size: number | undefined, contentBytes: number, atLeast = false): void {
-  const needed = imageSizeFor(contentBytes);
+export function checkImageSize(size: number | undefined, contentBytes: number, atLeast = false, savesBytes = 0): void {
+  const needed = imageSizeWithSaves(contentBytes, savesBytes);
   if (size === undefined || size >= needed) return;
   const mib = Math.ceil(needed / MIB);
   throw new UsageError(

@@ -102,6 +102,11 @@ export interface WriteLoad {
   meanWriteBytes: number;
   /** Where the figure comes from: the model's default, the user, or a measurement. */
   source: 'default' | 'user' | 'measured';
+  /**
+   * Sub-page writes that go with each write (a save's two header sectors: src/stick/saves-area.ts);
+   * each programs a page of its own. Their bytes are in bytesPerDay.
+   */
+  smallWritesPerWrite?: number;
 }
 
 export interface Estimate {
@@ -128,17 +133,21 @@ export function tbwBytes(capacityBytes: number, pe: number, waf: number): number
  * So WAF grows as writes shrink relative to the page and the erase block, and falls to ~1 for
  * large sequential writes (a periodic save, a reflash).
  */
-export function wafRange(meanWriteBytes: number, pageBytes: number, eraseBlockBytes: number): Range {
-  const at = (f: number) => (Math.max(meanWriteBytes, pageBytes) + f * eraseBlockBytes) / meanWriteBytes;
+export function wafRange(meanWriteBytes: number, pageBytes: number, eraseBlockBytes: number, smallWrites = 0): Range {
+  // The small writes sit in the same erase block as the large one (a save's slot): one merge at most.
+  const at = (f: number) => (Math.max(meanWriteBytes, pageBytes) + smallWrites * pageBytes + f * eraseBlockBytes) / (meanWriteBytes + smallWrites * SECTOR_BYTES);
   return { low: at(MERGE_FRACTION.low), high: at(MERGE_FRACTION.high) };
 }
 
 const DAYS_PER_YEAR = 365.25;
+const SECTOR_BYTES = 512;
+/** A save writes a pending header sector, the payload, then the complete header sector. */
+export const SAVE_HEADER_WRITES = 2;
 
 export function estimate(flash: FlashSpec, load: WriteLoad): Estimate {
   checkInputs(flash, [load]);
   const pe = flash.pe === undefined ? NAND_PE[flash.nand] : { low: flash.pe, high: flash.pe };
-  const waf = flash.waf === undefined ? wafRange(load.meanWriteBytes, flash.pageBytes, flash.eraseBlockBytes) : { low: flash.waf, high: flash.waf };
+  const waf = flash.waf === undefined ? wafRange(load.meanWriteBytes, flash.pageBytes, flash.eraseBlockBytes, load.smallWritesPerWrite) : { low: flash.waf, high: flash.waf };
   // The worst case pairs the lowest endurance with the highest amplification.
   const tbw = { low: tbwBytes(flash.capacityBytes, pe.low, waf.high), high: tbwBytes(flash.capacityBytes, pe.high, waf.low) };
   const yearsFor = (bytes: number) => (load.bytesPerDay === 0 ? Infinity : bytes / load.bytesPerDay / DAYS_PER_YEAR);
@@ -166,14 +175,22 @@ export interface ComparisonInput {
 export function comparisonLoads(c: ComparisonInput): WriteLoad[] {
   // A reflash and a save are single sequential streams: the controller sees one large write.
   const reflashPerDay = c.imageBytes / c.reflashEveryDays;
-  const savePerDay = (c.saveBytes * 24) / c.saveEveryHours;
+  // Each save: its payload in one stream, and two header sectors (saves-area.ts); no filesystem metadata.
+  const savePerDay = ((c.saveBytes + SAVE_HEADER_WRITES * SECTOR_BYTES) * 24) / c.saveEveryHours;
   // One mean size per configuration: if the overlay root writes small blocks at runtime, they set the
   // WAF for all its bytes (pessimistic for the large reflash and save streams, never optimistic).
   const sized = (streamBytes: number) => (c.overlayDailyBytes > 0 && c.overlayMeanWriteBytes !== undefined ? c.overlayMeanWriteBytes : Math.max(streamBytes, DEFAULT_RW_WRITE_BYTES));
   return [
     { id: 'rw', label: 'read-write root (ext4 + journal)', bytesPerDay: c.rwDailyBytes, meanWriteBytes: c.rwMeanWriteBytes, source: c.rwSource },
     { id: 'overlay', label: `flashroot overlay (reflash ${c.imageBytes > 0 ? `every ${c.reflashEveryDays} d` : 'never'})`, bytesPerDay: c.overlayDailyBytes + reflashPerDay, meanWriteBytes: sized(c.imageBytes), source: c.overlaySource },
-    { id: 'overlay-save', label: `flashroot overlay + save every ${c.saveEveryHours} h`, bytesPerDay: c.overlayDailyBytes + reflashPerDay + savePerDay, meanWriteBytes: sized(c.saveBytes), source: 'user' },
+    {
+      id: 'overlay-save',
+      label: `flashroot overlay + save every ${c.saveEveryHours} h`,
+      bytesPerDay: c.overlayDailyBytes + reflashPerDay + savePerDay,
+      meanWriteBytes: sized(c.saveBytes),
+      source: 'user',
+      smallWritesPerWrite: SAVE_HEADER_WRITES,
+    },
   ];
 }
 

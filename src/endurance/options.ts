@@ -45,6 +45,7 @@ export const enduranceOptionsSchema = z.object({
   eraseBlock: size('--erase-block').default(D.eraseBlock),
   page: size('--page').default(D.page),
   save: size('--save').default(D.save),
+  savesFrom: z.string().optional(),
   saveEvery: hours('--save-every').default(D.saveEvery),
   imageSize: size('--image-size').optional(),
   reflashEvery: hours('--reflash-every').default(D.reflashEvery),

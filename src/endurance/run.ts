@@ -3,6 +3,7 @@
  * figures, or a measured boot (`--measure`), printed as a table or JSON, and drawn as an SVG.
  */
 import { stat, writeFile } from 'node:fs/promises';
+import { InputError } from '../errors.js';
 import { Reporter } from '../util/log.js';
 import { ENDURANCE_DEFAULTS } from './defaults.js';
 import { comparisonLoads, DEFAULT_RW_DAILY_BYTES, estimate, geometricMiddle, type FlashSpec } from './model.js';
@@ -28,7 +29,7 @@ export async function runEndurance(raw: Record<string, unknown>): Promise<void> 
     overlaySource: overlay ? 'measured' : 'default',
     imageBytes: o.imageSize ?? (o.measure === undefined ? parseSize(ENDURANCE_DEFAULTS.imageSize, '--image-size') : (await stat(o.measure)).size),
     reflashEveryDays: o.reflashEvery / 24,
-    saveBytes: o.save,
+    saveBytes: o.savesFrom === undefined ? o.save : await saveBytesFrom(o.savesFrom, reporter),
     saveEveryHours: o.saveEvery,
   });
   const estimates = loads.map((l) => estimate(flash, l));
@@ -39,6 +40,25 @@ export async function runEndurance(raw: Record<string, unknown>): Promise<void> 
     await writeFile(o.svg, renderSvg(flash, estimates, lineWaf));
     reporter.info(`chart written to ${o.svg}`);
   }
+}
+
+/**
+ * What one save of this stick writes, from the generations in its saves area: their mean payload
+ * as the block layer writes it (whole 4 KiB pages); the model adds the two header sectors.
+ */
+async function saveBytesFrom(image: string, reporter: Reporter): Promise<number> {
+  const { probeStickImage } = await import('../disk/probe.js');
+  const { readSavesArea, SAVES_PARTITION_TYPE } = await import('../stick/saves-area.js');
+  const { mbr } = await probeStickImage(image);
+  const part = mbr.partitions.find((p) => p.type === SAVES_PARTITION_TYPE);
+  const area = part && (await readSavesArea(image, part.startLba * 512, part.sectors * 512));
+  const sizes = (area?.slots ?? []).filter((s) => s.state === 'valid').map((s) => Math.ceil((s.header?.length ?? 0) / 4096) * 4096);
+  if (sizes.length === 0) {
+    throw new InputError(image, `${image} holds no saved generation`, part ? 'boot it and save (flashroot-save) first, or give --save SIZE' : 'build the stick with --persist PATH, or give --save SIZE');
+  }
+  const mean = sizes.reduce((a, b) => a + b, 0) / sizes.length;
+  reporter.info(`save size from ${image}: ${sizes.length} generation(s), mean ${Math.round(mean)} bytes as written (payload pages)`);
+  return mean;
 }
 
 async function measureBoth(o: EnduranceOptions, image: string, reporter: Reporter): Promise<Measurement[]> {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlashrootError } from '../errors.js';
 import { slotShellDefaults } from '../stick/slots.js';
+import { savesShellDefaults } from '../stick/saves-area.js';
 
 export const INIT_FRAGMENTS_DIR = fileURLToPath(new URL('../../overlays/init/', import.meta.url));
 /** What the booted system gets of flashroot's (overlays/system/), and where the initramfs holds it (FR_SYSTEM_TREE in 85-system-tools.sh). */
@@ -69,6 +70,12 @@ export interface InitDefaults {
   /** Seconds a root without systemd runs before its boot counts as confirmed (a slot on trial). */
   confirmAfter: number;
   modules: readonly string[];
+  /** build --persist: the paths saved to the stick's saves area and applied at boot (none: no saves). */
+  persist?: readonly string[];
+  /** Save when the booted system shuts down cleanly. */
+  saveAtShutdown?: boolean;
+  /** Save every this many minutes when something changed (0: only on demand and at shutdown). */
+  saveEvery?: number;
 }
 
 export function shellQuote(value: string): string {
@@ -98,6 +105,12 @@ export function renderDefaults(d: InitDefaults): string {
     ['FR_SLOTS_FORMAT', slotShellDefaults().slotsFormat],
     ['FR_SLOT_DEFAULTS', slotShellDefaults().slotDefaults],
     ['FR_SLOT_MANIFEST', slotShellDefaults().slotManifest],
+    ['FR_PERSIST', (d.persist ?? []).join(' ')],
+    ['FR_FRESH', ''],
+    ['FR_SAVE_SHUTDOWN', d.saveAtShutdown ? '1' : '0'],
+    ['FR_SAVE_EVERY', String(d.saveEvery ?? 0)],
+    // The saves area's format constants, owned by src/stick/saves-area.ts.
+    ...Object.entries(savesShellDefaults()),
   ];
   return `# Defaults baked in by flashroot build; flashroot.KEY=VALUE on the kernel command line overrides them.\n${vars
     .map(([k, v]) => `${k}=${shellQuote(v)}`)

@@ -9,6 +9,7 @@ import { probeStickImage } from '../disk/probe.js';
 import { GRUB_CFG, SLOTS, SYSLINUX_CFG, UKI_DIR, type SlotId } from '../stick/paths.js';
 import { readSlots } from '../stick/read.js';
 import type { SlotState } from '../stick/slots.js';
+import { readSavesArea, SAVES_PARTITION_TYPE, type SavesAreaReport } from '../stick/saves-area.js';
 
 export interface BootEntry {
   loader: 'syslinux' | 'systemd-boot' | 'grub';
@@ -24,6 +25,8 @@ export interface Inspection {
   /** The manifest of the slot the stick boots (slot a of a fresh build). */
   manifest: unknown;
   entries: BootEntry[];
+  /** The saves area (partition 2, build --persist), when the stick has one. */
+  saves?: SavesAreaReport;
   /** Issue 16: the slots, which is current, which on trial with how many tries left. */
   slots?: SlotsView;
 }
@@ -105,7 +108,9 @@ export async function inspectImage(image: string): Promise<Inspection> {
     if (has(SYSLINUX_CFG)) entries.push(...syslinuxEntries(fat.readFile(SYSLINUX_CFG).toString('utf8')));
     if (has(GRUB_CFG)) entries.push(...grubEntries(fat.readFile(GRUB_CFG).toString('utf8')));
     for (const f of files.filter((f) => f.path.toLowerCase().startsWith(`${UKI_DIR.toLowerCase()}/`) && /^[^/]+\.efi$/i.test(f.path.slice(UKI_DIR.length + 1)))) entries.push(ukiEntry(f.path, fat.readFile(f.path)));
-    return { image, bytes, mbr, files, manifest, entries, ...(read.state || read.stateProblem ? { slots } : {}) };
+    const part = mbr.partitions.find((p) => p.type === SAVES_PARTITION_TYPE);
+    const saves = part ? await readSavesArea(image, part.startLba * SECTOR, part.sectors * SECTOR) : undefined;
+    return { image, bytes, mbr, files, manifest, entries, ...(saves ? { saves } : {}), ...(read.state || read.stateProblem ? { slots } : {}) };
   } finally {
     fat.close();
   }

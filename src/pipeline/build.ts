@@ -36,7 +36,7 @@ import { sha256File } from '../util/hash.js';
 import { formatBytes, formatMs, Reporter } from '../util/log.js';
 import { removeOnInterrupt } from '../util/interrupt.js';
 import { preflight, type RequiredFile } from '../util/tools.js';
-import { checkBuildOptions, type BuildOptions, type BuildOptionsInput, type UefiLoader } from './options.js';
+import { checkBuildOptions, savesPolicy, type BuildOptions, type BuildOptionsInput, type UefiLoader } from './options.js';
 import { formatAdjustments } from './report-adjustments.js';
 import { normalisePattern } from '../root/glob.js';
 
@@ -73,6 +73,8 @@ export interface BuildResult {
   fidelity?: FidelityLoss[];
   /** How the root on the stick differs from its source, and why (none for the demo root). */
   adjustments: Adjustment[];
+  /** build --persist: the saves area (MBR partition 2) and the policy baked in. */
+  saves?: { start: number; bytes: number; persist: string[]; saveAtShutdown: boolean; saveEveryMinutes: number };
   buildId: string;
   cmdline: string;
   timings: { step: string; ms: number }[];
@@ -190,7 +192,7 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
   const out = resolve(o.out);
   // Before minutes of compressing: what is known of the contents already must fit.
   const atLeast = await contentsLowerBound(o, kernel.image);
-  checkImageSize(o.size, atLeast, true);
+  checkImageSize(o.size, atLeast, true, savesPolicy(o)?.bytes ?? 0);
   await checkFreeSpace(out, atLeast, true);
   await mkdir(dirname(out), { recursive: true });
   const work = await mkdtemp(join(tmpdir(), 'flashroot-build-'));
@@ -234,6 +236,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
   try {
     const { captured } = ctx;
     const lower = parseLower(o.lower, o);
+    const saves = savesPolicy(o);
     // A tree lower boots the server's tree, not this squashfs: adjusting it would change nothing.
     const treeLower = lower.kind === 'sshfs' || lower.kind === 's3fs';
     const plan: RootPlan = captured && !treeLower
@@ -300,6 +303,9 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           kmods: kmodsPath,
           slotsFile: slots ? SLOT_STATE_PATH : '',
           confirmAfter: o.confirmAfter,
+          persist: saves?.persist ?? [],
+          saveAtShutdown: saves?.saveAtShutdown ?? false,
+          saveEvery: saves?.saveEvery ?? 0,
         },
         hardware: ctx.hardware.modules,
         ...networkInitramfsHooks(lower, net, { ...o, s3Credentials: ctx.s3Credentials }),
@@ -329,6 +335,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       ...(net ? { verity: { rootHash: net.verity.rootHash, dataBlocks: net.verity.dataBlocks } } : {}),
       cmdline,
       defaults: { label: o.label, uuid, upperSize: o.upperSize, toram: o.toram, verify: o.verify, onfail: o.onfail, timeout: o.timeout, init: o.init },
+      ...(saves ? { saves: { partition: 2, bytes: saves.bytes, persist: saves.persist, saveAtShutdown: saves.saveAtShutdown, saveEveryMinutes: saves.saveEvery } } : {}),
       boot: o.boot,
       ...(ctx.uefiLoader ? { uefiLoader: ctx.uefiLoader } : {}),
       ...(epoch === undefined ? { builtAt: new Date().toISOString() } : { sourceDateEpoch: epoch }),
@@ -389,6 +396,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         size: o.size,
         // Room for a second slot: everything the slot holds once more.
         updateRoomBytes: o.roomForUpdate ? slotFiles.reduce((n, f) => n + f.bytes, 0) : 0,
+        savesBytes: saves?.bytes,
         epoch,
         mbrBootCode: bios ? await syslinuxMbrCode() : undefined,
         finish: bios ? (partial, offset) => installSyslinux(partial, offset, epoch) : undefined,
@@ -416,6 +424,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       ...(net ? { network: { url: net.url, path: net.path, bytes: net.bytes, sha256: net.sha256, rootHash: net.verity.rootHash } } : {}),
       ...(fidelity ? { fidelity } : {}),
       adjustments: plan.adjustments,
+      ...(saves && image.saves ? { saves: { ...image.saves, persist: saves.persist, saveAtShutdown: saves.saveAtShutdown, saveEveryMinutes: saves.saveEvery } } : {}),
       buildId,
       cmdline,
       timings: report.timings.map((t) => ({ step: t.name, ms: Math.round(t.ms) })),
@@ -463,6 +472,16 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       `  hardware:   ${r.hardware.describe}: ${r.hardware.modules} modules (${formatBytes(r.hardware.bytes)})${r.hardware.alternatives
         .map((a) => `; --hardware ${a.choice} would carry ${a.modules} (${formatBytes(a.bytes)})`)
         .join('')}`,
+      ...(r.saves
+        ? [
+            `  saves:      ${r.saves.persist.join(' ')} kept across reboots: partition 2, ${formatBytes(r.saves.bytes)} at ${formatBytes(r.saves.start)} (three generations); flashroot-save in the booted system, ${[
+              r.saves.saveAtShutdown ? 'at shutdown' : '',
+              r.saves.saveEveryMinutes > 0 ? `every ${r.saves.saveEveryMinutes} min when something changed` : '',
+            ]
+              .filter(Boolean)
+              .join(' and ') || 'on demand only'}; flashroot.fresh boots without them`,
+          ]
+        : []),
       `  RAM:        at least ${formatBytes(minimumRam(r))} to boot; writes to / go to RAM (tmpfs, up to ${o.upperSize} of RAM)`,
       `  try it:     flashroot try ${o.out}${r.boot === 'uefi' ? ' --uefi' : ''}`,
     ].join('\n'),

@@ -11,6 +11,7 @@ import { COMPRESSORS } from '../squashfs/mksquashfs.js';
 import { parseSize } from '../util/units.js';
 import { outputFileProblem } from '../util/output-path.js';
 import { MIB, MIN_IMAGE } from '../disk/layout.js';
+import { DEFAULT_SAVES_BYTES, MIN_SAVES_BYTES } from '../stick/saves-area.js';
 
 export const BOOT_MODES = ['hybrid', 'bios', 'uefi'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
@@ -98,8 +99,35 @@ export const BuildOptionsSchema = z.object({
   excludeFrom: z.string().optional(),
   includeMount: z.array(z.string().startsWith('/', 'must be an absolute path as the booted system sees it, like /home')).default([]),
   identity: z.enum(IDENTITY_MODES).default('keep'),
+  // Issue 15: what is kept across reboots, in the saves area (partition 2) the stick gets for it.
+  persist: z
+    .array(
+      z
+        .string()
+        .startsWith('/', 'must be an absolute path as the booted system sees it, like /etc or /')
+        .refine((p) => !p.split('/').includes('..'), 'must not contain ..')
+        .refine((p) => !/\s/.test(p), 'must not contain spaces (the init keeps the list space-separated)')
+        .transform((p) => (p === '/' ? p : p.replace(/\/+$/, ''))),
+    )
+    .default([]),
+  persistSize: z
+    .string()
+    .optional()
+    .refine((s) => s === undefined || bytesOf(s) !== undefined, 'must be a size like 64MiB')
+    .transform((s) => (s === undefined ? undefined : bytesOf(s)))
+    .refine((n) => n === undefined || n >= MIN_SAVES_BYTES, `must be at least ${MIN_SAVES_BYTES / MIB}MiB (a 4 MiB erase block for the superblock and one per slot)`),
+  saveAtShutdown: z.boolean().default(true),
+  // Hourly by default: a box whose power is cut (an HTPC often is) loses at most an hour of changes,
+  // and an unchanged hour writes nothing; `flashroot endurance` prices it.
+  saveEvery: z.coerce.number().int('must be a whole number of minutes').min(0).max(10_080).optional(),
   json: z.boolean().default(false),
 });
+
+/** The saves policy a build bakes in (undefined: no --persist, no saves area). */
+export function savesPolicy(o: BuildOptions): { persist: string[]; bytes: number; saveAtShutdown: boolean; saveEvery: number } | undefined {
+  if (o.persist.length === 0) return undefined;
+  return { persist: [...new Set(o.persist)], bytes: o.persistSize ?? DEFAULT_SAVES_BYTES, saveAtShutdown: o.saveAtShutdown, saveEvery: o.saveEvery ?? 60 };
+}
 
 export type BuildOptionsInput = z.input<typeof BuildOptionsSchema>;
 export type BuildOptions = z.output<typeof BuildOptionsSchema>;
@@ -151,6 +179,14 @@ const RULES: readonly Rule[] = [
     },
   })),
   { fields: ['identity', 'root'], problem: (o) => when(!o.root && o.identity !== 'keep', '--identity: only with --root (the demo root has no identity to reset)') },
+  {
+    fields: ['persist', 'lower'],
+    problem: (o) => when(o.persist.length > 0 && o.lower !== 'local', '--persist: only with --lower local (saves live on the stick, which a network lower does not mount)'),
+  },
+  {
+    fields: ['persist', 'persistSize', 'saveEvery'],
+    problem: (o) => when(o.persist.length === 0 && (o.persistSize !== undefined || o.saveEvery !== undefined), '--persist-size, --save-every: only with --persist PATH'),
+  },
 ];
 
 /** Every problem with the settings: each field's own, then the rules over the fields that passed. */

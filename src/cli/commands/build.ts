@@ -50,6 +50,10 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--exclude-from <file>', 'leave out the patterns listed in FILE, one a line (# comments)')
     .option('--include-mount <path>', 'capture the filesystem mounted at PATH inside the root, e.g. /home (other mounts are left out; repeatable)', collect, [])
     .option('--identity <mode>', "keep (move this box: machine-id, SSH host keys, hostname stay) or reset (a master image: each box makes its own machine-id and host keys)", 'keep')
+    .option('--persist <path>', 'keep PATH (e.g. /etc, /var/lib/kodi, or / for all changes) across reboots: saved to a partition of its own by flashroot-save, applied at boot; repeatable', collect, [])
+    .option('--persist-size <size>', 'size of the saves partition (three generations of up to a third each; default 64MiB)')
+    .option('--no-save-at-shutdown', 'with --persist: do not save at a clean shutdown (flashroot.save_shutdown=1 turns it back on)')
+    .option('--save-every <minutes>', 'with --persist: save every N minutes when something changed; 0 only on demand and at shutdown (default 60; flashroot.save_every=N)')
     .option('--json', 'print the result as JSON on stdout, no progress')
     .action(async (opts: Record<string, unknown>) => {
       const { build } = await import('../../pipeline/build.js');

@@ -15,6 +15,7 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--erase-block <size>', 'erase block (allocation unit) of the controller', D.eraseBlock)
     .option('--page <size>', 'NAND page size', D.page)
     .option('--save <size>', 'overlay + save: bytes saved each time', D.save)
+    .option('--saves-from <image>', "overlay + save: take the save size from the generations in a stick's saves area (build --persist) instead of --save")
     .option('--save-every <duration>', 'overlay + save: interval (6h, 30m, 2d)', D.saveEvery)
     .option('--image-size <size>', `image size written by each reflash (default: the measured image's size, else ${D.imageSize})`)
     .option('--reflash-every <duration>', 'how often the stick is reflashed', D.reflashEvery)

@@ -1,5 +1,20 @@
 import type { Command } from 'commander';
+import type { SavesAreaReport } from '../../stick/saves-area.js';
 import type { RegisterCommand } from './index.js';
+
+function savesLines(s: SavesAreaReport, formatBytes: (n: number) => string): string[] {
+  if (!s.superblock) return [`saves (partition 2, ${formatBytes(s.bytes)}): no superblock: not a flashroot saves area, or damaged (the stick boots without saves)`];
+  const sb = s.superblock;
+  return [
+    `saves (partition 2, ${formatBytes(s.bytes)}): ${sb.slots} slots of ${formatBytes(sb.slotBytes)}, for disk ${sb.disk}${s.identityMatches ? '' : " (NOT this image's disk signature: the init will not use it)"}`,
+    ...s.slots.map((g) => {
+      const h = g.header;
+      const what = h ? `generation ${h.seq}, saved ${new Date(h.time * 1000).toISOString()}, ${formatBytes(h.length)}, sha256 ${h.sha256.slice(0, 16)}…` : g.seq !== undefined ? `generation ${g.seq}` : '';
+      const state = { empty: 'empty', pending: 'incomplete (a save was interrupted)', damaged: 'damaged header', valid: 'checksum ok', 'bad-checksum': 'CHECKSUM MISMATCH', 'too-long': 'damaged (longer than its slot)' }[g.state];
+      return `  slot ${g.slot}: ${[what, state].filter(Boolean).join(': ')}${g.seq !== undefined && g.seq === s.current ? ' (current)' : ''}`;
+    }),
+  ];
+}
 
 export const register: RegisterCommand = (program: Command) => {
   program
@@ -34,6 +49,7 @@ export const register: RegisterCommand = (program: Command) => {
           : []),
         'boot entries:',
         ...r.entries.map((e) => `  [${e.loader}] ${e.name}\n      ${e.cmdline}`),
+        ...(r.saves ? savesLines(r.saves, formatBytes) : []),
         'manifest:',
         JSON.stringify(r.manifest, null, 2).replace(/^/gm, '  '),
       ];

@@ -120,7 +120,7 @@ describe('absurd inputs', () => {
 
 describe('comparisonLoads', () => {
   it('overlay writes only reflashes; overlay + save adds the saves', () => {
-    // reflash: 1e9 / 90 days = 11.111e6 B/day; save: 64e6 × 24 / 24 h = 64e6 B/day → 75.111e6 B/day
+    // reflash: 1e9 / 90 days = 11.111e6 B/day; save: (64e6 + two 512-byte headers) × 24 / 24 h → 75.112e6 B/day
     const [rw, overlay, save] = comparisonLoads({
       rwDailyBytes: 2e9, rwMeanWriteBytes: 4096, rwSource: 'user', overlayDailyBytes: 0, overlaySource: 'default',
       imageBytes: 1e9, reflashEveryDays: 90, saveBytes: 64e6, saveEveryHours: 24,
@@ -128,7 +128,7 @@ describe('comparisonLoads', () => {
     expect(rw!.bytesPerDay).toBe(2e9);
     expect(overlay!.bytesPerDay).toBeCloseTo(1e9 / 90, 6);
     expect(overlay!.meanWriteBytes).toBe(1e9);
-    expect(save!.bytesPerDay).toBeCloseTo(1e9 / 90 + 64e6, 6);
+    expect(save!.bytesPerDay).toBeCloseTo(1e9 / 90 + 64e6 + 1024, 6);
     expect(save!.meanWriteBytes).toBe(64e6);
   });
   it('an overlay root that writes small blocks at runtime gets their WAF, not the reflash size', () => {
@@ -139,12 +139,22 @@ describe('comparisonLoads', () => {
     expect([overlay!.meanWriteBytes, save!.meanWriteBytes]).toEqual([8192, 8192]);
   });
   it('saving every 6 h quadruples the daily save volume', () => {
-    // 64e6 × 24 / 6 = 256e6 B/day
+    // (64e6 + 1024) × 24 / 6 = 256.004096e6 B/day
     const loads = comparisonLoads({
       rwDailyBytes: 0, rwMeanWriteBytes: 4096, rwSource: 'default', overlayDailyBytes: 0, overlaySource: 'default',
       imageBytes: 0, reflashEveryDays: 90, saveBytes: 64e6, saveEveryHours: 6,
     });
     expect(loads[1]!.bytesPerDay).toBe(0);
-    expect(loads[2]!.bytesPerDay).toBe(256e6);
+    expect(loads[2]!.bytesPerDay).toBe(256e6 + 4 * 1024);
+  });
+  it("a small save pays for its two header sectors: a page each", () => {
+    // A 20 KiB save: (20480 + 2 × 16384) / (20480 + 1024) = 53248 / 21504 = 2.476…
+    const r = wafRange(20 * KiB, 16 * KiB, 4 * MiB, 2);
+    expect(r.low).toBeCloseTo(53248 / 21504, 9);
+    const [, , save] = comparisonLoads({
+      rwDailyBytes: 0, rwMeanWriteBytes: 4096, rwSource: 'default', overlayDailyBytes: 0, overlaySource: 'default',
+      imageBytes: 0, reflashEveryDays: 90, saveBytes: 20 * KiB, saveEveryHours: 1,
+    });
+    expect(save!.smallWritesPerWrite).toBe(2);
   });
 });

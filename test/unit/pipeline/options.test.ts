@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/errors.js';
 import { MIN_IMAGE } from '../../../src/disk/layout.js';
-import { parseBuildOptions, type BuildOptionsInput } from '../../../src/pipeline/options.js';
+import { parseBuildOptions, savesPolicy, type BuildOptionsInput } from '../../../src/pipeline/options.js';
 
 function problems(input: BuildOptionsInput): string[] {
   try {
@@ -36,5 +36,23 @@ describe('build options', () => {
     expect(parseBuildOptions({ size: '65MiB' }).size).toBe(MIN_IMAGE);
     expect(problems({ size: '10M' })).toEqual([expect.stringMatching(/--size: must be at least 65MiB/)]);
     expect(problems({ size: 'big' })).toEqual([expect.stringMatching(/--size: must be a size like 2G/)]);
+  });
+  it('--persist: absolute paths, a saves area of 64 MiB by default, saving at shutdown and hourly', () => {
+    expect(savesPolicy(parseBuildOptions({}))).toBeUndefined();
+    expect(savesPolicy(parseBuildOptions({ persist: ['/etc/', '/var/lib/kodi', '/etc'] }))).toEqual({
+      persist: ['/etc', '/var/lib/kodi'], bytes: 64 * 2 ** 20, saveAtShutdown: true, saveEvery: 60,
+    });
+    expect(savesPolicy(parseBuildOptions({ persist: ['/'], persistSize: '32MiB', saveEvery: 0, saveAtShutdown: false }))).toEqual({
+      persist: ['/'], bytes: 32 * 2 ** 20, saveAtShutdown: false, saveEvery: 0,
+    });
+  });
+  it('--persist: refuses relative paths, .., a saves area below 16 MiB, a network lower, and its settings without it', () => {
+    expect(problems({ persist: ['etc', '/a/../b'] })).toEqual([
+      expect.stringMatching(/^- --persist 'etc': must be an absolute path/),
+      expect.stringMatching(/^- --persist '\/a\/..\/b': must not contain \.\./),
+    ]);
+    expect(problems({ persist: ['/etc'], persistSize: '8MiB' })).toEqual([expect.stringMatching(/--persist-size: must be at least 16MiB/)]);
+    expect(problems({ persist: ['/etc'], lower: 'http://h/p/' })).toEqual(['- --persist: only with --lower local (saves live on the stick, which a network lower does not mount)']);
+    expect(problems({ saveEvery: 30 })).toEqual(['- --persist-size, --save-every: only with --persist PATH']);
   });
 });
