@@ -74,6 +74,8 @@ fr_shell() {
 # power-off as flashroot.onfail says. PID 1 must never exit: that would be a kernel panic.
 fr_fail() {
 	fr_log "FAIL $1: $2 — $3"
+	# A step that knows better than a shell (a slot on trial goes back to the fallback: 42-slot.sh).
+	[ -z "$FR_FAIL_HOOK" ] || "$FR_FAIL_HOOK" "$1"
 	if [ "$FR_ONFAIL" = shell ]; then
 		fr_shell "rescue shell (boot failed at step '$1')" "power off"
 	fi

@@ -2,7 +2,7 @@
 # /etc/flashroot.conf at build time. Dotted parameters never reach init's environment, so read
 # /proc/cmdline ourselves.
 
-FR_KNOWN_KEYS="label uuid lower sqfs size toram verify onfail debug timeout break init modules fresh save_shutdown save_every"
+FR_KNOWN_KEYS="label uuid lower sqfs size toram verify onfail debug timeout break init modules slot confirm-after fresh save_shutdown save_every"
 
 fr_set() {
 	case "$1" in
@@ -20,6 +20,8 @@ fr_set() {
 	init) FR_INIT=$2 ;;
 	modules) FR_MODULES="$FR_MODULES $(echo "$2" | tr ',' ' ')" ;;
 	ip) FR_IP=$2 ;;
+	slot) case "$2" in a | b) FR_SLOT=$2 ;; *) fr_log "warning: flashroot.slot=$2 is not a or b; ignored" ;; esac ;;
+	confirm-after) FR_CONFIRM_AFTER=$2 ;;
 	fresh) FR_FRESH=$2 ;;
 	save_shutdown) FR_SAVE_SHUTDOWN=$2 ;;
 	save_every) FR_SAVE_EVERY=$2 ;;

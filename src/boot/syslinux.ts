@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { syncBackupBootSector } from '../disk/fat.js';
 import { run } from '../util/run.js';
 import type { RequiredFile } from '../util/tools.js';
-import { INITRD_PATH, KERNEL_PATH, SYSLINUX_CFG, SYSLINUX_DIR } from '../stick/paths.js';
+import { initrdPath, kernelPath, SLOTS, SYSLINUX_CFG, SYSLINUX_DIR, type SlotId } from '../stick/paths.js';
+import { DEFAULT_LINES, defaultLine, menuId, slotCmdline } from '../stick/slots.js';
 
 const TEMPLATE = fileURLToPath(new URL('../../syslinux/syslinux.cfg.in', import.meta.url));
 const BIOS_MODULES = '/usr/lib/syslinux/modules/bios';
@@ -29,15 +30,28 @@ export interface BootMenu {
   timeoutSeconds: number;
 }
 
-export async function renderSyslinuxCfg(menu: BootMenu): Promise<string> {
+/** A boot and a rescue entry per slot; the entries never change, only the first line (DEFAULT). */
+function slotEntries(menu: BootMenu, slot: SlotId): string {
+  const entry = (rescue: boolean) =>
+    [
+      `LABEL ${menuId(slot, rescue)}`,
+      `  MENU LABEL ${rescue ? `Rescue shell, slot ${slot} (stop before the root is mounted)` : `Boot ${menu.name}, slot ${slot} (root in a RAM overlay)`}`,
+      `  LINUX ${kernelPath(slot)}`,
+      `  INITRD ${initrdPath(slot)}`,
+      `  APPEND ${slotCmdline(menu.cmdline, slot)}${rescue ? ` ${menu.rescueCmdline}` : ''}`,
+    ].join('\n');
+  return `\n${entry(false)}\n\n${entry(true)}\n`;
+}
+
+export async function renderSyslinuxCfg(menu: BootMenu, defaultSlot: SlotId = 'a'): Promise<string> {
   const template = await readFile(TEMPLATE, 'utf8');
+  const syslinux = DEFAULT_LINES.find((d) => d.loader === 'syslinux');
+  if (!syslinux) throw new Error('no syslinux default line');
   return template
+    .replaceAll('@DEFAULT@', defaultLine(syslinux, defaultSlot))
     .replaceAll('@TIMEOUT_DS@', String(Math.max(1, Math.round(menu.timeoutSeconds * 10))))
     .replaceAll('@NAME@', menu.name)
-    .replaceAll('@KERNEL@', KERNEL_PATH)
-    .replaceAll('@INITRD@', INITRD_PATH)
-    .replaceAll('@CMDLINE@', menu.cmdline)
-    .replaceAll('@RESCUE@', menu.rescueCmdline);
+    .replace('@ENTRIES@\n', SLOTS.map((s) => slotEntries(menu, s)).join(''));
 }
 
 export async function syslinuxFatFiles(menu: BootMenu): Promise<{ path: string; data: Buffer }[]> {

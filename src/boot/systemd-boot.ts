@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { preflight, type RequiredFile } from '../util/tools.js';
-import { LOADER_CONF, REMOVABLE_LOADER, ukiPath } from '../stick/paths.js';
+import { LOADER_CONF, REMOVABLE_LOADER, ukiId, ukiPath, type SlotId } from '../stick/paths.js';
 import { buildUki, osRelease, UKI_STUB } from './uki.js';
 
 export const SYSTEMD_BOOT: RequiredFile = {
@@ -42,6 +42,14 @@ export function defaultMenu(title = 'flashroot', rescueCmdline = RESCUE_CMDLINE)
   return [
     { id: 'flashroot', title, extraCmdline: '' },
     { id: 'flashroot-rescue', title: `${title} (rescue shell)`, extraCmdline: rescueCmdline },
+  ];
+}
+
+/** A slot's two UKIs (issue 16): named by the slot, each telling the init which slot it is. */
+export function slotMenu(slot: SlotId, title = 'flashroot', rescueCmdline = RESCUE_CMDLINE): MenuEntry[] {
+  return [
+    { id: ukiId(slot), title: `${title}, slot ${slot}`, extraCmdline: `flashroot.slot=${slot}` },
+    { id: ukiId(slot, true), title: `${title}, slot ${slot} (rescue shell)`, extraCmdline: `flashroot.slot=${slot} ${rescueCmdline}` },
   ];
 }
 
@@ -90,7 +98,8 @@ export function loaderConf(defaultEntry: string, timeoutSec: number): string {
   if (!Number.isInteger(timeoutSec) || timeoutSec < 0) {
     throw new UsageError(`The menu timeout must be a whole number of seconds, not ${timeoutSec}.`);
   }
-  return `timeout ${timeoutSec}\ndefault ${defaultEntry}\n`;
+  // The default line first: flashroot update and the init rewrite it in place (src/stick/slots.ts).
+  return `default ${defaultEntry}\ntimeout ${timeoutSec}\n`;
 }
 
 function checkEntries(entries: readonly MenuEntry[]): void {

@@ -2,7 +2,7 @@
  * A FAT32 volume inside an image file, formatted and filled with FatFs (js-fatfs, wasm) through
  * positioned reads and writes on the file: no loop device, no mount, no privileges.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import * as FatFs from 'js-fatfs';
 import { FlashrootError } from '../errors.js';
@@ -39,10 +39,19 @@ export function chooseClusterSize(volumeBytes: number): number {
   });
 }
 
+/**
+ * Tests of power cuts: FLASHROOT_FAULT_AFTER_WRITES=N kills this process (SIGKILL, no clean-up, as
+ * a pulled plug) before the Nth sector write of a volume opened for writing.
+ */
+function faultPoint(n: number): void {
+  const after = process.env.FLASHROOT_FAULT_AFTER_WRITES;
+  if (after && n >= Number(after)) process.kill(process.pid, 'SIGKILL');
+}
+
 class PartitionDisk implements FatFs.DiskIO {
   constructor(
     private readonly fd: number,
-    private readonly offset: number,
+    readonly offset: number,
     private readonly sectors: number,
     private readonly readOnly = false,
   ) {}
@@ -61,12 +70,20 @@ class PartitionDisk implements FatFs.DiskIO {
   }
   write(ff: FatFs.FatFs, _pdrv: number, buff: number, sector: number, count: number): number {
     if (this.readOnly) return FatFs.RES_WRPRT;
+    faultPoint(++this.writes);
+    this.sectorsWritten += count;
     writeSync(this.fd, ff.HEAPU8, buff, count * SECTOR, this.offset + sector * SECTOR);
     return FatFs.RES_OK;
   }
+  /** Write calls so far: a fault-injecting test stops the writer after a given number (FLASHROOT_FAULT_AFTER_WRITES). */
+  writes = 0;
+  sectorsWritten = 0;
+  /** Set on a volume opened for update: FatFs's sync (each file closed) reaches the medium. */
+  durable = false;
   ioctl(ff: FatFs.FatFs, _pdrv: number, cmd: number, buff: number): number {
     switch (cmd) {
       case FatFs.CTRL_SYNC:
+        if (this.durable) fsyncSync(this.fd);
         return FatFs.RES_OK;
       case FatFs.GET_SECTOR_COUNT:
         ff.setValue(buff, this.sectors, 'i32');
@@ -131,15 +148,95 @@ export class FatVolume {
     private readonly ff: FatFs.FatFs,
     private readonly fd: number,
     private readonly restoreClock: () => void,
+    private readonly disk?: PartitionDisk,
   ) {}
+
+  /**
+   * Mounts an existing FAT volume read-write for an update (a device or an image file): every file
+   * closed is fsynced. Files are written in place; nothing is formatted.
+   */
+  static async open(image: string, offset: number, size: number, flags: string | number = 'r+'): Promise<FatVolume> {
+    const fd = openSync(image, flags);
+    try {
+      const disk = new PartitionDisk(fd, offset, Math.floor(size / SECTOR));
+      disk.durable = true;
+      const ff = await FatFs.create({ diskio: disk });
+      check('mount', ff.f_mount(ff.malloc(FatFs.sizeof_FATFS), '', 1));
+      return new FatVolume(ff, fd, () => undefined, disk);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** Write calls since the volume was opened (the unit of FLASHROOT_FAULT_AFTER_WRITES). */
+  get writeCalls(): number {
+    return this.disk?.durable ? this.disk.writes : 0;
+  }
+
+  /** Sectors written since the volume was opened. */
+  get sectorsWritten(): number {
+    return this.disk?.durable ? this.disk.sectorsWritten : 0;
+  }
+
+  /** Free bytes, and the cluster size (what a file really takes is rounded up to it). */
+  free(): { bytes: number; cluster: number } {
+    const ff = this.ff;
+    const n = ff.malloc(4);
+    const pfs = ff.malloc(4);
+    try {
+      check('getfree', ff.f_getfree('', n, pfs));
+      const clusters = ff.getValue(n, 'i32') >>> 0;
+      // FATFS's csize (sectors per cluster) is not exposed; the boot sector has it.
+      const boot = Buffer.alloc(SECTOR);
+      readSync(this.fd, boot, 0, SECTOR, this.disk?.offset ?? 0);
+      const cluster = boot.readUInt8(0x0d) * boot.readUInt16LE(0x0b);
+      return { bytes: clusters * cluster, cluster };
+    } finally {
+      ff.free(pfs);
+      ff.free(n);
+    }
+  }
+
+  exists(path: string): boolean {
+    return this.ff.f_stat(path, 0) === FatFs.FR_OK;
+  }
+
+  unlink(path: string): void {
+    const r = this.ff.f_unlink(path);
+    if (r !== FatFs.FR_NO_FILE && r !== FatFs.FR_NO_PATH) check(`unlink ${path}`, r);
+  }
+
+  /**
+   * Writes `data` over the start of an existing file without changing its size or its clusters:
+   * the one-sector state and the loaders' default lines (src/stick/slots.ts). Refuses to grow it.
+   */
+  overwrite(path: string, data: Uint8Array): void {
+    const ff = this.ff;
+    const fil = ff.malloc(FatFs.sizeof_FIL);
+    const buf = ff.malloc(Math.max(data.length, 1));
+    const written = ff.malloc(4);
+    try {
+      check(`open ${path}`, ff.f_open(fil, path, FatFs.FA_WRITE | FatFs.FA_OPEN_EXISTING));
+      if (ff.f_size(fil) < data.length) throw new FlashrootError('EFAT', `${path} is shorter than the ${data.length} bytes to write over it`);
+      ff.HEAPU8.set(data, buf);
+      check(`write ${path}`, ff.f_write(fil, buf, data.length, written));
+      check(`close ${path}`, ff.f_close(fil));
+    } finally {
+      ff.free(written);
+      ff.free(buf);
+      ff.free(fil);
+    }
+  }
 
   /** Mounts an existing FAT volume read-only, to list and read its files. */
   static async mount(image: string, offset: number, size: number): Promise<FatVolume> {
     const fd = openSync(image, 'r');
     try {
-      const ff = await FatFs.create({ diskio: new PartitionDisk(fd, offset, Math.floor(size / SECTOR), true) });
+      const disk = new PartitionDisk(fd, offset, Math.floor(size / SECTOR), true);
+      const ff = await FatFs.create({ diskio: disk });
       check('mount', ff.f_mount(ff.malloc(FatFs.sizeof_FATFS), '', 1));
-      return new FatVolume(ff, fd, () => undefined);
+      return new FatVolume(ff, fd, () => undefined, disk);
     } catch (e) {
       closeSync(fd);
       throw e;
@@ -282,6 +379,30 @@ export class FatVolume {
       ff.free(dp);
     }
     return out.flatMap((e) => (e.directory ? [e, ...this.list(e.path.slice(0, -1))] : [e]));
+  }
+
+  /** Copies a file to the host (streamed, for roots larger than memory would like). */
+  copyOut(path: string, hostPath: string): void {
+    const ff = this.ff;
+    const fil = ff.malloc(FatFs.sizeof_FIL);
+    const buf = ff.malloc(CHUNK);
+    const got = ff.malloc(4);
+    const out = openSync(hostPath, 'w');
+    try {
+      check(`open ${path}`, ff.f_open(fil, path, FatFs.FA_READ));
+      for (;;) {
+        check(`read ${path}`, ff.f_read(fil, buf, CHUNK, got));
+        const n = ff.getValue(got, 'i32');
+        if (n === 0) break;
+        writeSync(out, ff.HEAPU8, buf, n);
+      }
+      ff.f_close(fil);
+    } finally {
+      closeSync(out);
+      ff.free(got);
+      ff.free(buf);
+      ff.free(fil);
+    }
   }
 
   readFile(path: string): Buffer {

@@ -30,6 +30,8 @@ export interface ImageSpec {
   diskSignature: number;
   /** Whole image size in bytes; computed from the contents when absent. */
   size?: number;
+  /** With no size: room for this many more bytes (a second system, flashroot update). */
+  updateRoomBytes?: number;
   epoch?: number;
   /** Bytes of the saves area (partition 2, after the FAT); none when absent or 0. */
   savesBytes?: number;
@@ -73,7 +75,7 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
   if (savesBytes > 0 && savesBytes < MIN_SAVES_BYTES) throw new RangeError(`a saves area needs at least ${MIN_SAVES_BYTES} bytes`);
   checkImageSize(spec.size, contentBytes, false, savesBytes);
   await checkFreeSpace(spec.out, contentBytes);
-  const size = spec.size ?? imageSizeWithSaves(contentBytes, savesBytes);
+  const size = spec.size ?? imageSizeWithSaves(contentBytes + (spec.updateRoomBytes ?? 0), savesBytes);
   const plan = partitionPlan(size, savesBytes);
   const partitionSectors = plan.fatSectors;
   const partial = `${spec.out}.partial`;

@@ -13,9 +13,12 @@ export function partitionSizeFor(contentBytes: number): number {
   return Math.max(MIN_PARTITION, Math.ceil(want / MIB) * MIB);
 }
 
-/** The whole image: the partition table's first MiB and the partition. */
-export function imageSizeFor(contentBytes: number): number {
-  return PARTITION_START + partitionSizeFor(contentBytes);
+/**
+ * The whole image: the partition table's first MiB and the partition. `updateRoomBytes`: room for a
+ * second system's files (build --room-for-update, issue 16), added to the contents.
+ */
+export function imageSizeFor(contentBytes: number, updateRoomBytes = 0): number {
+  return PARTITION_START + partitionSizeFor(contentBytes + updateRoomBytes);
 }
 
 /** No image is smaller, whatever it holds. */

@@ -13,6 +13,8 @@ export interface ConfirmOptions {
   yesIAmSure?: string;
   /** Interactive prompts are only offered on a terminal. */
   interactive: boolean;
+  /** What is done to the drive, in the prompt: 'erase' (write) or 'update' (flashroot update). */
+  action?: string;
   ask?: (question: string) => Promise<string>;
 }
 
@@ -41,10 +43,11 @@ export async function confirmWrite(d: DriveFacts, v: Verdict, opts: ConfirmOptio
   if (need === 'yes' && opts.yes) return;
   if (!opts.interactive) {
     const flag = need === 'path' ? `--yes-i-am-sure=${d.path}` : '--yes';
-    throw new UsageError(`Refusing to erase ${d.path} without confirmation (no terminal to ask on).`, `Add ${flag} to confirm.`);
+    throw new UsageError(`Refusing to ${opts.action ?? 'erase'} ${d.path} without confirmation (no terminal to ask on).`, `Add ${flag} to confirm.`);
   }
   const ask = opts.ask ?? askOnTerminal;
-  const question = need === 'path' ? `Type ${d.path} to erase it: ` : `Erase ${d.path}? [y/N] `;
+  const action = opts.action ?? 'erase';
+  const question = need === 'path' ? `Type ${d.path} to ${action} it: ` : `${action[0]?.toUpperCase()}${action.slice(1)} ${d.path}? [y/N] `;
   const answer = (await ask(question)).trim();
   const ok = need === 'path' ? answer === d.path : /^y(es)?$/i.test(answer);
   if (!ok) throw new SafetyError(`Not confirmed: ${d.path} was not touched.`, [], undefined);

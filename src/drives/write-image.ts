@@ -30,19 +30,20 @@ export interface WriteOptions {
 
 const PROGRESS_EVERY_MS = 200;
 
-function refuse(d: DriveFacts, v: Verdict): never {
+function refuse(d: DriveFacts, v: Verdict, action = 'write'): never {
   const overrides = [...new Set(v.refusals.map((r) => r.override).filter(Boolean))];
   const hint = overrides.length && overrides.length === v.refusals.length
     ? `If you are sure, add ${overrides.join(' ')} (and confirm by typing ${d.path}).`
     : 'Choose another drive: `flashroot drives` lists them with their verdicts.';
   const reasons = v.refusals.map((r) => `  - ${r.reason}${r.override ? ` [${r.override}]` : ''}`);
-  throw new SafetyError(`Refusing to write ${d.path}; nothing was written:\n${reasons.join('\n')}`, v.refusals.map((r) => r.rule), hint);
+  throw new SafetyError(`Refusing to ${action} ${d.path}; nothing was written:\n${reasons.join('\n')}`, v.refusals.map((r) => r.rule), hint);
 }
 
-async function selectDrive(path: string, policy: PolicyOptions): Promise<{ drive: DriveFacts; verdict: Verdict }> {
+/** The named drive and its verdict; refuses (SafetyError) unless every rule passes. Shared with flashroot update. */
+export async function selectDrive(path: string, policy: PolicyOptions, action = 'write'): Promise<{ drive: DriveFacts; verdict: Verdict }> {
   const drive = await findDrive(await detectDrives(), path);
   const verdict = judge(drive, policy);
-  if (!verdict.writable) refuse(drive, verdict);
+  if (!verdict.writable) refuse(drive, verdict, action);
   return { drive, verdict };
 }
 

@@ -21,7 +21,10 @@ import { join } from 'node:path';
 import { FlashrootError, InputError } from '../errors.js';
 import { kernelVersionFromImage } from '../kernel/version.js';
 import { parseMbr, SECTOR } from '../disk/mbr.js';
-import { SQUASHFS_PATH } from '../stick/paths.js';
+import { FatVolume } from '../disk/fat.js';
+import { probeStickImage } from '../disk/probe.js';
+import { currentRootPath, readSlots } from '../stick/read.js';
+import { initrdPath, kernelPath, type SlotId } from '../stick/paths.js';
 import { bootImage } from '../qemu/boot.js';
 import { QmpClient, queryBlockstats, type BlockDeviceStats } from '../qemu/qmp.js';
 import type { Reporter } from '../util/log.js';
@@ -42,8 +45,6 @@ export interface MeasureRequest {
 /** The drive id bootImage gives the stick: the block backend whose counters we read. */
 const STICK_DRIVE = 'stick';
 // Where the build puts them for syslinux (src/pipeline/build.ts).
-const KERNEL_PATH = '/boot/vmlinuz';
-const INITRD_PATH = '/boot/initrd.img';
 // The kernel's line as it starts the initramfs's /init; the shell's own line as a fallback.
 const USERSPACE_STARTED = /Run \/init as init process|job control turned off/;
 // Without KVM, on a shared machine, the Debian initramfs alone can take a minute.
@@ -105,8 +106,8 @@ async function copyFromFat(image: string, offset: number, from: string, to: stri
 async function extractBootFiles(image: string, work: string): Promise<{ kernel: string; initrd: string; partitionOffset: number }> {
   const offset = await partitionOffset(image);
   return {
-    kernel: await copyFromFat(image, offset, KERNEL_PATH, join(work, 'vmlinuz')),
-    initrd: await copyFromFat(image, offset, INITRD_PATH, join(work, 'initrd.img')),
+    kernel: await copyFromFat(image, offset, kernelPath((await currentOf(image)).slot), join(work, 'vmlinuz')),
+    initrd: await copyFromFat(image, offset, initrdPath((await currentOf(image)).slot), join(work, 'initrd.img')),
     partitionOffset: offset,
   };
 }
@@ -119,8 +120,26 @@ async function stockInitrdFor(kernel: string): Promise<string> {
   return initrd;
 }
 
+/** The slot the stick boots, and its root image (whose name carries its hash). */
+async function currentOf(image: string): Promise<{ slot: SlotId; root?: string }> {
+  const { fat: part } = await probeStickImage(image);
+  const fat = await FatVolume.mount(image, part.startLba * SECTOR, part.sectors * SECTOR);
+  try {
+    const slots = readSlots(fat);
+    return { slot: slots.state?.current ?? 'a', root: currentRootPath(slots) };
+  } finally {
+    fat.close();
+  }
+}
+
+async function rootPathOf(image: string): Promise<string> {
+  const { root } = await currentOf(image);
+  if (!root) throw new InputError(image, `${image} has no root image in its FAT partition`, 'Measured mode needs a stick with a local root (flashroot build without --lower).');
+  return root;
+}
+
 async function makeRwImage(image: string, offset: number, work: string): Promise<string> {
-  const sqfs = await copyFromFat(image, offset, SQUASHFS_PATH, join(work, 'root.sqfs'));
+  const sqfs = await copyFromFat(image, offset, await rootPathOf(image), join(work, 'root.sqfs'));
   const rootDir = join(work, 'root');
   await run('unsquashfs', ['-no-progress', '-d', rootDir, sqfs]);
   const { size } = await stat(sqfs);

@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlashrootError } from '../errors.js';
+import { slotShellDefaults } from '../stick/slots.js';
 import { savesShellDefaults } from '../stick/saves-area.js';
 
 export const INIT_FRAGMENTS_DIR = fileURLToPath(new URL('../../overlays/init/', import.meta.url));
@@ -64,6 +65,10 @@ export interface InitDefaults {
   init: string;
   /** The modules layer on the stick ('' for none): a root without modules for this kernel. */
   kmods: string;
+  /** The slot state on the stick ('' on a stick without slots): overlays/init/42-slot.sh. */
+  slotsFile: string;
+  /** Seconds a root without systemd runs before its boot counts as confirmed (a slot on trial). */
+  confirmAfter: number;
   modules: readonly string[];
   /** build --persist: the paths saved to the stick's saves area and applied at boot (none: no saves). */
   persist?: readonly string[];
@@ -94,6 +99,12 @@ export function renderDefaults(d: InitDefaults): string {
     ['FR_INIT', d.init],
     ['FR_KMODS', d.kmods],
     ['FR_MODULES', d.modules.join(' ')],
+    ['FR_SLOTS_FILE', d.slotsFile],
+    ['FR_CONFIRM_AFTER', String(d.confirmAfter)],
+    // The state line's printf format and each loader's default line (path|format;…), from src/stick/slots.ts.
+    ['FR_SLOTS_FORMAT', slotShellDefaults().slotsFormat],
+    ['FR_SLOT_DEFAULTS', slotShellDefaults().slotDefaults],
+    ['FR_SLOT_MANIFEST', slotShellDefaults().slotManifest],
     ['FR_PERSIST', (d.persist ?? []).join(' ')],
     ['FR_FRESH', ''],
     ['FR_SAVE_SHUTDOWN', d.saveAtShutdown ? '1' : '0'],

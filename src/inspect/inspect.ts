@@ -7,7 +7,9 @@ import { FatVolume } from '../disk/fat.js';
 import { SECTOR, type Mbr } from '../disk/mbr.js';
 import { probeStickImage } from '../disk/probe.js';
 import { parseFloor } from '../network/channel.js';
-import { CHANNEL_FLOOR_PATH, GRUB_CFG, MANIFEST_PATH, SYSLINUX_CFG, UKI_DIR } from '../stick/paths.js';
+import { CHANNEL_FLOOR_PATH, GRUB_CFG, SLOTS, SYSLINUX_CFG, UKI_DIR, type SlotId } from '../stick/paths.js';
+import { readSlots } from '../stick/read.js';
+import type { SlotState } from '../stick/slots.js';
 import { readSavesArea, SAVES_PARTITION_TYPE, type SavesAreaReport } from '../stick/saves-area.js';
 
 export interface BootEntry {
@@ -21,12 +23,31 @@ export interface Inspection {
   bytes: number;
   mbr: Mbr;
   files: { path: string; size: number }[];
+  /** The manifest of the slot the stick boots (slot a of a fresh build). */
   manifest: unknown;
   entries: BootEntry[];
   /** A channel stick's rollback floor: the highest version it has booted (undefined without --channel). */
   channelFloor?: { channel: string; version: number };
   /** The saves area (partition 2, build --persist), when the stick has one. */
   saves?: SavesAreaReport;
+  /** Issue 16: the slots, which is current, which on trial with how many tries left. */
+  slots?: SlotsView;
+}
+
+export interface SlotsView {
+  state?: SlotState;
+  stateProblem?: string;
+  slots: { slot: SlotId; release?: string; buildId?: string; kernel?: string; bytes?: number; role: 'current' | 'trial' | 'fallback' | 'failed trial' | 'empty' }[];
+  /** The slot each loader boots by default. */
+  defaults: { loader: string; slot?: SlotId }[];
+}
+
+function slotRole(s: SlotId, state: SlotState | undefined, present: boolean): SlotsView['slots'][number]['role'] {
+  if (!present) return 'empty';
+  if (!state) return s === 'a' ? 'current' : 'fallback';
+  if (state.current === s) return 'current';
+  if (state.trial === s) return state.tries > 0 ? 'trial' : 'failed trial';
+  return 'fallback';
 }
 
 /** LABEL blocks of a syslinux.cfg: the MENU LABEL (or label) and the APPEND line. */
@@ -56,7 +77,7 @@ export function syslinuxEntries(cfg: string): BootEntry[] {
 /** menuentry blocks of the shim route's grub.cfg (as grubCfg writes them): the title and the linux line's arguments. */
 export function grubEntries(cfg: string): BootEntry[] {
   const entries: BootEntry[] = [];
-  for (const m of cfg.matchAll(/^menuentry '((?:[^']|'\\'')*)' \{\n\s*linux \S+ ?(.*)$/gm)) {
+  for (const m of cfg.matchAll(/^menuentry '((?:[^']|'\\'')*)'(?: --id \S+)? \{\n\s*linux \S+ ?(.*)$/gm)) {
     entries.push({ loader: 'grub', name: (m[1] ?? '').replaceAll("'\\''", "'"), cmdline: m[2] ?? '' });
   }
   return entries;
@@ -75,7 +96,17 @@ export async function inspectImage(image: string): Promise<Inspection> {
   try {
     const files = fat.list().filter((f) => !f.directory).map(({ path, size }) => ({ path, size }));
     const has = (p: string) => files.some((f) => f.path.toLowerCase() === p.toLowerCase());
-    const manifest: unknown = has(MANIFEST_PATH) ? JSON.parse(fat.readFile(MANIFEST_PATH).toString('utf8')) : undefined;
+    const read = readSlots(fat);
+    const manifest: unknown = read.manifests[read.state?.current ?? 'a'];
+    const slots: SlotsView = {
+      ...(read.state ? { state: read.state } : {}),
+      ...(read.stateProblem ? { stateProblem: read.stateProblem } : {}),
+      slots: SLOTS.map((s) => {
+        const m = read.manifests[s];
+        return { slot: s, ...(m ? { release: m.release, buildId: m.buildId, kernel: m.kernel, bytes: m.files.reduce((n, f) => n + f.bytes, 0) } : {}), role: slotRole(s, read.state, Boolean(m)) };
+      }),
+      defaults: read.defaults.map((d) => ({ loader: d.line.loader, ...(d.slot ? { slot: d.slot } : {}) })),
+    };
     const entries: BootEntry[] = [];
     if (has(SYSLINUX_CFG)) entries.push(...syslinuxEntries(fat.readFile(SYSLINUX_CFG).toString('utf8')));
     if (has(GRUB_CFG)) entries.push(...grubEntries(fat.readFile(GRUB_CFG).toString('utf8')));
@@ -83,7 +114,7 @@ export async function inspectImage(image: string): Promise<Inspection> {
     const channelFloor = has(CHANNEL_FLOOR_PATH) ? parseFloor(fat.readFile(CHANNEL_FLOOR_PATH)) : undefined;
     const part = mbr.partitions.find((p) => p.type === SAVES_PARTITION_TYPE);
     const saves = part ? await readSavesArea(image, part.startLba * SECTOR, part.sectors * SECTOR) : undefined;
-    return { image, bytes, mbr, files, manifest, entries, ...(channelFloor ? { channelFloor } : {}), ...(saves ? { saves } : {}) };
+    return { image, bytes, mbr, files, manifest, entries, ...(channelFloor ? { channelFloor } : {}), ...(saves ? { saves } : {}), ...(read.state || read.stateProblem ? { slots } : {}) };
   } finally {
     fat.close();
   }

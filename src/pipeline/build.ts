@@ -2,17 +2,18 @@
  * `flashroot build`: a flat list of steps over one context. Every input and tool is checked
  * before the first byte is written; each step is announced and timed.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { InputError, KernelError } from '../errors.js';
 import { installSyslinux, syslinuxFatFiles, syslinuxMbrCode, SYSLINUX_FILES } from '../boot/syslinux.js';
-import { defaultMenu, readBootBlobs, RESCUE_CMDLINE, systemdBootFiles, SYSTEMD_BOOT, type EspFile } from '../boot/systemd-boot.js';
+import { readBootBlobs, RESCUE_CMDLINE, slotMenu, systemdBootFiles, SYSTEMD_BOOT, type EspFile } from '../boot/systemd-boot.js';
 import { UKI_STUB } from '../boot/uki.js';
 import { kernelSigner, shimFiles } from '../boot/shim.js';
 import { SIGNED_GRUB, SIGNED_MOK_MANAGER, SIGNED_SHIM, signedFile } from '../boot/signed-packages.js';
-import { CHANNEL_FLOOR_PATH, INITRD_PATH, KERNEL_PATH, MANIFEST_PATH, MODULES_LAYER_PATH, SQUASHFS_PATH } from '../stick/paths.js';
+import { CHANNEL_FLOOR_PATH, initrdPath, kernelPath, modulesLayerPath, SLOT_STATE_PATH, slotManifestPath, squashfsPath, ukiPath } from '../stick/paths.js';
+import { renderState, type SlotFile, type SlotFileRole, type SlotManifest } from '../stick/slots.js';
 import { manifestName, renderFloor, signifyKeyNumber } from '../network/channel.js';
 import type { ChannelStage } from '../network/initramfs.js';
 import { checkSigningKey, signEspFiles } from '../boot/sign.js';
@@ -49,13 +50,17 @@ export interface BuildResult {
   imageBytes: number;
   squashfsBytes: number;
   squashfsSha256: string;
+  /** Where the root's squashfs sits on the stick (content-addressed; a local lower). */
+  squashfsPath: string;
+  /** What slot a holds (src/stick/slots.ts): every file the build put there, with its sha256. */
+  slot: SlotManifest;
   initramfs: { bytes: number; uncompressedBytes: number; parts: Initramfs['parts']; modules: number };
   /** The --hardware choice, and what the others would carry (module files as the kernel ships them). */
   hardware: { choice: string; describe: string; modules: number; bytes: number; alternatives: { choice: string; modules: number; bytes: number }[] };
   kernel: { image: string; version: string; modulesDir: string; why: string };
   /**
    * Where the booted system finds its kernel's modules: its own, a layer the stick carries
-   * (MODULES_LAYER_PATH, stacked under the root at `dest`), or none (a network lower over a root without them).
+   * (modulesLayerPath, stacked under the root at `dest`), or none (a network lower over a root without them).
    */
   rootModules: { from: 'root'; dir: string } | { from: 'layer'; path: string; dest: string; bytes: number; modules: number } | { from: 'none'; why: string };
   boot: BuildOptions['boot'];
@@ -111,6 +116,16 @@ function buildEpoch(o: BuildOptions): number | undefined {
   return o.reproducible ? FAT_EPOCH_MIN : undefined;
 }
 
+/**
+ * The modules layer's times, when the build has none fixed: the kernel's modules.dep, so the same
+ * kernel gives a byte-identical layer whenever it is made again (cache evicted, another machine),
+ * and flashroot update finds it on the stick already instead of writing 100 MB again.
+ */
+async function modulesEpoch(modulesDir: string): Promise<number> {
+  const st = await stat(join(modulesDir, 'modules.dep')).catch(() => undefined);
+  return Math.max(FAT_EPOCH_MIN, Math.floor((st?.mtimeMs ?? FAT_EPOCH_MIN * 1000) / 1000));
+}
+
 /** Shim by default, so a stick boots a PC as it ships; signing with one's own keys signs UKIs. */
 function uefiLoaderOf(o: BuildOptions): UefiLoader | undefined {
   if (o.boot === 'bios') return undefined;
@@ -145,7 +160,7 @@ async function resolveKernel(o: BuildOptions): Promise<ChosenKernel> {
 
 /** The kernel is on the stick once for syslinux and once in each UKI; the root and initramfs come on top. */
 async function contentsLowerBound(o: BuildOptions, kernelImage: string): Promise<number> {
-  const copies = (o.boot !== 'uefi' ? 1 : 0) + (o.boot !== 'bios' ? defaultMenu().length : 0);
+  const copies = (o.boot !== 'uefi' ? 1 : 0) + (o.boot !== 'bios' ? slotMenu('a').length : 0);
   return copies * (await stat(kernelImage)).size;
 }
 
@@ -260,8 +275,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     // Network lowers never mount the stick's filesystem after boot, so the layer would be unreachable.
     const kmods =
       ctx.modulesLayer && lower.kind === 'local'
-        ? await report.step(`Every module of ${kernel.version} as a layer of its own (the root has none for it; cached per kernel)`, () =>
-            buildModulesLayer(kernel.modulesDir, kernel.version, ctx.modulesLayer as ModulesLayerPlan, ctx.work, { compressor: o.comp, epoch }),
+        ? await report.step(`Every module of ${kernel.version} as a layer of its own (the root has none for it; cached per kernel)`, async () =>
+            buildModulesLayer(kernel.modulesDir, kernel.version, ctx.modulesLayer as ModulesLayerPlan, ctx.work, { compressor: o.comp, epoch: epoch ?? (await modulesEpoch(kernel.modulesDir)) }),
           )
         : undefined;
     const net =
@@ -272,6 +287,11 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     const fidelity = tree ? await report.step(`Checking what ${tree} will not reproduce of the root`, () => treeFidelity(ctx.rootDir, tree)) : undefined;
     const squashfsBytes = (await stat(sqfs)).size;
     const squashfsSha256 = await sha256File(sqfs);
+    const sqfsPath = squashfsPath(squashfsSha256);
+    const kmodsSha256 = kmods ? await sha256File(kmods.file) : undefined;
+    const kmodsPath = kmodsSha256 ? modulesLayerPath(kmodsSha256) : '';
+    // Slots (issue 16) only where the root lives on the stick: a network root is updated on its server.
+    const slots = lower.kind === 'local';
     const buildId = epoch === undefined ? randomBytes(8).toString('hex') : squashfsSha256.slice(0, 16);
     const serial = stableId(epoch === undefined ? undefined : `serial:${o.label}:${squashfsSha256}`);
     const uuid = `${(serial >>> 16).toString(16).padStart(4, '0')}-${(serial & 0xffff).toString(16).padStart(4, '0')}`.toUpperCase();
@@ -289,7 +309,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           uuid: '',
           // A channel stick knows the directory; the manifest names the image at each boot.
           lower: lower.kind === 'local' ? 'local' : channel ? lower.url : (net?.url ?? lower.url),
-          sqfs: SQUASHFS_PATH,
+          sqfs: sqfsPath,
           sqfsSha256: squashfsSha256,
           size: o.upperSize,
           toram: o.toram,
@@ -299,7 +319,9 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           timeout: o.timeout,
           breakAt: '',
           init: o.init,
-          kmods: kmods ? MODULES_LAYER_PATH : '',
+          kmods: kmodsPath,
+          slotsFile: slots ? SLOT_STATE_PATH : '',
+          confirmAfter: o.confirmAfter,
           persist: saves?.persist ?? [],
           saveAtShutdown: saves?.saveAtShutdown ?? false,
           saveEvery: saves?.saveEvery ?? 0,
@@ -319,34 +341,48 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       ),
     );
     const cmdline = kernelCmdline(o);
-    const manifest = {
+    const release = o.release ?? buildId;
+    const manifestBase = {
+      flashroot: 1 as const,
+      slot: 'a' as const,
       buildId,
-      flashroot: 1,
+      release,
       kernel: kernel.version,
-      squashfs: { path: net ? net.url : SQUASHFS_PATH, bytes: squashfsBytes, sha256: squashfsSha256, compressor: o.comp },
-      ...(kmods ? { modulesLayer: { path: MODULES_LAYER_PATH, bytes: kmods.bytes, dest: kmods.dest } } : {}),
+      label: o.label,
+      squashfs: { path: net ? net.url : sqfsPath, bytes: squashfsBytes, sha256: squashfsSha256, compressor: o.comp },
+      ...(kmods ? { modulesLayer: { path: kmodsPath, bytes: kmods.bytes, dest: kmods.dest, sha256: kmodsSha256 } } : {}),
       ...(net && !channel ? { verity: { rootHash: net.verity.rootHash, dataBlocks: net.verity.dataBlocks } } : {}),
       ...(channel ? { channel: { name: channel.name, manifest: `${lower.kind === 'local' ? '' : lower.url}${manifestName(channel.name)}`, trustKey: ctx.trustKeyNumber, floor: CHANNEL_FLOOR_PATH } } : {}),
       cmdline,
       defaults: { label: o.label, uuid, upperSize: o.upperSize, toram: o.toram, verify: o.verify, onfail: o.onfail, timeout: o.timeout, init: o.init },
       ...(saves ? { saves: { partition: 2, bytes: saves.bytes, persist: saves.persist, saveAtShutdown: saves.saveAtShutdown, saveEveryMinutes: saves.saveEvery } } : {}),
       boot: o.boot,
+      ...(ctx.uefiLoader ? { uefiLoader: ctx.uefiLoader } : {}),
       ...(epoch === undefined ? { builtAt: new Date().toISOString() } : { sourceDateEpoch: epoch }),
     };
     const kernelBytes = await readFile(kernel.image);
+    // The slot's files with their sha256, for the slot manifest: what update compares and inspect shows.
+    const slotFiles: SlotFile[] = [];
+    const slotFile = (path: string, role: SlotFileRole, bytes: number, sha256: string) => slotFiles.push({ path, role, bytes, sha256 });
+    const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
     const files: ImageFile[] = [
       // A network root stays off the stick: the stick carries only what boots and finds it.
-      ...(lower.kind === 'local' ? [{ path: SQUASHFS_PATH, content: { hostPath: sqfs } }] : []),
-      ...(kmods ? [{ path: MODULES_LAYER_PATH, content: { hostPath: kmods.file } }] : []),
-      { path: MANIFEST_PATH, content: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`) },
+      ...(lower.kind === 'local' ? [{ path: sqfsPath, content: { hostPath: sqfs } }] : []),
+      ...(kmods ? [{ path: kmodsPath, content: { hostPath: kmods.file } }] : []),
       // Version 0: the first manifest the stick meets sets it; the init rewrites this sector in place.
       ...(channel ? [{ path: CHANNEL_FLOOR_PATH, content: renderFloor(channel.name, 0) }] : []),
     ];
+    if (lower.kind === 'local') slotFile(sqfsPath, 'root', squashfsBytes, squashfsSha256);
+    if (kmods && kmodsSha256) slotFile(kmodsPath, 'modules', kmods.bytes, kmodsSha256);
     const bios = o.boot !== 'uefi';
     const menuName = o.demo ? 'flashroot demo' : 'flashroot';
     const menu = { name: menuName, cmdline, rescueCmdline: rescueCmdline(o), timeoutSeconds: o.menuTimeout };
     // syslinux and grub (the shim route) load the same two files.
-    if (bios || ctx.uefiLoader === 'shim') files.push({ path: KERNEL_PATH, content: kernelBytes }, { path: INITRD_PATH, content: initramfs.data });
+    if (bios || ctx.uefiLoader === 'shim') {
+      files.push({ path: kernelPath('a'), content: kernelBytes }, { path: initrdPath('a'), content: initramfs.data });
+      slotFile(kernelPath('a'), 'kernel', kernelBytes.length, sha(kernelBytes));
+      slotFile(initrdPath('a'), 'initrd', initramfs.data.length, sha(initramfs.data));
+    }
     if (bios) {
       for (const f of await syslinuxFatFiles(menu)) files.push({ path: f.path, content: f.data });
     }
@@ -357,12 +393,20 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     if (ctx.uefiLoader === 'systemd-boot') {
       const esp = await report.step('Assembling the Unified Kernel Images and systemd-boot', async () => {
         const blobs = await readBootBlobs();
-        let espFiles: EspFile[] = systemdBootFiles({ ...blobs, kernel: kernelBytes, initrd: initramfs.data, uname: kernel.version, cmdline, timeoutSec: o.menuTimeout, entries: defaultMenu(menuName, rescueCmdline(o)) });
+        let espFiles: EspFile[] = systemdBootFiles({ ...blobs, kernel: kernelBytes, initrd: initramfs.data, uname: kernel.version, cmdline, timeoutSec: o.menuTimeout, entries: slotMenu('a', menuName, rescueCmdline(o)) });
         if (o.signKey && o.signCert) espFiles = await signEspFiles(espFiles, { key: o.signKey, cert: o.signCert }, epoch);
         return espFiles;
       });
       for (const f of esp) files.push({ path: f.path, content: f.data });
+      for (const [i, e] of slotMenu('a').entries()) {
+        const uki = esp.find((f) => f.path === ukiPath(e.id));
+        if (uki) slotFile(uki.path, i === 0 ? 'uki' : 'uki-rescue', uki.data.length, sha(uki.data));
+      }
     }
+    const slot: SlotManifest = { ...manifestBase, files: slotFiles };
+    // The manifest last of the slot's files, the state after it: as flashroot update writes them.
+    files.push({ path: slotManifestPath('a'), content: Buffer.from(`${JSON.stringify(slot, null, 2)}\n`) });
+    if (slots) files.push({ path: SLOT_STATE_PATH, content: renderState({ current: 'a', tries: 0, of: 0 }) });
     const out = resolve(o.out);
     const image = await report.step(`Writing the stick image ${o.out}`, async () =>
       assembleImage({
@@ -372,6 +416,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         serial,
         diskSignature: stableId(epoch === undefined ? undefined : `disk:${o.label}:${squashfsSha256}`),
         size: o.size,
+        // Room for a second slot: everything the slot holds once more.
+        updateRoomBytes: o.roomForUpdate ? slotFiles.reduce((n, f) => n + f.bytes, 0) : 0,
         savesBytes: saves?.bytes,
         epoch,
         mbrBootCode: bios ? await syslinuxMbrCode() : undefined,
@@ -383,11 +429,13 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       imageBytes: image.size,
       squashfsBytes,
       squashfsSha256,
+      squashfsPath: sqfsPath,
+      slot,
       initramfs: { bytes: initramfs.data.length, uncompressedBytes: initramfs.uncompressedBytes, parts: initramfs.parts, modules: initramfs.modules.files.length },
       hardware: { choice: o.hardware, describe: ctx.hardware.describe, modules: initramfs.modules.files.length, bytes: initramfs.modules.totalBytes, alternatives },
       kernel: { image: kernel.image, version: kernel.version, modulesDir: kernel.modulesDir, why: kernel.why },
       rootModules: kmods
-        ? { from: 'layer', path: MODULES_LAYER_PATH, dest: kmods.dest, bytes: kmods.bytes, modules: kmods.modules }
+        ? { from: 'layer', path: kmodsPath, dest: kmods.dest, bytes: kmods.bytes, modules: kmods.modules }
         : ctx.modulesLayer
           ? { from: 'none', why: `the root has no modules for ${kernel.version}, and a network lower carries no modules layer` }
           : { from: 'root', dir: `/lib/modules/${kernel.version}` },

@@ -75,6 +75,11 @@ export const BuildOptionsSchema = z.object({
   quiet: z.boolean().default(false),
   uefiLoader: z.enum(UEFI_LOADERS).optional(),
   cmdline: z.string().default(''),
+  // Issue 16: room in the FAT for a second system (flashroot update), a name people see for this
+  // build in inspect and on the console, and when a non-systemd root counts as having come up.
+  roomForUpdate: z.boolean().default(false),
+  release: z.string().regex(/^[A-Za-z0-9._+~-]{1,40}$/, 'must be 1-40 characters among A-Z a-z 0-9 . _ + ~ -').optional(),
+  confirmAfter: z.coerce.number().int().min(0).max(3600).default(60),
   reproducible: z.boolean().default(false),
   lower: z
     .string()

@@ -30,7 +30,7 @@ describe('the init fails clearly, never with a kernel panic', () => {
     await fh.close();
     const r = await bootImage({ image: built.image, expect: 'flashroot: FAIL', timeoutSec: 300, graceMs: 20_000 });
     const text = r.console.join('\n');
-    expect(text).toMatch(new RegExp(`flashroot: FAIL verify: /live/root.sqfs has sha256 [0-9a-f]{64}, expected ${built.squashfsSha256} — the stick is damaged or was modified: reflash it`));
+    expect(text).toMatch(new RegExp(`flashroot: FAIL verify: ${built.squashfsPath} has sha256 [0-9a-f]{64}, expected ${built.squashfsSha256} — the stick is damaged or was modified: reflash it`));
     expect(text).toContain('flashroot: powering off');
     expect(text).not.toContain(DEMO_MARKER);
     expect(text).not.toMatch(/Kernel panic/);

@@ -12,6 +12,7 @@ import { build, type BuildResult } from '../../src/pipeline/build.js';
 import { bootImage, type BootResult } from '../../src/qemu/boot.js';
 import { Reporter } from '../../src/util/log.js';
 import { run } from '../../src/util/run.js';
+import { initrdPath } from '../../src/stick/paths.js';
 import { sha256 } from '../helpers/demo.js';
 import { installedKernel } from '../helpers/kernels.js';
 import { installedLikeRoot, MACHINE_ID, REPORT_DONE, REPORT_PREFIX } from '../helpers/installed-root.js';
@@ -68,7 +69,7 @@ describe('an installed Debian 12 system, built with default options', () => {
 
   it('brings up the NIC with the root\'s own driver, and its sshd', async () => {
     const initrd = join(await mkdtemp(join(tmpdir(), 'flashroot-installed-')), 'initrd.img');
-    await run('mcopy', ['-i', `${built.image}@@1M`, '::boot/initrd.img', initrd]);
+    await run('mcopy', ['-i', `${built.image}@@1M`, `::${initrdPath('a')}`, initrd]);
     const listing = await run('sh', ['-c', `zstd -dc '${initrd}' | cpio -t --quiet`]);
     expect(listing.stdout).not.toMatch(new RegExp(`/${NIC}\\.ko`));
     expect(report.get('addr')?.join('\n')).toMatch(/UP\s+10\.0\.2\.15\/24/);

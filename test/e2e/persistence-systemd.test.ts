@@ -13,7 +13,7 @@ import { SECTOR } from '../../src/disk/mbr.js';
 import { probeStickImage } from '../../src/disk/probe.js';
 import { build, type BuildResult } from '../../src/pipeline/build.js';
 import { bootImage } from '../../src/qemu/boot.js';
-import { INITRD_PATH, KERNEL_PATH } from '../../src/stick/paths.js';
+import { initrdPath, kernelPath } from '../../src/stick/paths.js';
 import { Reporter } from '../../src/util/log.js';
 import { inspectImage } from '../../src/inspect/inspect.js';
 import { installedLikeRoot, REPORT_DONE } from '../helpers/installed-root.js';
@@ -35,8 +35,8 @@ beforeAll(async () => {
   try {
     kernel = join(work, 'vmlinuz');
     initrd = join(work, 'initrd.img');
-    await writeFile(kernel, vol.readFile(KERNEL_PATH));
-    await writeFile(initrd, vol.readFile(INITRD_PATH));
+    await writeFile(kernel, vol.readFile(kernelPath('a')));
+    await writeFile(initrd, vol.readFile(initrdPath('a')));
   } finally {
     vol.close();
   }

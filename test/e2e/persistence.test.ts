@@ -17,7 +17,7 @@ import { inspectImage } from '../../src/inspect/inspect.js';
 import { bootImage } from '../../src/qemu/boot.js';
 import { QmpClient, queryBlockstats, type BlockDeviceStats } from '../../src/qemu/qmp.js';
 import { makeDemoRoot } from '../../src/root/demo-root.js';
-import { INITRD_PATH, KERNEL_PATH } from '../../src/stick/paths.js';
+import { initrdPath, kernelPath } from '../../src/stick/paths.js';
 import type { BuildResult } from '../../src/pipeline/build.js';
 import { BOOT_FAILURES, buildDemo } from '../helpers/demo.js';
 
@@ -56,8 +56,8 @@ async function copyOut(image: string): Promise<void> {
   try {
     kernel = join(work, 'vmlinuz');
     initrd = join(work, 'initrd.img');
-    await writeFile(kernel, vol.readFile(KERNEL_PATH));
-    await writeFile(initrd, vol.readFile(INITRD_PATH));
+    await writeFile(kernel, vol.readFile(kernelPath('a')));
+    await writeFile(initrd, vol.readFile(initrdPath('a')));
   } finally {
     vol.close();
   }

@@ -23,6 +23,8 @@ export const TEST_DEFAULTS: InitDefaults = {
   breakAt: '',
   init: '/sbin/init',
   kmods: '',
+  slotsFile: '',
+  confirmAfter: 60,
   modules: ['loop', 'squashfs'],
 };
 

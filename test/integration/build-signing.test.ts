@@ -27,7 +27,7 @@ describe('flashroot build --sign-key/--sign-cert', () => {
 
     const fat = await FatVolume.mount(r.image, PARTITION_START, r.imageBytes - PARTITION_START);
     const efis = fat.list().filter((f) => f.path.toLowerCase().endsWith('.efi'));
-    expect(efis.map((f) => f.path).sort()).toEqual(['/EFI/BOOT/BOOTX64.EFI', '/EFI/Linux/flashroot-rescue.efi', '/EFI/Linux/flashroot.efi']);
+    expect(efis.map((f) => f.path).sort()).toEqual(['/EFI/BOOT/BOOTX64.EFI', '/EFI/Linux/flashroot-a-rescue.efi', '/EFI/Linux/flashroot-a.efi']);
     for (const f of efis) {
       const extracted = join(dir, f.path.replaceAll('/', '_'));
       await writeFile(extracted, fat.readFile(f.path));

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SYSLINUX_MBR } from '../../src/boot/syslinux.js';
 import { assembleImage, PARTITION_START } from '../../src/disk/image.js';
 import { FlashrootError } from '../../src/errors.js';
+import { initrdPath, kernelPath, SLOT_STATE_PATH, slotManifestPath } from '../../src/stick/paths.js';
 import { inspectImage } from '../../src/inspect/inspect.js';
 import type { BuildResult } from '../../src/pipeline/build.js';
 import { run } from '../../src/util/run.js';
@@ -46,20 +47,20 @@ describe('a built image, checked with the standard tools', () => {
     const r = await inspectImage(built.image);
     expect(r.mbr.partitions).toEqual([expect.objectContaining({ type: 0x0c, active: true, startLba: 2048 })]);
     const paths = r.files.map((f) => f.path);
-    for (const p of ['/live/root.sqfs', '/boot/vmlinuz', '/boot/initrd.img', '/EFI/BOOT/BOOTX64.EFI', '/EFI/BOOT/grubx64.efi', '/EFI/BOOT/mmx64.efi', '/EFI/BOOT/grub.cfg', '/syslinux/syslinux.cfg']) {
+    for (const p of [built.squashfsPath, kernelPath('a'), initrdPath('a'), slotManifestPath('a'), SLOT_STATE_PATH, '/EFI/BOOT/BOOTX64.EFI', '/EFI/BOOT/grubx64.efi', '/EFI/BOOT/mmx64.efi', '/EFI/BOOT/grub.cfg', '/syslinux/syslinux.cfg']) {
       expect(paths).toContain(p);
     }
     expect(paths.some((p) => p.includes('random-seed'))).toBe(false);
     // Shim would run its fallback, which writes boot entries into the machine's NVRAM.
     expect(paths.some((p) => /fbx64/i.test(p))).toBe(false);
-    expect(r.entries.map((e) => `${e.loader}: ${e.name}`)).toEqual([
-      'syslinux: Boot flashroot demo (root in a RAM overlay)',
-      'syslinux: Rescue shell (stop before the root is mounted)',
-      'grub: Boot flashroot demo (root in a RAM overlay)',
-      'grub: Rescue shell (stop before the root is mounted)',
-    ]);
-    expect(r.entries[3]?.cmdline).toMatch(/console=ttyS0,115200 flashroot\.break=premount flashroot\.shell$/);
-    expect(r.manifest).toMatchObject({ kernel: built.kernel.version, squashfs: { sha256: built.squashfsSha256 } });
+    const menu = (loader: string) =>
+      ['a', 'b'].flatMap((s) => [`${loader}: Boot flashroot demo, slot ${s} (root in a RAM overlay)`, `${loader}: Rescue shell, slot ${s} (stop before the root is mounted)`]);
+    expect(r.entries.map((e) => `${e.loader}: ${e.name}`)).toEqual([...menu('syslinux'), ...menu('grub')]);
+    expect(r.entries[5]?.cmdline).toMatch(/console=ttyS0,115200 flashroot\.slot=a flashroot\.break=premount flashroot\.shell$/);
+    expect(r.manifest).toMatchObject({ slot: 'a', kernel: built.kernel.version, squashfs: { sha256: built.squashfsSha256 } });
+    // A fresh stick: slot a current, nothing on trial, both loaders booting it.
+    expect(r.slots).toMatchObject({ state: { current: 'a', tries: 0, of: 0 }, defaults: [{ loader: 'syslinux', slot: 'a' }, { loader: 'grub', slot: 'a' }] });
+    expect(r.slots?.slots.map((s) => s.role)).toEqual(['current', 'empty']);
   });
 
   it('is bit-identical when rebuilt from the same input (--reproducible)', async () => {

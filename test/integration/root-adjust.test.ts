@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PARTITION_START } from '../../src/disk/image.js';
 import { build, type BuildResult } from '../../src/pipeline/build.js';
-import { SQUASHFS_PATH } from '../../src/stick/paths.js';
+
 import type { BuildOptionsInput } from '../../src/pipeline/options.js';
 import { planStickRoot } from '../../src/root/adjust.js';
 import { captureRoot } from '../../src/root/capture.js';
@@ -52,7 +52,7 @@ async function fingerprint(dir: string, rel = ''): Promise<string> {
 
 async function squashfsOf(r: BuildResult): Promise<string> {
   const out = join(await mkdtemp(join(work, 'sqfs-')), 'root.sqfs');
-  await run('mcopy', ['-i', `${r.image}@@${PARTITION_START}`, `::${SQUASHFS_PATH}`, out]);
+  await run('mcopy', ['-i', `${r.image}@@${PARTITION_START}`, `::${r.squashfsPath}`, out]);
   return out;
 }
 

@@ -34,6 +34,19 @@ export const register: RegisterCommand = (program: Command) => {
         ...r.mbr.partitions.map((p, i) => `  partition ${i + 1}: type 0x${p.type.toString(16)}${p.active ? ' (active)' : ''}, start ${p.startLba * 512} B, ${formatBytes(p.sectors * 512)}`),
         'files:',
         ...r.files.map((f) => `  ${f.path.padEnd(40)} ${formatBytes(f.size)}`),
+        ...(r.slots
+          ? [
+              'slots:',
+              ...(r.slots.stateProblem ? [`  state unreadable: ${r.slots.stateProblem}`] : []),
+              ...r.slots.slots.map(
+                (s) =>
+                  `  ${s.slot}: ${s.role.padEnd(12)} ${s.release ? `${s.release} (build ${s.buildId}, kernel ${s.kernel}, ${formatBytes(s.bytes ?? 0)})` : '-'}${
+                    s.role === 'trial' || s.role === 'failed trial' ? `, ${r.slots?.state?.tries} of ${r.slots?.state?.of} tries left` : ''
+                  }`,
+              ),
+              `  boots by default: ${r.slots.defaults.map((d) => `${d.loader} ${d.slot ?? '?'}`).join(', ')}`,
+            ]
+          : []),
         'boot entries:',
         ...r.entries.map((e) => `  [${e.loader}] ${e.name}\n      ${e.cmdline}`),
         ...(r.channelFloor ? [`channel ${r.channelFloor.channel}: this stick has booted up to version ${r.channelFloor.version} (rollback floor)`] : []),

@@ -17,7 +17,7 @@ describe('systemdBootFiles', () => {
     expect(files.map((f) => f.path)).toEqual(['/EFI/BOOT/BOOTX64.EFI', '/EFI/Linux/flashroot.efi', '/EFI/Linux/flashroot-rescue.efi', '/loader/loader.conf']);
     expect(files[0]?.data.equals(inputs.loader)).toBe(true);
     expect(files.some((f) => f.path.includes('random-seed'))).toBe(false);
-    expect(files.at(-1)?.data.toString()).toBe('timeout 5\ndefault flashroot.efi\n');
+    expect(files.at(-1)?.data.toString()).toBe('default flashroot.efi\ntimeout 5\n');
   });
 
   it('is reproducible', () => {
@@ -36,7 +36,7 @@ describe('systemdBootFiles', () => {
     const files = systemdBootFiles({ ...inputs, entries: defaultMenu('Demo', 'single'), timeoutSec: 0 });
     const rescue = files.find((f) => f.path === '/EFI/Linux/flashroot-rescue.efi');
     expect(sectionData(rescue?.data ?? Buffer.alloc(0), '.cmdline')?.toString()).toBe('console=ttyS0 single');
-    expect(files.at(-1)?.data.toString()).toBe('timeout 0\ndefault flashroot.efi\n');
+    expect(files.at(-1)?.data.toString()).toBe('default flashroot.efi\ntimeout 0\n');
   });
 
   it('reports every invalid entry at once', () => {
