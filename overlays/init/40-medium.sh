@@ -19,6 +19,19 @@ fr_find_medium() {
 
 # Finds the stick and mounts it read-only at /run/flashroot/medium (a channel's rollback floor
 # lives there even when the root comes from the network: 46-channel.sh).
+# Where the stick's FAT is mounted, read-only: only the few in-place writes of the slot and channel
+# steps make it read-write, each for as long as its write takes (tests point this elsewhere).
+FR_MEDIUM_MNT=/run/flashroot/medium
+
+fr_medium_rw() {
+	mount -o remount,rw "$FR_MEDIUM_MNT"
+}
+
+fr_medium_ro() {
+	sync
+	mount -o remount,ro "$FR_MEDIUM_MNT" || fr_log "warning: cannot remount the stick read-only"
+}
+
 fr_mount_medium() {
 	fr_find_medium ||
 		fr_fail medium "no device with $(fr_medium_spec) after ${FR_TIMEOUT}s" \

@@ -8,7 +8,6 @@
 FR_SLOT=
 # What flashroot-confirm reads in the booted system.
 FR_SLOT_CONF=/run/flashroot/slot.conf
-FR_SLOT_MEDIUM=/run/flashroot/medium
 
 # Reads the state line of file $1 into fr_cur, fr_trial, fr_tries, fr_of; fails unless rendering
 # them again gives the same line (the shape is FR_SLOTS_FORMAT's, not ours).
@@ -36,7 +35,7 @@ fr_slot_overwrite() {
 
 fr_slot_state_write() {
 	# shellcheck disable=SC2059
-	fr_slot_overwrite "$FR_SLOT_MEDIUM$FR_SLOTS_FILE" "$(printf "$FR_SLOTS_FORMAT" "$1" "$2" "$3" "$4")"
+	fr_slot_overwrite "$FR_MEDIUM_MNT$FR_SLOTS_FILE" "$(printf "$FR_SLOTS_FORMAT" "$1" "$2" "$3" "$4")"
 }
 
 # Calls "$1 PATH FORMAT" for each loader config on the stick.
@@ -45,7 +44,7 @@ fr_slot_each_default() {
 	IFS=';'
 	for fr_d in $FR_SLOT_DEFAULTS; do
 		IFS=$fr_ifs
-		[ -f "$FR_SLOT_MEDIUM${fr_d%%|*}" ] && "$1" "$FR_SLOT_MEDIUM${fr_d%%|*}" "${fr_d#*|}"
+		[ -f "$FR_MEDIUM_MNT${fr_d%%|*}" ] && "$1" "$FR_MEDIUM_MNT${fr_d%%|*}" "${fr_d#*|}"
 	done
 	IFS=$fr_ifs
 	return 0
@@ -64,7 +63,7 @@ fr_slot_default_of() {
 
 fr_slot_point_one() {
 	fr_was=$(fr_slot_default_of "$1" "$2")
-	[ -n "$fr_was" ] || { fr_log "warning: the first line of ${1#"$FR_SLOT_MEDIUM"} is not a slot default line; left alone"; return 0; }
+	[ -n "$fr_was" ] || { fr_log "warning: the first line of ${1#"$FR_MEDIUM_MNT"} is not a slot default line; left alone"; return 0; }
 	# shellcheck disable=SC2059
 	[ "$fr_was" = "$FR_SLOT_TO" ] || fr_slot_overwrite "$1" "$(printf "$2" "$FR_SLOT_TO")"
 }
@@ -89,17 +88,8 @@ fr_slot_defaults_are() {
 # A slot's release name, from its manifest (flashroot build --release; the build id otherwise).
 fr_slot_release() {
 	# shellcheck disable=SC2059
-	fr_rel=$(sed -n 's/^  "release": "\(.*\)",$/\1/p' "$FR_SLOT_MEDIUM$(printf "$FR_SLOT_MANIFEST" "$1")" 2>/dev/null)
+	fr_rel=$(sed -n 's/^  "release": "\(.*\)",$/\1/p' "$FR_MEDIUM_MNT$(printf "$FR_SLOT_MANIFEST" "$1")" 2>/dev/null)
 	echo "${fr_rel:-unknown}"
-}
-
-fr_medium_rw() {
-	mount -o remount,rw "$FR_SLOT_MEDIUM"
-}
-
-fr_medium_ro() {
-	sync
-	mount -o remount,ro "$FR_SLOT_MEDIUM" || fr_log "warning: cannot remount the stick read-only"
 }
 
 fr_slot_export() {
@@ -131,7 +121,7 @@ fr_slot_try() {
 fr_slot_failed() {
 	FR_FAIL_HOOK=
 	fr_log "slot $FR_SLOT ($(fr_slot_release "$FR_SLOT")) failed at step '$1' on trial: going back to slot $fr_cur ($(fr_slot_release "$fr_cur"))"
-	grep -q " $FR_SLOT_MEDIUM vfat " /proc/mounts || mount -t vfat -o ro "$FR_MEDIUM_DEV" "$FR_SLOT_MEDIUM" || return 0
+	grep -q " $FR_MEDIUM_MNT vfat " /proc/mounts || mount -t vfat -o ro "$FR_MEDIUM_DEV" "$FR_MEDIUM_MNT" || return 0
 	fr_medium_rw || return 0
 	fr_slot_state_write "$fr_cur" "$fr_trial" 0 "$fr_of"
 	fr_slot_point_defaults "$fr_cur"
@@ -157,7 +147,7 @@ fr_slot_fall_back() {
 
 fr_step_slot() {
 	[ -n "$FR_SLOTS_FILE" ] && [ -n "$FR_MEDIUM_DEV" ] || return 0
-	fr_sf=$FR_SLOT_MEDIUM$FR_SLOTS_FILE
+	fr_sf=$FR_MEDIUM_MNT$FR_SLOTS_FILE
 	if ! fr_slot_read "$fr_sf"; then
 		fr_log "warning: the slot state $FR_SLOTS_FILE is missing or unreadable; booting slot ${FR_SLOT:-?} without writing (set it with flashroot slot --drive DEV a|b)"
 		return 0

@@ -40,7 +40,7 @@ async function boot(dir: string, slot: SlotId) {
     `mount() { echo "MOUNT $*"; }
 sync() { :; }
 reboot() { echo "REBOOT $*"; exit 42; }
-FR_SLOT_MEDIUM=${dir}; FR_MEDIUM_DEV=/dev/sda1; FR_SLOT_CONF=${dir}/slot.conf
+FR_MEDIUM_MNT=${dir}; FR_MEDIUM_DEV=/dev/sda1; FR_SLOT_CONF=${dir}/slot.conf
 fr_parse_cmdline "console=ttyS0 flashroot.slot=${slot}"
 fr_step_slot
 echo "UNITS:$FR_SYSTEM_UNITS DAEMONS:$FR_SYSTEM_DAEMONS"`,
@@ -97,7 +97,7 @@ describe('init: slots', () => {
     await writeFile(join(dir, SLOT_STATE_PATH), 'garbage\n');
     const r = await boot(dir, 'a').catch(() => undefined);
     expect(r).toBeUndefined(); // parseState refuses it on the TypeScript side too
-    const out = await sb.run(`mount() { echo MOUNT; }\nFR_SLOT_MEDIUM=${dir}; FR_MEDIUM_DEV=/dev/sda1; FR_SLOT_CONF=${dir}/slot.conf\nfr_step_slot`, { slotsFile: SLOT_STATE_PATH });
+    const out = await sb.run(`mount() { echo MOUNT; }\nFR_MEDIUM_MNT=${dir}; FR_MEDIUM_DEV=/dev/sda1; FR_SLOT_CONF=${dir}/slot.conf\nfr_step_slot`, { slotsFile: SLOT_STATE_PATH });
     expect(out.stdout).toContain('warning: the slot state /live/slots is missing or unreadable; booting slot ? without writing');
     expect(out.stdout).not.toContain('MOUNT');
   });
@@ -141,7 +141,7 @@ grep() { return 0; }
 sync() { :; }
 reboot() { echo "REBOOT $*"; exit 42; }
 fr_shell() { echo "SHELL: $1"; }
-FR_SLOT_MEDIUM=${dir}; FR_MEDIUM_DEV=/dev/sda1; FR_SLOT_CONF=${dir}/slot.conf
+FR_MEDIUM_MNT=${dir}; FR_MEDIUM_DEV=/dev/sda1; FR_SLOT_CONF=${dir}/slot.conf
 fr_parse_cmdline "flashroot.slot=b"
 fr_step_slot
 fr_fail switch_root "the root has no executable /sbin/init" "hint"`,
