@@ -156,10 +156,18 @@ export class FatVolume {
    * closed is fsynced. Files are written in place; nothing is formatted.
    */
   static async open(image: string, offset: number, size: number, flags: string | number = 'r+'): Promise<FatVolume> {
-    const fd = openSync(image, flags);
-    try {
+    return FatVolume.attach(image, flags, (fd) => {
       const disk = new PartitionDisk(fd, offset, Math.floor(size / SECTOR));
       disk.durable = true;
+      return disk;
+    });
+  }
+
+  /** Mounts the existing volume on the disk made over the opened image (closed again if it will not mount). */
+  private static async attach(image: string, flags: string | number, diskOf: (fd: number) => PartitionDisk): Promise<FatVolume> {
+    const fd = openSync(image, flags);
+    try {
+      const disk = diskOf(fd);
       const ff = await FatFs.create({ diskio: disk });
       check('mount', ff.f_mount(ff.malloc(FatFs.sizeof_FATFS), '', 1));
       return new FatVolume(ff, fd, () => undefined, disk);
@@ -231,16 +239,7 @@ export class FatVolume {
 
   /** Mounts an existing FAT volume read-only, to list and read its files. */
   static async mount(image: string, offset: number, size: number): Promise<FatVolume> {
-    const fd = openSync(image, 'r');
-    try {
-      const disk = new PartitionDisk(fd, offset, Math.floor(size / SECTOR), true);
-      const ff = await FatFs.create({ diskio: disk });
-      check('mount', ff.f_mount(ff.malloc(FatFs.sizeof_FATFS), '', 1));
-      return new FatVolume(ff, fd, () => undefined, disk);
-    } catch (e) {
-      closeSync(fd);
-      throw e;
-    }
+    return FatVolume.attach(image, 'r', (fd) => new PartitionDisk(fd, offset, Math.floor(size / SECTOR), true));
   }
 
   /** Formats [offset, offset+size) of the image file as FAT32 and mounts it. */

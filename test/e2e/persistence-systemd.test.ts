@@ -4,19 +4,16 @@
  * stamps), is saved by flashroot-save-shutdown.service as systemd powers off, and the next boot
  * applies that generation before systemd starts.
  */
-import { appendFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FatVolume } from '../../src/disk/fat.js';
-import { SECTOR } from '../../src/disk/mbr.js';
-import { probeStickImage } from '../../src/disk/probe.js';
 import { build, type BuildResult } from '../../src/pipeline/build.js';
 import { bootImage } from '../../src/qemu/boot.js';
-import { initrdPath, kernelPath } from '../../src/stick/paths.js';
 import { Reporter } from '../../src/util/log.js';
 import { inspectImage } from '../../src/inspect/inspect.js';
 import { installedLikeRoot, REPORT_DONE } from '../helpers/installed-root.js';
+import { slotBootFiles } from '../helpers/slot-boot-files.js';
 
 const FAILURES = ['flashroot: FAIL', 'Kernel panic', 'Entering emergency mode', 'You are in emergency mode'];
 
@@ -30,16 +27,7 @@ beforeAll(async () => {
   const root = await installedLikeRoot();
   work = await mkdtemp(join(tmpdir(), 'persist-systemd-'));
   built = await build({ root, out: join(work, 'htpc.img'), boot: 'bios', persist: ['/var/lib/systemd'] }, new Reporter(true));
-  const { fat } = await probeStickImage(built.image);
-  const vol = await FatVolume.mount(built.image, fat.startLba * SECTOR, fat.sectors * SECTOR);
-  try {
-    kernel = join(work, 'vmlinuz');
-    initrd = join(work, 'initrd.img');
-    await writeFile(kernel, vol.readFile(kernelPath('a')));
-    await writeFile(initrd, vol.readFile(initrdPath('a')));
-  } finally {
-    vol.close();
-  }
+  ({ kernel, initrd } = await slotBootFiles(built.image, work));
 }, 900_000);
 
 /** Boots until the machine powers itself off (the root's report service does, after the boot). */

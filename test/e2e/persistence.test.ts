@@ -10,16 +10,13 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FatVolume } from '../../src/disk/fat.js';
-import { SECTOR } from '../../src/disk/mbr.js';
-import { probeStickImage } from '../../src/disk/probe.js';
 import { inspectImage } from '../../src/inspect/inspect.js';
 import { bootImage } from '../../src/qemu/boot.js';
 import { QmpClient, queryBlockstats, type BlockDeviceStats } from '../../src/qemu/qmp.js';
 import { makeDemoRoot } from '../../src/root/demo-root.js';
-import { initrdPath, kernelPath } from '../../src/stick/paths.js';
 import type { BuildResult } from '../../src/pipeline/build.js';
 import { BOOT_FAILURES, buildDemo } from '../helpers/demo.js';
+import { slotBootFiles } from '../helpers/slot-boot-files.js';
 
 // Runs each line typed on the serial console and says when it is done.
 const TEST_INIT = `#!/bin/sh
@@ -50,18 +47,6 @@ let work: string;
 let kernel: string;
 let initrd: string;
 
-async function copyOut(image: string): Promise<void> {
-  const { fat } = await probeStickImage(image);
-  const vol = await FatVolume.mount(image, fat.startLba * SECTOR, fat.sectors * SECTOR);
-  try {
-    kernel = join(work, 'vmlinuz');
-    initrd = join(work, 'initrd.img');
-    await writeFile(kernel, vol.readFile(kernelPath('a')));
-    await writeFile(initrd, vol.readFile(initrdPath('a')));
-  } finally {
-    vol.close();
-  }
-}
 
 /**
  * One boot: types each command when the previous is done, reads the write counters around each,
@@ -126,7 +111,7 @@ beforeAll(async () => {
   await writeFile(join(root, 'etc/app/old-name'), 'renamed\n');
   await writeFile(join(root, 'etc/not-persisted'), 'lower\n');
   built = await buildDemo({ root, demo: false, boot: 'bios', persist: ['/etc/app', '/root'], saveEvery: 0 });
-  await copyOut(built.image);
+  ({ kernel, initrd } = await slotBootFiles(built.image, work));
 }, 600_000);
 
 const CHANGE = 'echo volume=9 >/etc/app/settings.conf && rm /etc/app/paired-remote && mv /etc/app/old-name /etc/app/new-name && echo wifi-psk >/root/wifi && echo gone >/etc/not-persisted && sleep 5';
