@@ -382,50 +382,42 @@ export class FatVolume {
 
   /** Copies a file to the host (streamed, for roots larger than memory would like). */
   copyOut(path: string, hostPath: string): void {
+    const out = openSync(hostPath, 'w');
+    try {
+      this.readChunks(path, (heap, start, n) => writeSync(out, heap, start, n));
+    } finally {
+      closeSync(out);
+    }
+  }
+
+  readFile(path: string): Buffer {
+    const parts: Buffer[] = [];
+    this.readChunks(path, (heap, start, n) => parts.push(Buffer.from(heap.subarray(start, start + n))));
+    return Buffer.concat(parts);
+  }
+
+  /** Reads a file CHUNK bytes at a time; each chunk is valid only during its callback (it lives in FatFs's heap). */
+  private readChunks(path: string, onChunk: (heap: Uint8Array, start: number, bytes: number) => void): void {
     const ff = this.ff;
     const fil = ff.malloc(FatFs.sizeof_FIL);
     const buf = ff.malloc(CHUNK);
     const got = ff.malloc(4);
-    const out = openSync(hostPath, 'w');
     try {
       check(`open ${path}`, ff.f_open(fil, path, FatFs.FA_READ));
       for (;;) {
         check(`read ${path}`, ff.f_read(fil, buf, CHUNK, got));
         const n = ff.getValue(got, 'i32');
         if (n === 0) break;
-        writeSync(out, ff.HEAPU8, buf, n);
+        onChunk(ff.HEAPU8, buf, n);
       }
       ff.f_close(fil);
     } finally {
-      closeSync(out);
       ff.free(got);
       ff.free(buf);
       ff.free(fil);
     }
   }
 
-  readFile(path: string): Buffer {
-    const ff = this.ff;
-    const fil = ff.malloc(FatFs.sizeof_FIL);
-    const buf = ff.malloc(CHUNK);
-    const got = ff.malloc(4);
-    const parts: Buffer[] = [];
-    try {
-      check(`open ${path}`, ff.f_open(fil, path, FatFs.FA_READ));
-      for (;;) {
-        check(`read ${path}`, ff.f_read(fil, buf, CHUNK, got));
-        const n = ff.getValue(got, 'i32');
-        if (n === 0) break;
-        parts.push(Buffer.from(ff.HEAPU8.subarray(buf, buf + n)));
-      }
-      ff.f_close(fil);
-    } finally {
-      ff.free(got);
-      ff.free(buf);
-      ff.free(fil);
-    }
-    return Buffer.concat(parts);
-  }
 
   close(): void {
     try {
