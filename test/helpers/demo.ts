@@ -13,9 +13,11 @@ export async function buildDemo(opts: BuildOptionsInput = {}): Promise<BuildResu
   return build({ demo: true, out: join(dir, 'demo.img'), menuTimeout: 0, ...opts }, new Reporter(true));
 }
 
-export async function sha256(path: string): Promise<string> {
+/** The sha256 of a file, or of bytes [start, end) of it. */
+export async function sha256(path: string, range?: { start: number; end: number }): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  const stream = range ? createReadStream(path, { start: range.start, end: range.end - 1 }) : createReadStream(path);
+  for await (const chunk of stream) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 
