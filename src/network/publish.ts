@@ -198,6 +198,7 @@ export async function publishChannelToDir(image: string, dir: string, c: Channel
  * As publishChannelToDir, into a bucket: the manifest PUT is conditional on what was read
  * (If-Match on its ETag, If-None-Match: * for a new channel), so two publishers racing cannot
  * both win; a server that ignores If-Match (some S3-compatible ones) makes it last-writer-wins.
+ * Ceph radosgw 16 honours both (docs/network.md, "Tried against Ceph radosgw").
  */
 export async function publishChannelToS3(image: string, target: string, access: S3Access, c: ChannelPublish): Promise<ChannelPublishResult> {
   const published = await publishToS3(image, target, access);
@@ -207,7 +208,9 @@ export async function publishChannelToS3(image: string, target: string, access: 
   const got = await s3Request('GET', url, access);
   if (got.status !== 200 && got.status !== 404) throw s3Error('GET', url, got.status, got.body);
   const previous = currentVersion(got.status === 200 ? got.body : undefined, path);
-  const etag = got.headers.etag;
+  // Sent unquoted: radosgw (Ceph 16) compares If-Match with the bare hex it stores and refuses the
+  // quoted form it returns in ETag with 412; AWS S3 takes either.
+  const etag = got.headers.etag?.replace(/^"(.*)"$/, '$1');
   // The image is read back from the local file: its verity parameters are the same bytes.
   const { manifest, signed, keyNumber } = await signedManifest(image, published.name, previous, c);
   const put = await s3Request('PUT', url, access, {
@@ -219,7 +222,8 @@ export async function publishChannelToS3(image: string, target: string, access: 
       'cache-control': 'no-cache',
     },
   });
-  if (put.status === 412) throw new SafetyError(`${path} changed while publishing`, ['a channel moves one version at a time'], 'another publish ran at the same time; check the channel and run again');
+  // 412: it changed; 404 (AWS, for If-Match on a key that is gone): it was deleted meanwhile.
+  if (put.status === 412 || (put.status === 404 && got.status === 200)) throw new SafetyError(`${path} changed while publishing`, ['a channel moves one version at a time'], 'another publish ran at the same time; check the channel and run again');
   if (put.status !== 200) throw s3Error('PUT', url, put.status, put.body);
   return { image: published, manifest, path, previous, keyNumber };
 }

@@ -121,8 +121,10 @@ export async function startTestS3(port: number, creds: S3Credentials, opts: Test
       if (req.method === 'PUT') {
         if (obj && req.headers['if-none-match'] === '*') return answer(res, 412, {}, s3Error('PreconditionFailed'));
         // Conditional writes as AWS S3 has them since 2024: replace only the object that was read.
+        // The ETag must come bare, as Ceph radosgw 16 wants it (it refuses the quoted form with
+        // 412; AWS takes either): the stricter of the two, so a client that passes here passes both.
         const ifMatch = req.headers['if-match'];
-        if (ifMatch !== undefined && (!obj || ifMatch !== `"${createHash('md5').update(obj.data).digest('hex')}"`)) return answer(res, 412, {}, s3Error('PreconditionFailed'));
+        if (ifMatch !== undefined && (!obj || ifMatch !== createHash('md5').update(obj.data).digest('hex'))) return answer(res, 412, {}, s3Error('PreconditionFailed'));
         const meta = Object.fromEntries(Object.entries(req.headers).filter(([h]) => h.startsWith('x-amz-meta-')).map(([h, v]) => [h, String(v)]));
         if (req.headers['content-type']) meta['Content-Type'] = String(req.headers['content-type']);
         objects.set(key, { data: body, meta, modified: new Date() });
