@@ -127,6 +127,7 @@ export async function startTestS3(port: number, creds: S3Credentials, opts: Test
         if (ifMatch !== undefined && (!obj || ifMatch !== createHash('md5').update(obj.data).digest('hex'))) return answer(res, 412, {}, s3Error('PreconditionFailed'));
         const meta = Object.fromEntries(Object.entries(req.headers).filter(([h]) => h.startsWith('x-amz-meta-')).map(([h, v]) => [h, String(v)]));
         if (req.headers['content-type']) meta['Content-Type'] = String(req.headers['content-type']);
+        if (req.headers['cache-control']) meta['Cache-Control'] = String(req.headers['cache-control']);
         objects.set(key, { data: body, meta, modified: new Date() });
         return answer(res, 200);
       }
