@@ -12,7 +12,7 @@
  * reads it from the directory its channel is in, so a manifest cannot send a stick to another
  * server.
  */
-import { FlashrootError, InputError } from '../errors.js';
+import { FlashrootError, InputError, SafetyError } from '../errors.js';
 import { IMAGE_NAME } from './lower.js';
 
 export const CHANNEL_FORMAT = 1;
@@ -143,22 +143,63 @@ export function parseFloor(data: Buffer): { channel: string; version: number } {
 }
 
 /**
- * A signify public key file: an `untrusted comment:` line, then base64 of 42 bytes starting with
- * `Ed` (algorithm), an 8-byte key number, and the 32-byte Ed25519 key. Returns the key number in
- * hex (what signify matches signatures to keys by), or throws saying what is wrong.
+ * signify's files are an `untrusted comment:` line, then base64 of `Ed` (the algorithm), an
+ * 8-byte key number and the key or signature; the key number is what signify matches a signature
+ * to its key by, and it is the same in a public key, its secret key and every signature made with
+ * it. Public key: Ed, keynum, 32-byte key (42 bytes). Secret key: Ed, kdf `BK`, 4-byte kdf rounds
+ * (0 when made with -n: no passphrase), 16-byte salt, 8-byte checksum, keynum, 64-byte key (104
+ * bytes; the key number is stored in the clear either way). Signature: Ed, keynum, 64 bytes (74).
  */
-export function signifyKeyNumber(text: string, file: string, kind: 'public' | 'secret'): string {
+function signifyBlob(text: string, bytes: number): Buffer | undefined {
   const [comment, b64] = text.split('\n');
   const raw = Buffer.from(b64 ?? '', 'base64');
-  const bytes = kind === 'public' ? 42 : 104;
-  if (!comment?.startsWith('untrusted comment: ') || raw.length !== bytes || raw.subarray(0, 2).toString('latin1') !== 'Ed') {
-    throw new InputError(
-      file,
-      `${file} is not a signify ${kind} key`,
-      kind === 'public' ? 'make a key pair with signify-openbsd -G -n -p fleet.pub -s fleet.sec and give fleet.pub' : 'give the .sec file made by signify-openbsd -G (fleet.sec)',
-    );
+  if (!comment?.startsWith('untrusted comment: ') || raw.length !== bytes || raw.subarray(0, 2).toString('latin1') !== 'Ed') return undefined;
+  return raw;
+}
+
+/** The key number (hex) of a signify public or secret key file, or throws saying what is wrong. */
+export function signifyKeyNumber(text: string, file: string, kind: 'public' | 'secret'): string {
+  return kind === 'public' ? signifyPublicKey(text, file) : signifySecretKey(text, file).keyNumber;
+}
+
+function signifyPublicKey(text: string, file: string): string {
+  const raw = signifyBlob(text, 42);
+  if (!raw) throw new InputError(file, `${file} is not a signify public key`, 'make a key pair with signify-openbsd -G -n -p fleet.pub -s fleet.sec and give fleet.pub');
+  return raw.subarray(2, 10).toString('hex');
+}
+
+export interface SignifySecretKey {
+  keyNumber: string;
+  /** Made without -n: signify asks for a passphrase on the terminal before it signs. */
+  encrypted: boolean;
+}
+
+export function signifySecretKey(text: string, file: string): SignifySecretKey {
+  const raw = signifyBlob(text, 104);
+  if (!raw || raw.subarray(2, 4).toString('latin1') !== 'BK') throw new InputError(file, `${file} is not a signify secret key`, 'give the .sec file made by signify-openbsd -G (fleet.sec)');
+  return { keyNumber: raw.subarray(32, 40).toString('hex'), encrypted: raw.readUInt32BE(4) !== 0 };
+}
+
+/** The key number (hex) of the signature in a signify embedded-signature file (its second line). */
+export function signatureKeyNumber(signed: string, where: string): string {
+  const raw = signifyBlob(signed, 74);
+  if (!raw) throw new ChannelError(`${where} does not hold a signify signature`, 'check what is there; publish the channel with flashroot publish --channel');
+  return raw.subarray(2, 10).toString('hex');
+}
+
+/**
+ * A refusal to sign a channel with a key its sticks do not trust: every box following the channel
+ * would refuse the manifest at its next boot. Carries both key numbers.
+ */
+export class SigningKeyError extends SafetyError {
+  constructor(
+    message: string,
+    readonly signKeyNumber: string,
+    readonly trustedKeyNumber: string,
+    hint: string,
+  ) {
+    super(message, ['a channel is signed by the key its sticks trust'], hint);
   }
-  return raw.subarray(kind === 'public' ? 2 : 32, kind === 'public' ? 10 : 40).toString('hex');
 }
 
 /** `7d`, `12h`, `30m`, `90s` (or plain seconds) in seconds: how long a published manifest stays valid. */

@@ -12,7 +12,7 @@ import { basename, join } from 'node:path';
 import { FlashrootError, InputError, SafetyError, UsageError } from '../errors.js';
 import { sha256File } from '../util/hash.js';
 import { run } from '../util/run.js';
-import { CHANNEL_NAME, embeddedMessage, manifestName, parseManifest, renderManifest, signifyKeyNumber, type ChannelManifest } from './channel.js';
+import { CHANNEL_NAME, embeddedMessage, manifestName, parseManifest, renderManifest, signatureKeyNumber, signifyKeyNumber, signifySecretKey, SigningKeyError, type ChannelManifest } from './channel.js';
 import { readVerityInfo } from './verity.js';
 import { imageName, lowerProblem } from './lower.js';
 import { objectUrl, parseS3Url, s3Request, type S3Access } from './s3.js';
@@ -114,6 +114,10 @@ export function s3Error(method: string, url: URL, status: number, body: string):
 export interface ChannelPublish {
   channel: string;
   signKey: string;
+  /** The public key the sticks trust (build --trust): the sign key must be its pair. */
+  trust?: string;
+  /** Sign with another key than the channel's current manifest (moving the fleet to a new key). */
+  newKey?: boolean;
   /** Default: the channel's current version + 1 (1 for a new channel). */
   version?: number;
   /** Seconds from now until sticks refuse this manifest. */
@@ -131,21 +135,75 @@ export interface ChannelPublishResult {
   previous?: number;
   /** The signify key number the manifest is signed with (hex), to compare with the sticks' --trust key. */
   keyNumber: string;
+  /** The key number of the manifest it replaced, when that was another key (--new-key). */
+  previousKeyNumber?: string;
 }
 
-/** The image's manifest for the channel: version checked against the current one, signed with signify -e. */
-async function signedManifest(image: string, name: string, current: number | undefined, c: ChannelPublish): Promise<{ manifest: ChannelManifest; signed: Buffer; keyNumber: string }> {
+/** The channel as it is on the server: its manifest (signed, unverified: the publisher's own server), or nothing yet. */
+interface CurrentChannel {
+  where: string;
+  signed: string | undefined;
+}
+
+/** What was checked before any byte is written: the version to publish, and the sign key. */
+interface ChannelPlan {
+  version: number;
+  previous?: number;
+  keyNumber: string;
+  previousKeyNumber?: string;
+}
+
+const readText = (file: string): Promise<string> => readFile(file, 'utf8').catch(() => '');
+
+/**
+ * The checks of a channel publish, all before the image is uploaded: the channel's name, the
+ * sign key (a signify secret key; usable without a terminal; the pair of --trust; the key of the
+ * current manifest, unless --new-key), and a version that rises.
+ */
+async function planChannel(current: CurrentChannel, c: ChannelPublish): Promise<ChannelPlan> {
   if (!CHANNEL_NAME.test(c.channel)) throw new UsageError(`--channel ${c.channel}: must be 1-63 characters among a-z 0-9 . _ - (it names a file on the server)`, 'e.g. --channel stable');
-  const keyNumber = signifyKeyNumber(await readFile(c.signKey, 'utf8').catch(() => ''), c.signKey, 'secret');
-  const version = c.version ?? (current ?? 0) + 1;
-  if (current !== undefined && version <= current) {
-    // Sticks that booted `current` refuse anything older, and older boxes may have accepted it.
-    throw new UsageError(`--version ${version}: channel ${c.channel} is at version ${current} already; a version must rise`, `leave --version out (it becomes ${current + 1}) or give a higher one`);
+  const key = signifySecretKey(await readText(c.signKey), c.signKey);
+  if (key.encrypted && !process.stdin.isTTY) {
+    // signify asks on the terminal only when stdin is one; else it reads the passphrase from stdin.
+    throw new InputError(
+      c.signKey,
+      `${c.signKey} is protected by a passphrase, and publish has no terminal on stdin to ask for it on`,
+      'for unattended publishing (cron, CI) make the key without one: signify-openbsd -G -n -p fleet.pub -s fleet.sec, and keep fleet.sec 0600 on the publishing host only',
+    );
   }
+  if (c.trust !== undefined) {
+    const trusted = signifyKeyNumber(await readText(c.trust), c.trust, 'public');
+    if (trusted !== key.keyNumber) {
+      throw new SigningKeyError(`--sign-key ${c.signKey} is key ${key.keyNumber}, --trust ${c.trust} is key ${trusted}: they are not a pair`, key.keyNumber, trusted, `give the secret key made with ${c.trust} (signify-openbsd -G wrote both)`);
+    }
+  }
+  const previous = currentVersion(current.signed, current.where);
+  const previousKeyNumber = current.signed === undefined ? undefined : signatureKeyNumber(current.signed, current.where);
+  if (previousKeyNumber !== undefined && previousKeyNumber !== key.keyNumber && !c.newKey) {
+    throw new SigningKeyError(
+      `channel ${c.channel} is signed by key ${previousKeyNumber} (${current.where}, version ${previous}), --sign-key ${c.signKey} is key ${key.keyNumber}: sticks following the channel trust key ${previousKeyNumber} and would all refuse this version at their next boot`,
+      key.keyNumber,
+      previousKeyNumber,
+      'sign with the secret key of the .pub the sticks were built with (--trust); to move the fleet to a new key, rebuild the sticks with --trust NEW.pub first, then publish once with --new-key',
+    );
+  }
+  const version = c.version ?? (previous ?? 0) + 1;
+  if (previous !== undefined && version <= previous) {
+    // Sticks that booted `previous` refuse anything older, and older boxes may have accepted it.
+    throw new UsageError(`--version ${version}: channel ${c.channel} is at version ${previous} already; a version must rise`, `leave --version out (it becomes ${previous + 1}) or give a higher one`);
+  }
+  return { version, previous, keyNumber: key.keyNumber, previousKeyNumber: previousKeyNumber === key.keyNumber ? undefined : previousKeyNumber };
+}
+
+/** The image's manifest for the channel, signed with signify -e. */
+async function signedManifest(image: string, name: string, plan: ChannelPlan, c: ChannelPublish): Promise<{ manifest: ChannelManifest; signed: Buffer }> {
+  // A passphrase key (planChannel saw a terminal on stdin) is asked for there; otherwise stdin is
+  // at EOF, so a prompt nobody can answer fails at once instead of waiting.
+  const key = signifySecretKey(await readText(c.signKey), c.signKey);
   const v = await readVerityInfo(image);
   const manifest: ChannelManifest = {
     channel: c.channel,
-    version,
+    version: plan.version,
     expires: Math.floor((c.now ?? new Date()).getTime() / 1000) + c.expiresInSec,
     image: name,
     bytes: v.imageBytes,
@@ -157,8 +215,8 @@ async function signedManifest(image: string, name: string, current: number | und
   const work = await mkdtemp(join(tmpdir(), 'flashroot-channel-'));
   try {
     await writeFile(join(work, 'message'), renderManifest(manifest));
-    await run('signify-openbsd', ['-S', '-e', '-s', c.signKey, '-m', join(work, 'message'), '-x', join(work, 'signed')]);
-    return { manifest, signed: await readFile(join(work, 'signed')), keyNumber };
+    await run('signify-openbsd', ['-S', '-e', '-s', c.signKey, '-m', join(work, 'message'), '-x', join(work, 'signed')], key.encrypted ? { inheritStdin: true } : { input: '' });
+    return { manifest, signed: await readFile(join(work, 'signed')) };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -180,10 +238,10 @@ function currentVersion(signed: string | undefined, where: string): number | und
  * written under a temporary name and renamed over the old one, so a reader sees one or the other.
  */
 export async function publishChannelToDir(image: string, dir: string, c: ChannelPublish, baseUrl?: string): Promise<ChannelPublishResult> {
-  const published = await publishToDir(image, dir, baseUrl);
   const path = join(dir, manifestName(c.channel));
-  const previous = currentVersion(await readFile(path, 'utf8').catch(() => undefined), path);
-  const { manifest, signed, keyNumber } = await signedManifest(published.path, published.name, previous, c);
+  const plan = await planChannel({ where: path, signed: await readFile(path, 'utf8').catch(() => undefined) }, c);
+  const published = await publishToDir(image, dir, baseUrl);
+  const { manifest, signed } = await signedManifest(published.path, published.name, plan, c);
   const partial = join(dir, `.${manifestName(c.channel)}.${process.pid}.partial`);
   try {
     await writeFile(partial, signed, { flag: 'wx', mode: 0o644 });
@@ -191,25 +249,28 @@ export async function publishChannelToDir(image: string, dir: string, c: Channel
   } finally {
     await rm(partial, { force: true });
   }
-  return { image: published, manifest, path, previous, keyNumber };
+  return { image: published, manifest, path, previous: plan.previous, keyNumber: plan.keyNumber, previousKeyNumber: plan.previousKeyNumber };
 }
 
 /**
  * As publishChannelToDir, into a bucket: the manifest PUT is conditional on what was read
  * (If-Match on its ETag, If-None-Match: * for a new channel), so two publishers racing cannot
  * both win; a server that ignores If-Match (some S3-compatible ones) makes it last-writer-wins.
+ * Ceph radosgw 16 honours both (docs/network.md, "Tried against Ceph radosgw").
  */
 export async function publishChannelToS3(image: string, target: string, access: S3Access, c: ChannelPublish): Promise<ChannelPublishResult> {
-  const published = await publishToS3(image, target, access);
   const { bucket, prefix } = parseS3Url(target);
   const url = objectUrl(access.endpoint, bucket, `${prefix}${manifestName(c.channel)}`);
   const path = `s3://${bucket}/${prefix}${manifestName(c.channel)}`;
   const got = await s3Request('GET', url, access);
   if (got.status !== 200 && got.status !== 404) throw s3Error('GET', url, got.status, got.body);
-  const previous = currentVersion(got.status === 200 ? got.body : undefined, path);
-  const etag = got.headers.etag;
+  const plan = await planChannel({ where: path, signed: got.status === 200 ? got.body : undefined }, c);
+  // Sent unquoted: radosgw (Ceph 16) compares If-Match with the bare hex it stores and refuses the
+  // quoted form it returns in ETag with 412; AWS S3 takes either.
+  const etag = got.headers.etag?.replace(/^"(.*)"$/, '$1');
+  const published = await publishToS3(image, target, access);
   // The image is read back from the local file: its verity parameters are the same bytes.
-  const { manifest, signed, keyNumber } = await signedManifest(image, published.name, previous, c);
+  const { manifest, signed } = await signedManifest(image, published.name, plan, c);
   const put = await s3Request('PUT', url, access, {
     data: signed,
     extra: {
@@ -219,7 +280,8 @@ export async function publishChannelToS3(image: string, target: string, access: 
       'cache-control': 'no-cache',
     },
   });
-  if (put.status === 412) throw new SafetyError(`${path} changed while publishing`, ['a channel moves one version at a time'], 'another publish ran at the same time; check the channel and run again');
+  // 412: it changed; 404 (AWS, for If-Match on a key that is gone): it was deleted meanwhile.
+  if (put.status === 412 || (put.status === 404 && got.status === 200)) throw new SafetyError(`${path} changed while publishing`, ['a channel moves one version at a time'], 'another publish ran at the same time; check the channel and run again');
   if (put.status !== 200) throw s3Error('PUT', url, put.status, put.body);
-  return { image: published, manifest, path, previous, keyNumber };
+  return { image: published, manifest, path, previous: plan.previous, keyNumber: plan.keyNumber, previousKeyNumber: plan.previousKeyNumber };
 }

@@ -22,6 +22,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Accept these exit codes as success (default only 0). */
   okExitCodes?: readonly number[];
+  /** The program reads this process's stdin (a terminal it asks a passphrase on). */
+  inheritStdin?: boolean;
 }
 
 export interface RunResult {
@@ -87,7 +89,7 @@ function settle(file: string, args: readonly string[], r: Result, opts: RunOptio
 }
 
 export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const child: ResultPromise<Options> = execa(file, args, options(opts, 'utf8'));
+  const child: ResultPromise<Options> = execa(file, args, { ...options(opts, 'utf8'), ...(opts.inheritStdin ? { stdin: 'inherit' as const } : {}) });
   forwardLines(child.stderr, opts.onStderrLine);
   forwardLines(child.stdout, opts.onStdoutLine);
   const r = await child;
@@ -112,7 +114,7 @@ export interface StartedProcess {
 }
 
 /** Starts a long-running program (QEMU, a server) whose output is consumed while it runs. */
-export function start(file: string, args: readonly string[], opts: RunOptions & { interactive?: boolean; inheritStdin?: boolean } = {}): StartedProcess {
+export function start(file: string, args: readonly string[], opts: RunOptions & { interactive?: boolean } = {}): StartedProcess {
   const stdin = opts.inheritStdin ? 'inherit' : opts.input !== undefined || opts.interactive ? 'pipe' : 'ignore';
   const child = execa(file, args, { ...options(opts, 'utf8'), buffer: false, stdin });
   forwardLines(child.stderr, opts.onStderrLine);

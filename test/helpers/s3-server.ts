@@ -121,10 +121,13 @@ export async function startTestS3(port: number, creds: S3Credentials, opts: Test
       if (req.method === 'PUT') {
         if (obj && req.headers['if-none-match'] === '*') return answer(res, 412, {}, s3Error('PreconditionFailed'));
         // Conditional writes as AWS S3 has them since 2024: replace only the object that was read.
+        // The ETag must come bare, as Ceph radosgw 16 wants it (it refuses the quoted form with
+        // 412; AWS takes either): the stricter of the two, so a client that passes here passes both.
         const ifMatch = req.headers['if-match'];
-        if (ifMatch !== undefined && (!obj || ifMatch !== `"${createHash('md5').update(obj.data).digest('hex')}"`)) return answer(res, 412, {}, s3Error('PreconditionFailed'));
+        if (ifMatch !== undefined && (!obj || ifMatch !== createHash('md5').update(obj.data).digest('hex'))) return answer(res, 412, {}, s3Error('PreconditionFailed'));
         const meta = Object.fromEntries(Object.entries(req.headers).filter(([h]) => h.startsWith('x-amz-meta-')).map(([h, v]) => [h, String(v)]));
         if (req.headers['content-type']) meta['Content-Type'] = String(req.headers['content-type']);
+        if (req.headers['cache-control']) meta['Cache-Control'] = String(req.headers['cache-control']);
         objects.set(key, { data: body, meta, modified: new Date() });
         return answer(res, 200);
       }
@@ -136,11 +139,15 @@ export async function startTestS3(port: number, creds: S3Credentials, opts: Test
         ETag: `"${createHash('md5').update(obj.data).digest('hex')}"`,
         ...obj.meta,
       };
-      const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ''));
-      const start = range ? Number(range[1]) : 0;
-      const end = range ? Math.min(range[2] ? Number(range[2]) : obj.data.length - 1, obj.data.length - 1) : obj.data.length - 1;
+      // One range, a suffix (bytes=-N) too; past the end is 416, as AWS and radosgw answer.
+      const range = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range ?? ''));
+      const size = obj.data.length;
+      const suffix = range?.[1] === '' ? Number(range[2] ?? 0) : undefined;
+      const start = range ? (suffix === undefined ? Number(range[1]) : Math.max(size - suffix, 0)) : 0;
+      const end = range && suffix === undefined && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+      if (range && (start >= size || end < start)) return answer(res, 416, { 'Content-Range': `bytes */${size}` }, s3Error('InvalidRange'));
       const part = obj.data.subarray(start, end + 1);
-      const headers = range ? { ...base, 'Content-Length': part.length, 'Content-Range': `bytes ${start}-${end}/${obj.data.length}` } : { ...base, 'Content-Length': part.length };
+      const headers = range ? { ...base, 'Content-Length': part.length, 'Content-Range': `bytes ${start}-${end}/${size}` } : { ...base, 'Content-Length': part.length };
       if (req.method === 'HEAD') return answer(res, range ? 206 : 200, headers);
       served += part.length;
       return answer(res, range ? 206 : 200, headers, part);

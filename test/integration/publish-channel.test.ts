@@ -8,7 +8,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedMessage, manifestName, parseManifest } from '../../src/network/channel.js';
+import { embeddedMessage, manifestName, parseManifest, signatureKeyNumber, signifyKeyNumber, SigningKeyError } from '../../src/network/channel.js';
 import { publishChannelToDir, publishChannelToS3 } from '../../src/network/publish.js';
 import type { S3Credentials } from '../../src/network/s3.js';
 import { appendVerityTree, readVerityInfo } from '../../src/network/verity.js';
@@ -22,6 +22,7 @@ let work: string;
 let images: string[];
 let www: string;
 let key: { pub: string; sec: string };
+let other: { pub: string; sec: string };
 let s3: TestS3;
 
 /** A network image as build makes it: squashfs + dm-verity tree, salt = sha256 of the squashfs. */
@@ -43,6 +44,8 @@ beforeAll(async () => {
   await mkdir(www);
   key = { pub: join(work, 'k.pub'), sec: join(work, 'k.sec') };
   await run('signify-openbsd', ['-G', '-n', '-p', key.pub, '-s', key.sec]);
+  other = { pub: join(work, 'other.pub'), sec: join(work, 'other.sec') };
+  await run('signify-openbsd', ['-G', '-n', '-p', other.pub, '-s', other.sec]);
   s3 = await startTestS3(await freePort(), CREDS);
 });
 
@@ -145,5 +148,76 @@ describe('publish --channel into a bucket', () => {
     };
     await expect(publishChannelToS3(copy, 's3://boot/fleet/', access(), c())).rejects.toThrow(/changed while publishing/);
     s3.requests.push = orig;
+  });
+});
+
+describe('publish --channel signs with the key the sticks trust', () => {
+  const keyNumber = async (k: { pub: string }) => signifyKeyNumber(await readFile(k.pub, 'utf8'), k.pub, 'public');
+
+  it('refuses another key than the current manifest\'s, before uploading anything; --new-key moves the channel', async () => {
+    const dir = join(work, 'www-keys');
+    await mkdir(dir);
+    const first = await publishChannelToDir(images[0] ?? '', dir, c());
+    const [ours, theirs] = [await keyNumber(key), await keyNumber(other)];
+    expect(first.keyNumber).toBe(ours);
+    expect(signatureKeyNumber(await readFile(first.path, 'utf8'), first.path)).toBe(ours);
+    const before = await readFile(first.path);
+    const refused = await publishChannelToDir(images[1] ?? '', dir, { ...c(), signKey: other.sec }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SigningKeyError);
+    expect(refused).toMatchObject({ code: 'ESAFETY', exitCode: 6, signKeyNumber: theirs, trustedKeyNumber: ours });
+    expect((refused as Error).message).toBe(
+      `channel stable is signed by key ${ours} (${first.path}, version 1), --sign-key ${other.sec} is key ${theirs}: sticks following the channel trust key ${ours} and would all refuse this version at their next boot`,
+    );
+    expect((refused as SigningKeyError).hint).toMatch(/rebuild the sticks with --trust NEW.pub first, then publish once with --new-key/);
+    expect(await readFile(first.path)).toEqual(before);
+    expect((await readdir(dir)).filter((f) => f.endsWith('.sqfs'))).toHaveLength(1);
+    const moved = await publishChannelToDir(images[1] ?? '', dir, { ...c(), signKey: other.sec, newKey: true });
+    expect(moved).toMatchObject({ previous: 1, manifest: { version: 2 }, keyNumber: theirs, previousKeyNumber: ours });
+    // From then on the new key is the channel's: the old one is refused in turn.
+    await expect(publishChannelToDir(images[0] ?? '', dir, c())).rejects.toThrow(`channel stable is signed by key ${theirs}`);
+  });
+
+  it('with --trust, refuses a sign key that is not its pair, also on a channel\'s first publish', async () => {
+    const dir = join(work, 'www-trust');
+    await mkdir(dir);
+    await expect(publishChannelToDir(images[0] ?? '', dir, { ...c(), trust: other.pub })).rejects.toThrow(
+      `--sign-key ${key.sec} is key ${await keyNumber(key)}, --trust ${other.pub} is key ${await keyNumber(other)}: they are not a pair`,
+    );
+    expect(await readdir(dir)).toEqual([]);
+    expect((await publishChannelToDir(images[0] ?? '', dir, { ...c(), trust: key.pub })).manifest.version).toBe(1);
+  });
+
+  it('refuses another key in a bucket too, with no PUT at all', async () => {
+    const access = { endpoint: s3.endpoint, creds: CREDS };
+    await publishChannelToS3(images[0] ?? '', 's3://boot/keys/', access, c());
+    const puts = s3.requests.filter((q) => q.startsWith('PUT')).length;
+    await expect(publishChannelToS3(images[1] ?? '', 's3://boot/keys/', access, { ...c(), signKey: other.sec })).rejects.toThrow(SigningKeyError);
+    expect(s3.requests.filter((q) => q.startsWith('PUT')).length).toBe(puts);
+    const moved = await publishChannelToS3(images[1] ?? '', 's3://boot/keys/', access, { ...c(), signKey: other.sec, newKey: true });
+    expect(moved).toMatchObject({ manifest: { version: 2 }, previousKeyNumber: await keyNumber(key) });
+  });
+
+  it('from the command line: the refusal exits 6 naming both keys; a passphrase key without a terminal fails at once', async () => {
+    const dir = join(work, 'www-keys-cli');
+    await mkdir(dir);
+    const cli = (...args: string[]) => ['bin/flashroot.js', 'publish', images[0] ?? '', '--to', dir, '--channel', 'lts', ...args];
+    await run('node', cli('--sign-key', key.sec));
+    const bad = await run('node', cli('--sign-key', other.sec, '--version', '5'), { okExitCodes: [6] });
+    expect(bad.stderr).toContain(`channel lts is signed by key ${await keyNumber(key)}`);
+    const moved = await run('node', cli('--sign-key', other.sec, '--version', '5', '--new-key'));
+    expect(moved.stdout).toMatch(/the channel moved from key [0-9a-f]{16} to key [0-9a-f]{16}: sticks built with --trust for the old key refuse it/);
+    // A key made without -n (kdf rounds 42, as signify writes): signify asks on a terminal, and with
+    // stdin not one (a pipe here, as under cron or CI) reads the passphrase from it, and waited.
+    const text = (await readFile(other.sec, 'utf8')).split('\n');
+    const raw = Buffer.from(text[1] ?? '', 'base64');
+    raw.writeUInt32BE(42, 4);
+    const encrypted = join(work, 'encrypted.sec');
+    await writeFile(encrypted, `${text[0]}\n${raw.toString('base64')}\n`, { mode: 0o600 });
+    const started = Date.now();
+    const asked = await run('node', cli('--sign-key', encrypted), { okExitCodes: [3], timeoutMs: 60_000 });
+    expect(asked.stderr).toMatch(/encrypted\.sec is protected by a passphrase, and publish has no terminal on stdin to ask for it on\nhint: .*signify-openbsd -G -n .* keep fleet\.sec 0600/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const usage = await run('node', ['bin/flashroot.js', 'publish', images[0] ?? '', '--to', dir, '--new-key'], { okExitCodes: [2] });
+    expect(usage.stderr).toMatch(/--new-key: only with --channel/);
   });
 });

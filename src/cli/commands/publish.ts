@@ -9,6 +9,8 @@ interface PublishOptions {
   caCert?: string;
   channel?: string;
   signKey?: string;
+  trust?: string;
+  newKey?: boolean;
   version?: string;
   expiresIn?: string;
   json?: boolean;
@@ -31,6 +33,8 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--ca-cert <file>', 'with an https:// --endpoint: the CA certificates (PEM) to trust for it, instead of the system ones')
     .option('--channel <name>', 'after the image, sign and publish the manifest of channel NAME naming it (sticks built with --channel NAME boot it at their next boot); needs --sign-key')
     .option('--sign-key <file>', "with --channel: the signify secret key (signify-openbsd -G -n -p fleet.pub -s fleet.sec; the sticks trust fleet.pub)")
+    .option('--trust <file>', "with --channel: the public key the sticks trust (build --trust); refuses a --sign-key that is not its pair (worth giving on a channel's first publish, when there is no manifest to compare with)")
+    .option('--new-key', "with --channel: sign with another key than the channel's current manifest (refused without it: sticks refuse a manifest signed by a key they do not trust); rebuild the sticks with --trust NEW.pub first")
     .option('--version <n>', "with --channel: the manifest's version (default: the channel's current version + 1); it must rise")
     .option('--expires-in <duration>', `with --channel: how long boxes may boot this manifest, e.g. 30d, 12h (default ${DEFAULT_EXPIRES_IN}); re-publish before it ends`)
     .option('--json', 'print the result as JSON')
@@ -48,7 +52,7 @@ export const register: RegisterCommand = (program: Command) => {
       if (s3Url && !opts.endpoint) throw new UsageError(`${s3Url.replace(/:.*/, '')}://… needs --endpoint URL`, 'e.g. --endpoint https://s3.eu-west-1.amazonaws.com');
       if (opts.caCert && !opts.endpoint?.startsWith('https://')) throw new UsageError('--ca-cert: only used with an https:// --endpoint', 'see flashroot publish --help');
       if (Boolean(opts.channel) !== Boolean(opts.signKey)) throw new UsageError('--channel and --sign-key: give both (a channel manifest is always signed) or neither', 'see flashroot publish --help');
-      if (!opts.channel && (opts.version ?? opts.expiresIn) !== undefined) throw new UsageError('--version and --expires-in: only with --channel', 'see flashroot publish --help');
+      if (!opts.channel && (opts.version ?? opts.expiresIn ?? opts.trust ?? opts.newKey) !== undefined) throw new UsageError('--version, --expires-in, --trust and --new-key: only with --channel', 'see flashroot publish --help');
       if (opts.channel && s3Url?.startsWith('s3fs://')) throw new UsageError('--channel: for images (--to DIR or s3://…), not s3fs trees', 'see flashroot publish --help');
       if (opts.version !== undefined && !/^[1-9][0-9]{0,17}$/.test(opts.version)) throw new UsageError(`--version ${opts.version}: a positive whole number`, 'leave it out to take the current version + 1');
       const print = (line: string) => void (opts.json || process.stdout.write(`${line}\n`));
@@ -70,7 +74,7 @@ export const register: RegisterCommand = (program: Command) => {
       }
       if (opts.channel && opts.signKey) {
         await preflight(['signify-openbsd'], []);
-        const c = { channel: opts.channel, signKey: opts.signKey, version: opts.version === undefined ? undefined : Number(opts.version), expiresInSec: parseDuration(opts.expiresIn ?? DEFAULT_EXPIRES_IN) };
+        const c = { channel: opts.channel, signKey: opts.signKey, trust: opts.trust, newKey: opts.newKey, version: opts.version === undefined ? undefined : Number(opts.version), expiresInSec: parseDuration(opts.expiresIn ?? DEFAULT_EXPIRES_IN) };
         const r = s3Url ? await publishChannelToS3(source, s3Url, access(), c) : await publishChannelToDir(source, opts.to ?? '', c, opts.url);
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
@@ -78,6 +82,7 @@ export const register: RegisterCommand = (program: Command) => {
         }
         print(`${r.image.existed ? 'already published' : 'published'}: ${r.image.path} (${r.image.bytes} bytes, sha256 ${r.image.sha256})`);
         print(`channel ${r.manifest.channel}: version ${r.manifest.version}${r.previous === undefined ? ' (new channel)' : ` (was ${r.previous})`}, expires ${new Date(r.manifest.expires * 1000).toISOString()}, signed by key ${r.keyNumber}: ${r.path}`);
+        if (r.previousKeyNumber) print(`the channel moved from key ${r.previousKeyNumber} to key ${r.keyNumber}: sticks built with --trust for the old key refuse it from their next boot`);
         print(`sticks built with --channel ${r.manifest.channel} boot it at their next boot; publish again before it expires`);
         return;
       }

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CHANNEL_FIELDS, parseFloor, parseManifest, renderFloor, renderManifest, signifyKeyNumber, type ChannelManifest } from '../../../src/network/channel.js';
+import { CHANNEL_FIELDS, parseFloor, parseManifest, renderFloor, renderManifest, signatureKeyNumber, signifyKeyNumber, signifySecretKey, type ChannelManifest } from '../../../src/network/channel.js';
 import { VERITY_TABLE_TEMPLATE, verityTable } from '../../../src/network/verity.js';
 import { initSandbox, type InitSandbox } from '../../helpers/init-sandbox.js';
 
@@ -147,5 +147,30 @@ describe('signify key files', () => {
     expect(signifyKeyNumber(pub, 'a.pub', 'public')).toBe(Buffer.from('RWSjyyiQtR/9UM7I', 'base64').subarray(2, 10).toString('hex'));
     expect(() => signifyKeyNumber('-----BEGIN PUBLIC KEY-----\n', 'k.pem', 'public')).toThrow(/not a signify public key/);
     expect(() => signifyKeyNumber(pub, 'a.pub', 'secret')).toThrow(/not a signify secret key/);
+  });
+
+  // A secret key is Ed BK, kdf rounds, salt, checksum, keynum, key; a signature is Ed, keynum, 64 bytes.
+  const keynum = Buffer.from('0123456789abcdef', 'hex');
+  const secret = (rounds: number) => {
+    const raw = Buffer.alloc(104);
+    raw.write('EdBK', 'latin1');
+    raw.writeUInt32BE(rounds, 4);
+    keynum.copy(raw, 32);
+    return `untrusted comment: signify secret key\n${raw.toString('base64')}\n`;
+  };
+  const signature = (num: Buffer) => `untrusted comment: verify with k.pub\n${Buffer.concat([Buffer.from('Ed'), num, Buffer.alloc(64)]).toString('base64')}\nflashroot-channel 1\n`;
+
+  it('reads a secret key: its key number, and whether it needs a passphrase (kdf rounds not 0)', () => {
+    expect(signifySecretKey(secret(0), 'k.sec')).toEqual({ keyNumber: '0123456789abcdef', encrypted: false });
+    expect(signifySecretKey(secret(42), 'k.sec')).toEqual({ keyNumber: '0123456789abcdef', encrypted: true });
+    expect(signifyKeyNumber(secret(42), 'k.sec', 'secret')).toBe('0123456789abcdef');
+    const notBk = secret(0).replace(/\n(.*)\n$/, (_, b64: string) => `\n${Buffer.from(b64, 'base64').fill(0, 2, 4).toString('base64')}\n`);
+    expect(() => signifySecretKey(notBk, 'k.sec')).toThrow(/not a signify secret key/);
+  });
+
+  it('reads the key number of an embedded signature, the same as its key\'s', () => {
+    expect(signatureKeyNumber(signature(keynum), 'stable.channel')).toBe('0123456789abcdef');
+    expect(() => signatureKeyNumber(signature(Buffer.from('0123')), 'stable.channel')).toThrow(/stable.channel does not hold a signify signature/);
+    expect(() => signatureKeyNumber('flashroot-channel 1\n', 'stable.channel')).toThrow(/does not hold a signify signature/);
   });
 });
