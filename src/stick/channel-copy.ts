@@ -48,7 +48,7 @@ const slotBytesFor = (imageBytes: number) => alignUp(IMAGE_OFFSET + imageBytes);
 export const minCopyBytes = (imageBytes: number): number => COPY_ALIGN + COPY_SLOTS * slotBytesFor(imageBytes);
 /**
  * By default each slot has room for twice the image being built, so a root that grows still gets
- * its copy for a while: 4× the image in all (a 50 MB root costs 212 MiB, 0.7 % of a 32 GB stick).
+ * its copy for a while: 4× the image in all (a 50 MB image costs 204 MiB, 0.7 % of a 32 GB stick).
  */
 export const defaultCopyBytes = (imageBytes: number): number => COPY_ALIGN + COPY_SLOTS * slotBytesFor(2 * imageBytes);
 
