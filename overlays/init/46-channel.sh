@@ -164,7 +164,7 @@ fr_channel_offline() {
 	while read -r fr_v fr_slot fr_st _; do
 		case "$fr_st" in
 		empty) continue ;;
-		pending) fr_why="$fr_why; slot $fr_slot: an unfinished copy${fr_v#-1} (cut off by a power cut or a reboot)" && continue ;;
+		pending) fr_why="$fr_why; slot $fr_slot: an unfinished copy$([ "$fr_v" = -1 ] || echo " of version $fr_v") (cut off by a power cut or a reboot)" && continue ;;
 		damaged) fr_why="$fr_why; slot $fr_slot: a damaged header" && continue ;;
 		esac
 		fr_cc_header "$FR_CH_COPY_DEV" "$fr_slot"
