@@ -15,10 +15,15 @@
 # The on-stick copy (build --offline-copy; issue 17): when the manifest cannot be fetched before
 # the deadline (or the network never came up, 45-network.sh), the newest complete copy in the
 # stick's copy area is booted instead, after the same checks of its signed manifest with this
-# stick's key, its channel and the rollback floor; its image goes through dm-verity with that
+# stick's key and its channel; its image goes through dm-verity with that
 # manifest's root hash like the server's. Expiry is reported but does not refuse a copy: expiry
 # exists against a server frozen on an old version, and a frozen server is not one that cannot be
 # reached; a box without its server keeps running the last version it verified, and says so.
+# The floor, likewise, guards against a server replaying old manifests; an offline boot reads
+# nothing from the network, and the slots hold only versions this stick booted at or above its
+# floor, copied by itself. A copy below the floor is booted (and said to be) only when the copy of
+# a newer version could not be completed (cut off, or too big for a slot): refusing it would
+# leave the box with nothing to boot.
 # The deadline is the same flashroot.timeout: a shorter one would boot an old copy whenever the
 # network is merely slow to come up.
 
@@ -152,7 +157,8 @@ fr_channel_copy_find() {
 }
 
 # The server cannot be reached ($1 says why): boots the newest complete copy on the stick whose
-# signed manifest passes the checks a fetched one passes (expiry aside), setting FR_CH_* from it
+# signed manifest passes the checks a fetched one passes (expiry and floor aside: see the note at
+# the top and below), setting FR_CH_* from it
 # and FR_NET_COPY_DEV/FR_NET_COPY_AT for the image lower. Returns 1 when there is none, with
 # FR_CC_NONE saying why.
 fr_channel_offline() {
@@ -176,8 +182,6 @@ fr_channel_offline() {
 			fr_why="$fr_why; slot $fr_slot (version $fr_v): its manifest is malformed: $(cat "$FR_CH_WORK/parse.err")"
 		elif [ "$FR_CH_CHANNEL" != "$FR_CH_NAME" ]; then
 			fr_why="$fr_why; slot $fr_slot: a copy of channel '$FR_CH_CHANNEL'"
-		elif [ "$FR_CH_VERSION" -lt "$FR_CH_FLOOR" ]; then
-			fr_why="$fr_why; slot $fr_slot: version $FR_CH_VERSION, older than version $FR_CH_FLOOR this stick has booted"
 		elif [ "$FR_CH_IMAGE $FR_CH_BYTES" != "$(fr_sv_get "$fr_cc_h" image) $(fr_sv_get "$fr_cc_h" bytes)" ]; then
 			fr_why="$fr_why; slot $fr_slot: its header does not match its signed manifest"
 		else
@@ -195,7 +199,13 @@ fr_channel_offline() {
 			else
 				fr_expiry="expires $(fr_ch_date "$FR_CH_EXPIRES")"
 			fi
-			fr_log "channel $FR_CH_NAME: server unreachable ($1); booting the on-stick copy of version $FR_CH_VERSION (slot $fr_slot, signature good, copied $(fr_ch_date "$(fr_sv_get "$fr_cc_h" time)"), $fr_expiry)"
+			# Below the floor only when the copy of a newer version was cut off (the floor rises at
+			# the boot, the copy completes later): the slots hold only versions this stick booted
+			# when they were at or above its floor, and the newest complete one is tried first.
+			fr_below=
+			[ "$FR_CH_VERSION" -ge "$FR_CH_FLOOR" ] ||
+				fr_below="; older than version $FR_CH_FLOOR, which this stick booted but whose copy was not completed"
+			fr_log "channel $FR_CH_NAME: server unreachable ($1); booting the on-stick copy of version $FR_CH_VERSION (slot $fr_slot, signature good, copied $(fr_ch_date "$(fr_sv_get "$fr_cc_h" time)"), $fr_expiry$fr_below)"
 			return 0
 		fi
 	done <"$FR_CH_WORK/copies"
