@@ -28,7 +28,7 @@ import { freePort, startNginx, type Nginx } from '../helpers/nginx.js';
 
 const CHANNEL = 'stable';
 const DONE = 'copy-test: done';
-const COPIED = /flashroot: channel stable: version (\d+) copied to the stick \((\d+) MiB, (\d+) bytes \+ (\d+) of signed manifest \+ 2 header writes, slot (\d)\) in (\d+) s, checked by dm-verity in (\d+) s/;
+const COPIED = /flashroot: channel stable: version (\d+) copied to the stick \((\d+) MiB, (\d+) bytes \+ (\d+) of signed manifest \+ 2 header writes, slot (\d)\) in (\d+) ms, checked by dm-verity in (\d+) ms/;
 
 /** A root that says which version it runs, waits for the copy (if one was started), and stops. */
 const rootInit = (version: string) => `#!/bin/sh
@@ -158,7 +158,7 @@ describe('a channel stick with an on-stick copy (--offline-copy)', () => {
     process.stdout.write(`${m![0]}\n`);
     process.stdout.write(
       `offline copy of v1: ${changed.length} sectors of the stick changed (${inArea.length} in the copy area = ${inArea.length * 512} bytes for a ${stick.network?.bytes}-byte image, ` +
-        `${changed.length - inArea.length} on the FAT: the floor); copied in ${m![6]} s, checked in ${m![7]} s; boot to the root's init ${r.msToExpect} ms\n`,
+        `${changed.length - inArea.length} on the FAT: the floor); copied in ${m![6]} ms, checked in ${m![7]} ms; boot to the root's init ${r.msToExpect} ms\n`,
     );
     serverBootMs = r.msToExpect ?? 0;
   }, 400_000);

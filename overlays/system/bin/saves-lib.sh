@@ -8,6 +8,14 @@
 # geometry is read from the superblock. Functions are fr_sv_*; they print no console lines
 # themselves: callers say what happened.
 
+# Hundredths of a second since boot, for what a step on the stick cost (applying a generation,
+# copying a channel version).
+fr_centis() {
+	read -r fr_up _ </proc/uptime
+	fr_cs=${fr_up#*.}
+	echo "$((${fr_up%%.*} * 100 + ${fr_cs:-0}))"
+}
+
 # The text of the 512-byte sector at byte offset $2 of $1, NULs dropped.
 fr_sv_sector() {
 	dd if="$1" bs=512 skip=$(($2 / 512)) count=1 2>/dev/null | tr -d '\000'
