@@ -6,9 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { InputError, KernelError, UsageError } from '../errors.js';
-import { copyLayout, defaultCopyBytes, maxCopyImage, minCopyBytes } from '../stick/channel-copy.js';
-import { MIB } from '../disk/layout.js';
+import { InputError, KernelError } from '../errors.js';
+import { copyAreaBytes, copyLayout, maxCopyImage } from '../stick/channel-copy.js';
 import { installSyslinux, syslinuxFatFiles, syslinuxMbrCode, SYSLINUX_FILES } from '../boot/syslinux.js';
 import { readBootBlobs, RESCUE_CMDLINE, slotMenu, systemdBootFiles, SYSTEMD_BOOT, type EspFile } from '../boot/systemd-boot.js';
 import { UKI_STUB } from '../boot/uki.js';
@@ -224,22 +223,6 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
   }
 }
 
-/**
- * The copy area's size: as given (it must hold two copies of this image: a smaller one could never
- * be used), or room for two copies of twice this image.
- */
-function offlineCopyBytes(given: number | undefined, imageBytes: number): number {
-  if (given === undefined) return defaultCopyBytes(imageBytes);
-  const need = minCopyBytes(imageBytes);
-  if (given < need) {
-    throw new UsageError(
-      `--offline-copy ${formatBytes(given)}: two copies of this image (${formatBytes(imageBytes)}) need ${formatBytes(need)}`,
-      `give at least ${Math.ceil(need / MIB)}MiB, or leave the size out (room for two copies of twice this image: ${Math.ceil(defaultCopyBytes(imageBytes) / MIB)}MiB)`,
-    );
-  }
-  return given;
-}
-
 /** The --trust key's number, read now: a wrong file is the user's to fix before minutes of compressing. */
 async function readTrustKey(file: string): Promise<string> {
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
@@ -316,7 +299,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
 
     const channel: ChannelStage | undefined =
       o.channel && o.trust ? { name: o.channel, trustKey: o.trust, builtAt: epoch ?? Math.floor(Date.now() / 1000), floorPath: CHANNEL_FLOOR_PATH, offlineCopy: Boolean(o.offlineCopy) } : undefined;
-    const copyBytes = net && o.offlineCopy ? offlineCopyBytes(o.offlineCopy.bytes, net.bytes) : undefined;
+    const copyBytes = net && o.offlineCopy ? copyAreaBytes(o.offlineCopy.bytes, net.bytes) : undefined;
     const netFiles = { ...o, channel, s3Credentials: ctx.s3Credentials };
     const initramfs = await report.step(`Building the initramfs for ${kernel.version}`, () =>
       buildInitramfs({

@@ -19,6 +19,8 @@
  */
 import { open } from 'node:fs/promises';
 import { MIB } from '../disk/layout.js';
+import { UsageError } from '../errors.js';
+import { formatBytes } from '../util/log.js';
 import { diskIdentity, parseTextSector, TEXT_SECTOR_BYTES, textSector } from './text-sector.js';
 
 export { SAVES_PARTITION_TYPE as COPY_PARTITION_TYPE } from './saves-area.js';
@@ -51,6 +53,22 @@ export const minCopyBytes = (imageBytes: number): number => COPY_ALIGN + COPY_SL
  * its copy for a while: 4× the image in all (a 50 MB image costs 204 MiB, 0.7 % of a 32 GB stick).
  */
 export const defaultCopyBytes = (imageBytes: number): number => COPY_ALIGN + COPY_SLOTS * slotBytesFor(2 * imageBytes);
+
+/**
+ * The copy area of a build (--offline-copy [SIZE]): as given, which must hold two copies of this
+ * image (a smaller area could never be used), or room for two copies of twice this image.
+ */
+export function copyAreaBytes(given: number | undefined, imageBytes: number): number {
+  if (given === undefined) return defaultCopyBytes(imageBytes);
+  const need = minCopyBytes(imageBytes);
+  if (given < need) {
+    throw new UsageError(
+      `--offline-copy ${formatBytes(given)}: two copies of this image (${formatBytes(imageBytes)}) need ${formatBytes(need)}`,
+      `give at least ${Math.ceil(need / MIB)}MiB, or leave the size out (room for two copies of twice this image: ${Math.ceil(defaultCopyBytes(imageBytes) / MIB)}MiB)`,
+    );
+  }
+  return given;
+}
 
 export function copyLayout(areaBytes: number): CopyLayout {
   if (areaBytes < MIN_COPY_BYTES) throw new RangeError(`a copy area of ${areaBytes} bytes is smaller than ${MIN_COPY_BYTES}`);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   COPY_ALIGN,
+  copyAreaBytes,
   copyLayout,
   copyShellDefaults,
   copySlotOffset,
@@ -46,6 +47,17 @@ describe('channel copy area layout', () => {
     expect(maxCopyImage(l)).toBeGreaterThanOrEqual(50e6);
     expect(maxCopyImage(l)).toBeLessThan(50e6 + COPY_ALIGN);
     expect(() => copyLayout(MIN_COPY_BYTES - 512)).toThrow(RangeError);
+  });
+
+  it('a build takes the size given when two copies of its image fit, else says what would', () => {
+    expect(copyAreaBytes(undefined, 50e6)).toBe(defaultCopyBytes(50e6));
+    expect(copyAreaBytes(512 * MiB, 50e6)).toBe(512 * MiB);
+    expect(() => copyAreaBytes(64 * MiB, 50e6)).toThrow(/--offline-copy 64.0 MiB: two copies of this image \(47.7 MiB\) need 108.0 MiB/);
+    try {
+      copyAreaBytes(64 * MiB, 50e6);
+    } catch (e) {
+      expect((e as { hint?: string }).hint).toBe('give at least 108MiB, or leave the size out (room for two copies of twice this image: 204MiB)');
+    }
   });
 });
 
