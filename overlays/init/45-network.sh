@@ -33,6 +33,17 @@ fr_net_static() {
 	fr_log "network $FR_NET_IFACE $fr_ip_addr/${fr_ip_mask:-255.255.255.0} via ${fr_ip_gw:-none} dns ${fr_ip_dns:-none} (ip=)"
 }
 
+# No network: a channel stick with an on-stick copy (build --offline-copy) goes on without it, and
+# 46-channel.sh boots the copy or fails with this reason (FR_NET_DOWN); any other stick fails here.
+fr_net_down() {
+	if grep -q '^FR_CH_COPY=' /etc/flashroot/channel.conf 2>/dev/null; then
+		FR_NET_DOWN=$1 FR_NET_DOWN_HINT=$2
+		fr_log "$1: looking for the channel's on-stick copy"
+		return 0
+	fi
+	fr_fail network "$1" "$2"
+}
+
 fr_step_network() {
 	fr_lower_is_networked || return 0
 	fr_ip_addr='' fr_ip_gw='' fr_ip_mask='' fr_ip_dev='' fr_ip_dns=''
@@ -45,9 +56,11 @@ EOF
 	esac
 	fr_deadline=$(($(fr_uptime) + FR_TIMEOUT))
 	until FR_NET_IFACE=$(fr_net_iface) && [ -n "$FR_NET_IFACE" ]; do
-		[ "$(fr_uptime)" -ge "$fr_deadline" ] &&
-			fr_fail network "no network interface${fr_ip_dev:+ named $fr_ip_dev} after ${FR_TIMEOUT}s" \
+		if [ "$(fr_uptime)" -ge "$fr_deadline" ]; then
+			fr_net_down "no network interface${fr_ip_dev:+ named $fr_ip_dev} after ${FR_TIMEOUT}s" \
 				"is the NIC's driver in the initramfs? add it with flashroot.modules=DRIVER, or check the cable/VM network"
+			return 0
+		fi
 		fr_coldplug
 		sleep 0.2
 	done
@@ -58,9 +71,11 @@ EOF
 	fi
 	ifconfig "$FR_NET_IFACE" up
 	until udhcpc -i "$FR_NET_IFACE" -s /etc/flashroot/udhcpc.sh -f -q -n -t 3 -T 2 >"$FR_DHCP_LOG" 2>&1; do
-		[ "$(fr_uptime)" -ge "$fr_deadline" ] &&
-			fr_fail network "no DHCP lease on $FR_NET_IFACE after ${FR_TIMEOUT}s: $(tail -n 1 "$FR_DHCP_LOG")" \
+		if [ "$(fr_uptime)" -ge "$fr_deadline" ]; then
+			fr_net_down "no DHCP lease on $FR_NET_IFACE after ${FR_TIMEOUT}s: $(tail -n 1 "$FR_DHCP_LOG")" \
 				"check the network has a DHCP server, or give a static ip=CLIENT::GATEWAY:NETMASK::DEVICE::DNS"
+			return 0
+		fi
 		fr_log "no DHCP lease on $FR_NET_IFACE yet; retrying"
 	done
 	grep '^flashroot:' "$FR_DHCP_LOG"

@@ -55,15 +55,20 @@ fr_net_retry() {
 	return 0
 }
 
-# Loop-attaches the image file read-only, checks its size, maps it through dm-verity and mounts
-# the squashfs at /run/flashroot/lower.
+# Loop-attaches the image file read-only (or, with $2, the image $2 bytes into the device $1: the
+# channel's on-stick copy), checks its size, maps it through dm-verity and mounts the squashfs at
+# /run/flashroot/lower. FR_NET_LOOP: the loop device, which the channel copy reads the image from.
 fr_verity_mount() {
-	fr_size=$(stat -c %s "$1")
-	[ "$fr_size" = "$FR_NET_BYTES" ] ||
-		fr_fail lower "$FR_LOWER is $fr_size bytes, this stick expects $FR_NET_BYTES" \
-			"truncated or another image under this name: republish the image built with this stick (flashroot publish)"
-	fr_loop=$(losetup -f) && losetup -r "$fr_loop" "$1" ||
+	if [ -z "$2" ]; then
+		fr_size=$(stat -c %s "$1")
+		[ "$fr_size" = "$FR_NET_BYTES" ] ||
+			fr_fail lower "$FR_LOWER is $fr_size bytes, this stick expects $FR_NET_BYTES" \
+				"truncated or another image under this name: republish the image built with this stick (flashroot publish)"
+	fi
+	fr_loop=$(losetup -f) && losetup -r ${2:+-o "$2"} "$fr_loop" "$1" ||
 		fr_fail lower "cannot attach $1 to a loop device" "is loop in the initramfs? rebuild with flashroot build"
+	# shellcheck disable=SC2034 # for flashroot-channel-copy (/run/flashroot/conf)
+	FR_NET_LOOP=$fr_loop
 	DM_DISABLE_UDEV=1 dmsetup create flashroot-lower --readonly --noudevsync \
 		--table "$(echo "$FR_NET_VERITY" | sed "s|@DEV@|$fr_loop|g")" >/run/flashroot/dm.err 2>&1 ||
 		fr_fail lower "cannot set up dm-verity over $fr_loop: $(tail -n 1 /run/flashroot/dm.err)" "is dm_verity in the initramfs? rebuild with flashroot build"
@@ -74,7 +79,7 @@ fr_verity_mount() {
 		esac
 		fr_fail lower "cannot mount $FR_LOWER as squashfs: $(tail -n 1 /run/flashroot/mount.err)" "the server may have gone away while mounting; check it and boot again"
 	fi
-	fr_log "lower $FR_LOWER (dm-verity $(DM_DISABLE_UDEV=1 dmsetup status flashroot-lower | awk '{print $NF}'))"
+	fr_log "lower $FR_LOWER${2:+ from the on-stick copy on $1} (dm-verity $(DM_DISABLE_UDEV=1 dmsetup status flashroot-lower | awk '{print $NF}'))"
 }
 
 # Hides the runtime root (and any key or CA in it) from the booted system: the FUSE client keeps
@@ -148,6 +153,11 @@ fr_rclone_s3() {
 # dm-verity (from RAM with flashroot.toram). $2: what to check when the server cannot be reached.
 fr_lower_image() {
 	fr_net_conf "rebuild with flashroot build --lower $FR_LOWER"
+	# The channel's on-stick copy (46-channel.sh): no server, no FUSE client.
+	if [ -n "$FR_NET_COPY_DEV" ]; then
+		fr_verity_mount "$FR_NET_COPY_DEV" "$FR_NET_COPY_AT"
+		return 0
+	fi
 	fr_net_runtime
 	mkdir -p "$FR_RT/mnt"
 	fr_net_retry "reach $FR_LOWER" "$1" ||

@@ -7,13 +7,6 @@
 
 FR_SAVES_CONF=/run/flashroot/saves.conf
 
-# Hundredths of a second since boot, for the cost of applying a generation.
-fr_centis() {
-	read -r fr_up _ </proc/uptime
-	fr_cs=${fr_up#*.}
-	echo "$((${fr_up%%.*} * 100 + ${fr_cs:-0}))"
-}
-
 fr_saves_conf() {
 	cat >"$FR_SAVES_CONF" <<-EOF_SAVES
 		FR_SAVES_SUPER_MAGIC='$FR_SAVES_SUPER_MAGIC'

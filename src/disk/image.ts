@@ -10,6 +10,7 @@ import { removeOnInterrupt } from '../util/interrupt.js';
 import { FatVolume, FAT32_MAX_FILE } from './fat.js';
 import { imageSizeWithSaves, PARTITION_START, SAVES_AREA_ALIGN } from './layout.js';
 import { diskIdentity, formatSuperblock, MIN_SAVES_BYTES, SAVES_PARTITION_TYPE, savesLayout } from '../stick/saves-area.js';
+import { COPY_PARTITION_TYPE, copySuperblockFor, MIN_COPY_BYTES } from '../stick/channel-copy.js';
 import { PARTITION_TYPE, SECTOR, writeMbr } from './mbr.js';
 import { asNoSpace, checkFreeSpace, checkImageSize } from './space.js';
 
@@ -35,6 +36,8 @@ export interface ImageSpec {
   epoch?: number;
   /** Bytes of the saves area (partition 2, after the FAT); none when absent or 0. */
   savesBytes?: number;
+  /** Bytes of the channel's copy area (partition 2 too: a stick has saves or a copy, never both). */
+  copyBytes?: number;
   /** 440 bytes of MBR boot code (BIOS), if any. */
   mbrBootCode?: Uint8Array;
   /** Runs on the finished image before it takes its final name (installs the BIOS loader). */
@@ -58,7 +61,30 @@ export function partitionPlan(size: number, savesBytes: number): { fatSectors: n
   return { fatSectors: (start - PARTITION_START) / SECTOR, saves: { start, bytes: Math.floor((size - start) / SECTOR) * SECTOR } };
 }
 
-export async function assembleImage(spec: ImageSpec): Promise<{ size: number; partitionOffset: number; saves?: { start: number; bytes: number } }> {
+/** Partition 2, raw: what it is, and its first sector (the superblock) for the disk whose sector 0 is `mbr`. */
+interface RawArea {
+  kind: 'saves' | 'copy';
+  bytes: number;
+  type: number;
+  superblock: (mbr: Uint8Array, bytes: number) => Buffer;
+}
+
+function rawAreaOf(spec: ImageSpec): RawArea | undefined {
+  const saves = spec.savesBytes ?? 0;
+  const copy = spec.copyBytes ?? 0;
+  if (saves > 0 && copy > 0) throw new RangeError('a stick has a saves area or a channel copy area, not both');
+  if (saves > 0) {
+    if (saves < MIN_SAVES_BYTES) throw new RangeError(`a saves area needs at least ${MIN_SAVES_BYTES} bytes`);
+    return { kind: 'saves', bytes: saves, type: SAVES_PARTITION_TYPE, superblock: (mbr, bytes) => formatSuperblock(diskIdentity(mbr), savesLayout(bytes)) };
+  }
+  if (copy > 0) {
+    if (copy < MIN_COPY_BYTES) throw new RangeError(`a copy area needs at least ${MIN_COPY_BYTES} bytes`);
+    return { kind: 'copy', bytes: copy, type: COPY_PARTITION_TYPE, superblock: copySuperblockFor };
+  }
+  return undefined;
+}
+
+export async function assembleImage(spec: ImageSpec): Promise<{ size: number; partitionOffset: number; saves?: { start: number; bytes: number }; copy?: { start: number; bytes: number } }> {
   let contentBytes = 0;
   for (const f of spec.files) {
     const size = await contentSize(f.content);
@@ -71,8 +97,8 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
     }
     contentBytes += size;
   }
-  const savesBytes = spec.savesBytes ?? 0;
-  if (savesBytes > 0 && savesBytes < MIN_SAVES_BYTES) throw new RangeError(`a saves area needs at least ${MIN_SAVES_BYTES} bytes`);
+  const area = rawAreaOf(spec);
+  const savesBytes = area?.bytes ?? 0;
   checkImageSize(spec.size, contentBytes, false, savesBytes);
   await checkFreeSpace(spec.out, contentBytes);
   const size = spec.size ?? imageSizeWithSaves(contentBytes + (spec.updateRoomBytes ?? 0), savesBytes);
@@ -81,7 +107,7 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
   const partial = `${spec.out}.partial`;
   const release = removeOnInterrupt(partial);
   try {
-    await writeImage(spec, partial, size, partitionSectors, plan.saves);
+    await writeImage(spec, partial, size, partitionSectors, area && plan.saves ? { ...plan.saves, area } : undefined);
     await rename(partial, spec.out);
   } catch (e) {
     await rm(partial, { force: true });
@@ -89,10 +115,10 @@ export async function assembleImage(spec: ImageSpec): Promise<{ size: number; pa
   } finally {
     release();
   }
-  return { size, partitionOffset: PARTITION_START, ...(plan.saves ? { saves: plan.saves } : {}) };
+  return { size, partitionOffset: PARTITION_START, ...(plan.saves && area ? { [area.kind]: plan.saves } : {}) };
 }
 
-async function writeImage(spec: ImageSpec, partial: string, size: number, partitionSectors: number, saves?: { start: number; bytes: number }): Promise<void> {
+async function writeImage(spec: ImageSpec, partial: string, size: number, partitionSectors: number, raw?: { start: number; bytes: number; area: RawArea }): Promise<void> {
   const fh = await open(partial, 'w');
   try {
     await fh.truncate(size);
@@ -101,14 +127,14 @@ async function writeImage(spec: ImageSpec, partial: string, size: number, partit
         diskSignature: spec.diskSignature,
         partitions: [
           { startLba: PARTITION_START / SECTOR, sectors: partitionSectors, type: PARTITION_TYPE.fat32Lba, active: true },
-          ...(saves ? [{ startLba: saves.start / SECTOR, sectors: saves.bytes / SECTOR, type: SAVES_PARTITION_TYPE, active: false }] : []),
+          ...(raw ? [{ startLba: raw.start / SECTOR, sectors: raw.bytes / SECTOR, type: raw.area.type, active: false }] : []),
         ],
       },
       spec.mbrBootCode,
     );
     await fh.write(mbr, 0, SECTOR, 0);
-    // The slots stay sparse zeros: an empty header sector is "no generation".
-    if (saves) await fh.write(formatSuperblock(diskIdentity(mbr), savesLayout(saves.bytes)), 0, SECTOR, saves.start);
+    // The slots stay sparse zeros: an empty header sector is "no generation" (saves) or "no copy".
+    if (raw) await fh.write(raw.area.superblock(mbr, raw.bytes), 0, SECTOR, raw.start);
   } finally {
     await fh.close();
   }

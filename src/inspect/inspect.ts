@@ -11,6 +11,8 @@ import { CHANNEL_FLOOR_PATH, GRUB_CFG, SLOTS, SYSLINUX_CFG, UKI_DIR, type SlotId
 import { readSlots } from '../stick/read.js';
 import type { SlotState } from '../stick/slots.js';
 import { readSavesArea, SAVES_PARTITION_TYPE, type SavesAreaReport } from '../stick/saves-area.js';
+import { isCopySuperblock, readCopyArea, type CopyAreaReport } from '../stick/channel-copy.js';
+import { open } from 'node:fs/promises';
 
 export interface BootEntry {
   loader: 'syslinux' | 'systemd-boot' | 'grub';
@@ -30,6 +32,8 @@ export interface Inspection {
   channelFloor?: { channel: string; version: number };
   /** The saves area (partition 2, build --persist), when the stick has one. */
   saves?: SavesAreaReport;
+  /** The channel's on-stick copy (partition 2, build --offline-copy), when the stick has one. */
+  offlineCopy?: CopyAreaReport;
   /** Issue 16: the slots, which is current, which on trial with how many tries left. */
   slots?: SlotsView;
 }
@@ -90,6 +94,15 @@ function ukiEntry(path: string, uki: Buffer): BootEntry {
   return { loader: 'systemd-boot', name: pretty ?? path, cmdline };
 }
 
+async function readSector(image: string, at: number): Promise<Buffer> {
+  const fh = await open(image, 'r');
+  try {
+    return (await fh.read(Buffer.alloc(SECTOR), 0, SECTOR, at)).buffer;
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function inspectImage(image: string): Promise<Inspection> {
   const { bytes, mbr, fat: fatPart } = await probeStickImage(image);
   const fat = await FatVolume.mount(image, fatPart.startLba * SECTOR, fatPart.sectors * SECTOR);
@@ -113,8 +126,22 @@ export async function inspectImage(image: string): Promise<Inspection> {
     for (const f of files.filter((f) => f.path.toLowerCase().startsWith(`${UKI_DIR.toLowerCase()}/`) && /^[^/]+\.efi$/i.test(f.path.slice(UKI_DIR.length + 1)))) entries.push(ukiEntry(f.path, fat.readFile(f.path)));
     const channelFloor = has(CHANNEL_FLOOR_PATH) ? parseFloor(fat.readFile(CHANNEL_FLOOR_PATH)) : undefined;
     const part = mbr.partitions.find((p) => p.type === SAVES_PARTITION_TYPE);
-    const saves = part ? await readSavesArea(image, part.startLba * SECTOR, part.sectors * SECTOR) : undefined;
-    return { image, bytes, mbr, files, manifest, entries, ...(channelFloor ? { channelFloor } : {}), ...(saves ? { saves } : {}), ...(read.state || read.stateProblem ? { slots } : {}) };
+    // Partition 2 is raw, a saves area or a channel copy area: its superblock's magic says which.
+    const copy = part && isCopySuperblock(await readSector(image, part.startLba * SECTOR));
+    const offlineCopy = part && copy ? await readCopyArea(image, part.startLba * SECTOR, part.sectors * SECTOR) : undefined;
+    const saves = part && !copy ? await readSavesArea(image, part.startLba * SECTOR, part.sectors * SECTOR) : undefined;
+    return {
+      image,
+      bytes,
+      mbr,
+      files,
+      manifest,
+      entries,
+      ...(channelFloor ? { channelFloor } : {}),
+      ...(saves ? { saves } : {}),
+      ...(offlineCopy ? { offlineCopy } : {}),
+      ...(read.state || read.stateProblem ? { slots } : {}),
+    };
   } finally {
     fat.close();
   }

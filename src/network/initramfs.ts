@@ -15,6 +15,7 @@ import { elfClosure } from '../initramfs/elf.js';
 import { shellQuote } from '../initramfs/init-script.js';
 import { findOnPath, toolInfo } from '../util/tools.js';
 import type { S3Credentials } from './s3.js';
+import { copyShellDefaults } from '../stick/channel-copy.js';
 import { SECTORS_PER_BLOCK, VERITY_TABLE_TEMPLATE, verityTable, type VerityInfo } from './verity.js';
 
 /** Where the runtime root template sits in the initramfs (the init copies it to /run/flashroot/rt). */
@@ -62,6 +63,8 @@ export interface ChannelStage {
   builtAt: number;
   /** Where the rollback floor sits on the stick's FAT. */
   floorPath: string;
+  /** build --offline-copy: the stick keeps a copy of the last verified version (src/stick/channel-copy.ts). */
+  offlineCopy?: boolean;
 }
 
 export type NetworkLowerStage =
@@ -149,13 +152,28 @@ function renderNetworkConf(s: NetworkLowerStage): string {
   return `# Baked in by flashroot build for the network lower; not overridable from the command line,\n# so a changed flashroot.lower= still boots only this exact image.\n${vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
 }
 
-function renderChannelConf(c: ChannelStage): string {
+/**
+ * dmsetup and its libraries as the copy daemon's chroot needs them (the init copies them from the
+ * initramfs to /run, which outlives switch_root): `PATH`, or `PATH=TARGET` for a directory symlink
+ * of this host (/lib -> usr/lib) that is a real directory in the initramfs.
+ */
+async function copyToolEntries(): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of (await elfClosure([await resolveTool('dmsetup')])).files) {
+    const st = await lstat(path);
+    out.push(st.isSymbolicLink() && (await lstat(await realpath(path))).isDirectory() ? `${path}=${await readlink(path)}` : path);
+  }
+  return out;
+}
+
+async function renderChannelConf(c: ChannelStage): Promise<string> {
   const vars: [string, string][] = [
     ['FR_CH_NAME', c.name],
     ['FR_CH_BUILT', String(c.builtAt)],
     ['FR_CH_FLOOR_PATH', c.floorPath],
     ['FR_CH_TABLE', VERITY_TABLE_TEMPLATE],
     ['FR_CH_SECTORS_PER_BLOCK', String(SECTORS_PER_BLOCK)],
+    ...(c.offlineCopy ? ([['FR_CH_COPY', '1'], ['FR_CC_TOOLS', (await copyToolEntries()).join(' ')], ...Object.entries(copyShellDefaults())] as [string, string][]) : []),
   ];
   return `# Baked in by flashroot build --channel; the key beside it decides which manifests this stick boots.\n${vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
 }
@@ -174,7 +192,7 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage): Pro
   await chmod(join(root, 'etc/flashroot/udhcpc.sh'), 0o755);
   await writeFile(join(root, NETWORK_CONF), renderNetworkConf(s), { flag: 'wx' });
   if (channel) {
-    await writeFile(join(root, CHANNEL_CONF), renderChannelConf(channel), { flag: 'wx' });
+    await writeFile(join(root, CHANNEL_CONF), await renderChannelConf(channel), { flag: 'wx' });
     await copyFile(channel.trustKey, join(root, CHANNEL_KEY), constants.COPYFILE_EXCL);
   }
   if (s.kind === 'sshfs') await stageSsh(rt, s);

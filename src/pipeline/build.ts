@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { InputError, KernelError } from '../errors.js';
+import { copyAreaBytes, copyLayout, maxCopyImage } from '../stick/channel-copy.js';
 import { installSyslinux, syslinuxFatFiles, syslinuxMbrCode, SYSLINUX_FILES } from '../boot/syslinux.js';
 import { readBootBlobs, RESCUE_CMDLINE, slotMenu, systemdBootFiles, SYSTEMD_BOOT, type EspFile } from '../boot/systemd-boot.js';
 import { UKI_STUB } from '../boot/uki.js';
@@ -72,7 +73,7 @@ export interface BuildResult {
   /** Set when the root is a network image: publish `path` where `url` points. */
   network?: Omit<NetworkImage, 'verity'> & { rootHash: string };
   /** With --channel: what the stick follows instead of the root hash above (which is this build's image, to publish as a version). */
-  channel?: { name: string; manifestUrl: string; trustKey: string; keyNumber: string };
+  channel?: { name: string; manifestUrl: string; trustKey: string; keyNumber: string; offlineCopy?: { start: number; bytes: number; slotBytes: number; maxImageBytes: number } };
   /** With a file-level lower (sshfs, s3fs): what of the root it will not reproduce. */
   fidelity?: FidelityLoss[];
   /** How the root on the stick differs from its source, and why (none for the demo root). */
@@ -199,7 +200,7 @@ async function prepare(input: BuildOptionsInput, report: Reporter, env: NodeJS.P
   const out = resolve(o.out);
   // Before minutes of compressing: what is known of the contents already must fit.
   const atLeast = await contentsLowerBound(o, kernel.image);
-  checkImageSize(o.size, atLeast, true, savesPolicy(o)?.bytes ?? 0);
+  checkImageSize(o.size, atLeast, true, savesPolicy(o)?.bytes ?? o.offlineCopy?.bytes ?? 0);
   await checkFreeSpace(out, atLeast, true);
   await mkdir(dirname(out), { recursive: true });
   const work = await mkdtemp(join(tmpdir(), 'flashroot-build-'));
@@ -297,7 +298,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     const uuid = `${(serial >>> 16).toString(16).padStart(4, '0')}-${(serial & 0xffff).toString(16).padStart(4, '0')}`.toUpperCase();
 
     const channel: ChannelStage | undefined =
-      o.channel && o.trust ? { name: o.channel, trustKey: o.trust, builtAt: epoch ?? Math.floor(Date.now() / 1000), floorPath: CHANNEL_FLOOR_PATH } : undefined;
+      o.channel && o.trust ? { name: o.channel, trustKey: o.trust, builtAt: epoch ?? Math.floor(Date.now() / 1000), floorPath: CHANNEL_FLOOR_PATH, offlineCopy: Boolean(o.offlineCopy) } : undefined;
+    const copyBytes = net && o.offlineCopy ? copyAreaBytes(o.offlineCopy.bytes, net.bytes) : undefined;
     const netFiles = { ...o, channel, s3Credentials: ctx.s3Credentials };
     const initramfs = await report.step(`Building the initramfs for ${kernel.version}`, () =>
       buildInitramfs({
@@ -352,7 +354,9 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       squashfs: { path: net ? net.url : sqfsPath, bytes: squashfsBytes, sha256: squashfsSha256, compressor: o.comp },
       ...(kmods ? { modulesLayer: { path: kmodsPath, bytes: kmods.bytes, dest: kmods.dest, sha256: kmodsSha256 } } : {}),
       ...(net && !channel ? { verity: { rootHash: net.verity.rootHash, dataBlocks: net.verity.dataBlocks } } : {}),
-      ...(channel ? { channel: { name: channel.name, manifest: `${lower.kind === 'local' ? '' : lower.url}${manifestName(channel.name)}`, trustKey: ctx.trustKeyNumber, floor: CHANNEL_FLOOR_PATH } } : {}),
+      ...(channel
+        ? { channel: { name: channel.name, manifest: `${lower.kind === 'local' ? '' : lower.url}${manifestName(channel.name)}`, trustKey: ctx.trustKeyNumber, floor: CHANNEL_FLOOR_PATH, ...(copyBytes ? { offlineCopy: { partition: 2, bytes: copyBytes } } : {}) } }
+        : {}),
       cmdline,
       defaults: { label: o.label, uuid, upperSize: o.upperSize, toram: o.toram, verify: o.verify, onfail: o.onfail, timeout: o.timeout, init: o.init },
       ...(saves ? { saves: { partition: 2, bytes: saves.bytes, persist: saves.persist, saveAtShutdown: saves.saveAtShutdown, saveEveryMinutes: saves.saveEvery } } : {}),
@@ -419,6 +423,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
         // Room for a second slot: everything the slot holds once more.
         updateRoomBytes: o.roomForUpdate ? slotFiles.reduce((n, f) => n + f.bytes, 0) : 0,
         savesBytes: saves?.bytes,
+        copyBytes,
         epoch,
         mbrBootCode: bios ? await syslinuxMbrCode() : undefined,
         finish: bios ? (partial, offset) => installSyslinux(partial, offset, epoch) : undefined,
@@ -445,7 +450,15 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       signed: Boolean(o.signKey),
       ...(net ? { network: { url: net.url, path: net.path, bytes: net.bytes, sha256: net.sha256, rootHash: net.verity.rootHash } } : {}),
       ...(channel && lower.kind !== 'local'
-        ? { channel: { name: channel.name, manifestUrl: `${lower.url}${manifestName(channel.name)}`, trustKey: channel.trustKey, keyNumber: ctx.trustKeyNumber ?? '' } }
+        ? {
+            channel: {
+              name: channel.name,
+              manifestUrl: `${lower.url}${manifestName(channel.name)}`,
+              trustKey: channel.trustKey,
+              keyNumber: ctx.trustKeyNumber ?? '',
+              ...(image.copy ? { offlineCopy: { ...image.copy, slotBytes: copyLayout(image.copy.bytes).slotBytes, maxImageBytes: maxCopyImage(copyLayout(image.copy.bytes)) } } : {}),
+            },
+          }
         : {}),
       ...(fidelity ? { fidelity } : {}),
       adjustments: plan.adjustments,
@@ -486,6 +499,11 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
         ? [
             `  lower:      channel ${r.channel.name}: ${r.channel.manifestUrl}, signed by key ${r.channel.keyNumber} (${r.channel.trustKey}); the manifest names the image and its root hash at each boot`,
             `  publish:    flashroot publish ${r.network.path} ${o.lower.startsWith('s3://') ? `${o.lower} --endpoint <S3 endpoint>` : '--to <web root of that directory>'} --channel ${r.channel.name} --sign-key <its .sec>`,
+            ...(r.channel.offlineCopy
+              ? [
+                  `  offline:    partition 2, ${formatBytes(r.channel.offlineCopy.bytes)}: two copy slots for images up to ${formatBytes(r.channel.offlineCopy.maxImageBytes)} (this one is ${formatBytes(r.network.bytes)}); each new version booted from the server is copied once, in the background, and booted when the server cannot be reached`,
+                ]
+              : []),
           ]
         : []),
       ...(r.network && !r.channel

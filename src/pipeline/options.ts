@@ -13,6 +13,7 @@ import { parseSize } from '../util/units.js';
 import { outputFileProblem } from '../util/output-path.js';
 import { MIB, MIN_IMAGE } from '../disk/layout.js';
 import { DEFAULT_SAVES_BYTES, MIN_SAVES_BYTES } from '../stick/saves-area.js';
+import { MIN_COPY_BYTES } from '../stick/channel-copy.js';
 
 export const BOOT_MODES = ['hybrid', 'bios', 'uefi'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
@@ -92,6 +93,14 @@ export const BuildOptionsSchema = z.object({
   // A signed channel in the lower's directory instead of a baked root hash (docs/network.md).
   channel: z.string().regex(CHANNEL_NAME, 'must be 1-63 characters among a-z 0-9 . _ - (it names the manifest file on the server)').optional(),
   trust: z.string().optional(),
+  // Issue 17: a copy of the last verified version on the stick, booted when the server cannot be
+  // reached. `true` (the flag alone): room for two copies of twice this build's image.
+  offlineCopy: z
+    .union([z.boolean(), z.string()])
+    .optional()
+    .refine((v) => typeof v !== 'string' || bytesOf(v) !== undefined, 'must be a size like 512MiB (or no value: room for two copies of twice this image)')
+    .transform((v) => (v === undefined || v === false ? undefined : { bytes: typeof v === 'string' ? bytesOf(v) : undefined }))
+    .refine((c) => c?.bytes === undefined || c.bytes >= MIN_COPY_BYTES, `must be at least ${MIN_COPY_BYTES / MIB}MiB (a 4 MiB erase block for the superblock and one per copy slot)`),
   signedReads: z.boolean().default(false),
   httpClient: z.enum(HTTP_CLIENTS).optional(),
   sshKey: z.string().optional(),
@@ -184,6 +193,7 @@ const RULES: readonly Rule[] = [
       return when(!o.lower.endsWith('/'), `--channel: --lower must be the channel's directory, ending in / (the manifest names the image), not ${o.lower}`);
     },
   },
+  { fields: ['offlineCopy', 'channel'], problem: (o) => when(Boolean(o.offlineCopy) && !o.channel, '--offline-copy: only with --channel (the copy is of the last version the channel named, checked by its signature at each boot from it)') },
   { fields: ['signKey', 'boot'], problem: (o) => when(Boolean(o.signKey) && o.boot === 'bios', '--sign-key: signing applies to UEFI; use --boot hybrid or uefi') },
   ...(['exclude', 'excludeFrom', 'includeMount'] as const).map((flag): Rule => ({
     fields: [flag, 'root'],

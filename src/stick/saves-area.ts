@@ -18,6 +18,9 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { MIB, SAVES_AREA_ALIGN } from '../disk/layout.js';
+import { diskIdentity, parseTextSector as parseText, textSector as sectorOf } from './text-sector.js';
+
+export { diskIdentity } from './text-sector.js';
 
 export const SAVES_PARTITION_TYPE = 0xda;
 /** Cheap sticks erase in 4 MiB units (src/endurance/model.ts DEFAULT_ERASE_BLOCK_BYTES); nothing else shares one with a slot. */
@@ -52,39 +55,12 @@ export function savesLayout(areaBytes: number): SavesLayout {
 export const slotOffset = (l: SavesLayout, i: number): number => l.firstSlot + i * l.slotBytes;
 export const maxPayload = (l: SavesLayout): number => l.slotBytes - PAYLOAD_OFFSET;
 
-/** The stick's identity as the shell reads it: the MBR's disk signature bytes (offset 440) in hex, disk order. */
-export function diskIdentity(sector0: Uint8Array): string {
-  return Buffer.from(sector0.subarray(440, 444)).toString('hex');
-}
-
-function textSector(lines: readonly string[]): Buffer {
-  const text = `${lines.join('\n')}\n`;
-  if (Buffer.byteLength(text) > HEADER_BYTES) throw new RangeError(`a saves-area header of ${Buffer.byteLength(text)} bytes does not fit one sector`);
-  const buf = Buffer.alloc(HEADER_BYTES);
-  buf.write(text, 'utf8');
-  return buf;
-}
-
-/** key=value lines up to the first NUL, or undefined when the first line is not `magic`. */
-function parseText(sector: Uint8Array, magic: string): { fields: Map<string, string>; complete: boolean } | undefined {
-  const raw = Buffer.from(sector).toString('latin1');
-  const text = raw.slice(0, raw.includes('\0') ? raw.indexOf('\0') : raw.length);
-  const lines = text.split('\n');
-  if (lines[0] !== magic) return undefined;
-  const fields = new Map<string, string>();
-  for (const l of lines.slice(1)) {
-    const eq = l.indexOf('=');
-    if (eq > 0) fields.set(l.slice(0, eq), l.slice(eq + 1));
-  }
-  return { fields, complete: lines.includes('end') };
-}
-
 export interface Superblock extends SavesLayout {
   disk: string;
 }
 
 export function formatSuperblock(disk: string, layout: SavesLayout): Buffer {
-  return textSector([SUPER_MAGIC, `disk=${disk}`, `slots=${layout.slots}`, `slot_bytes=${layout.slotBytes}`, `first_slot=${layout.firstSlot}`, `payload_offset=${PAYLOAD_OFFSET}`, 'end']);
+  return sectorOf([SUPER_MAGIC, `disk=${disk}`, `slots=${layout.slots}`, `slot_bytes=${layout.slotBytes}`, `first_slot=${layout.firstSlot}`, `payload_offset=${PAYLOAD_OFFSET}`, 'end'], 'saves-area header');
 }
 
 export function parseSuperblock(sector: Uint8Array): Superblock | undefined {
@@ -109,7 +85,7 @@ export interface GenerationHeader {
 }
 
 export function formatHeader(h: GenerationHeader): Buffer {
-  return textSector([GEN_MAGIC, 'state=complete', `seq=${h.seq}`, `time=${h.time}`, `length=${h.length}`, `deletions=${h.deletions}`, `sha256=${h.sha256}`, `fingerprint=${h.fingerprint}`, `comp=${h.comp}`, 'end']);
+  return sectorOf([GEN_MAGIC, 'state=complete', `seq=${h.seq}`, `time=${h.time}`, `length=${h.length}`, `deletions=${h.deletions}`, `sha256=${h.sha256}`, `fingerprint=${h.fingerprint}`, `comp=${h.comp}`, 'end'], 'saves-area header');
 }
 
 export type HeaderState = { kind: 'empty' } | { kind: 'pending'; seq: number } | { kind: 'damaged' } | { kind: 'complete'; header: GenerationHeader };

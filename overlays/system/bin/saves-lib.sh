@@ -8,6 +8,14 @@
 # geometry is read from the superblock. Functions are fr_sv_*; they print no console lines
 # themselves: callers say what happened.
 
+# Hundredths of a second since boot, for what a step on the stick cost (applying a generation,
+# copying a channel version).
+fr_centis() {
+	read -r fr_up _ </proc/uptime
+	fr_cs=${fr_up#*.}
+	echo "$((${fr_up%%.*} * 100 + ${fr_cs:-0}))"
+}
+
 # The text of the 512-byte sector at byte offset $2 of $1, NULs dropped.
 fr_sv_sector() {
 	dd if="$1" bs=512 skip=$(($2 / 512)) count=1 2>/dev/null | tr -d '\000'
@@ -47,22 +55,28 @@ fr_sv_identity() {
 # FR_SV_SLOT_BYTES, FR_SV_FIRST. On failure prints why and returns 1: nothing may be read or
 # written there.
 fr_sv_open() {
-	fr_sv_sb=$(fr_sv_sector "$1" 0)
-	if [ "$(printf '%s\n' "$fr_sv_sb" | head -n 1)" != "$FR_SAVES_SUPER_MAGIC" ]; then
-		echo "$1 holds no flashroot saves area"
+	fr_sv_open_area "$FR_SAVES_SUPER_MAGIC" saves "$1" "$2"
+}
+
+# The same for any raw area of ours whose superblock has the magic $1 ($2: what it is called in
+# messages): the channel's copy area (channel-copy-lib.sh) has the same geometry lines.
+fr_sv_open_area() {
+	fr_sv_sb=$(fr_sv_sector "$3" 0)
+	if [ "$(printf '%s\n' "$fr_sv_sb" | head -n 1)" != "$1" ]; then
+		echo "$3 holds no flashroot $2 area"
 		return 1
 	fi
 	fr_sv_want=$(fr_sv_get "$fr_sv_sb" disk)
-	fr_sv_have=$(fr_sv_identity "$2")
+	fr_sv_have=$(fr_sv_identity "$4")
 	if [ "$fr_sv_want" != "$fr_sv_have" ]; then
-		echo "the saves area on $1 was made for disk $fr_sv_want, $2 is $fr_sv_have"
+		echo "the $2 area on $3 was made for disk $fr_sv_want, $4 is $fr_sv_have"
 		return 1
 	fi
 	FR_SV_SLOTS=$(fr_sv_get "$fr_sv_sb" slots)
 	FR_SV_SLOT_BYTES=$(fr_sv_get "$fr_sv_sb" slot_bytes)
 	FR_SV_FIRST=$(fr_sv_get "$fr_sv_sb" first_slot)
 	if ! fr_sv_is_num "$FR_SV_SLOTS" || ! fr_sv_is_num "$FR_SV_SLOT_BYTES" || ! fr_sv_is_num "$FR_SV_FIRST"; then
-		echo "the saves superblock on $1 is damaged"
+		echo "the $2 superblock on $3 is damaged"
 		return 1
 	fi
 	return 0

@@ -40,6 +40,7 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--ca-cert <file>', "with --lower https://… or an https:// --endpoint: the only CA certificates (PEM) the stick trusts for the server (default: this host's bundle)")
     .option('--channel <name>', "with an image --lower DIR/ (http, https, s3): follow the signed channel NAME there instead of baking this image's root hash in; each boot runs the version the manifest names (flashroot publish --channel)")
     .option('--trust <file>', 'with --channel: the signify public key (.pub) its manifests must be signed with (signify-openbsd -G -n -p fleet.pub -s fleet.sec)')
+    .option('--offline-copy [size]', 'with --channel: keep a copy of the last verified version on the stick (partition 2; written once per new version, in the background after boot) and boot it when the server cannot be reached (default size: two copies of twice this image)')
     .option('--ssh-key <file>', 'private key the init logs in with for --lower sshfs://… (placed in the initramfs: see docs/network.md)')
     .option('--ssh-known-hosts <file>', "the server's host key line(s) for --lower sshfs://… (without: any host key is accepted)")
     .option('--room-for-update', 'size the FAT for a second system beside this one, so flashroot update can keep this one as the fallback')

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { SavesAreaReport } from '../../stick/saves-area.js';
+import type { CopyAreaReport } from '../../stick/channel-copy.js';
 import type { RegisterCommand } from './index.js';
 
 function savesLines(s: SavesAreaReport, formatBytes: (n: number) => string): string[] {
@@ -12,6 +13,21 @@ function savesLines(s: SavesAreaReport, formatBytes: (n: number) => string): str
       const what = h ? `generation ${h.seq}, saved ${new Date(h.time * 1000).toISOString()}, ${formatBytes(h.length)}, sha256 ${h.sha256.slice(0, 16)}…` : g.seq !== undefined ? `generation ${g.seq}` : '';
       const state = { empty: 'empty', pending: 'incomplete (a save was interrupted)', damaged: 'damaged header', valid: 'checksum ok', 'bad-checksum': 'CHECKSUM MISMATCH', 'too-long': 'damaged (longer than its slot)' }[g.state];
       return `  slot ${g.slot}: ${[what, state].filter(Boolean).join(': ')}${g.seq !== undefined && g.seq === s.current ? ' (current)' : ''}`;
+    }),
+  ];
+}
+
+function copyLines(c: CopyAreaReport, formatBytes: (n: number) => string): string[] {
+  if (!c.superblock) return [`offline copy (partition 2, ${formatBytes(c.bytes)}): damaged superblock (boots without the server fail)`];
+  const sb = c.superblock;
+  return [
+    `offline copy (partition 2, ${formatBytes(c.bytes)}): ${sb.slots} slots of ${formatBytes(sb.slotBytes)}, for disk ${sb.disk}${c.identityMatches ? '' : " (NOT this image's disk signature: the init will not use it)"}`,
+    ...c.slots.map((s) => {
+      const h = s.header;
+      const what = h
+        ? `complete: channel ${h.channel} version ${h.version}, ${h.image}, ${formatBytes(h.bytes)}, copied ${new Date(h.time * 1000).toISOString()} (its signature is checked at each boot from it)`
+        : { empty: 'empty', pending: `incomplete${s.version === undefined ? '' : ` copy of version ${s.version}`} (cut off: never booted)`, damaged: 'damaged header', complete: '' }[s.state];
+      return `  slot ${s.slot}: ${what}${s.slot === c.newest ? ' (booted when the server cannot be reached)' : ''}`;
     }),
   ];
 }
@@ -51,6 +67,7 @@ export const register: RegisterCommand = (program: Command) => {
         ...r.entries.map((e) => `  [${e.loader}] ${e.name}\n      ${e.cmdline}`),
         ...(r.channelFloor ? [`channel ${r.channelFloor.channel}: this stick has booted up to version ${r.channelFloor.version} (rollback floor)`] : []),
         ...(r.saves ? savesLines(r.saves, formatBytes) : []),
+        ...(r.offlineCopy ? copyLines(r.offlineCopy, formatBytes) : []),
         'manifest:',
         JSON.stringify(r.manifest, null, 2).replace(/^/gm, '  '),
       ];

@@ -76,3 +76,21 @@ describe('build options: a signed channel', () => {
     expect(problems({ lower: dir, channel: 'Stable/../x', trust: 'k.pub' })[0]).toMatch(/^- --channel: must be 1-63 characters/);
   });
 });
+
+describe('build options: the on-stick copy of a channel (--offline-copy)', () => {
+  const channel = { lower: 'http://boot.example/images/', channel: 'stable', trust: 'fleet.pub' };
+  it('takes the flag alone (a size derived from the image) or a size', () => {
+    expect(parseBuildOptions({ ...channel, offlineCopy: true }).offlineCopy).toEqual({ bytes: undefined });
+    expect(parseBuildOptions({ ...channel, offlineCopy: '512MiB' }).offlineCopy).toEqual({ bytes: 512 * 2 ** 20 });
+    expect(parseBuildOptions(channel).offlineCopy).toBeUndefined();
+  });
+  it('refuses it without a channel, an unreadable size and one too small for two slots, all at once', () => {
+    expect(problems({ offlineCopy: true })).toEqual(['- --offline-copy: only with --channel (the copy is of the last version the channel named, checked by its signature at each boot from it)']);
+    expect(problems({ ...channel, offlineCopy: 'lots' })).toEqual(['- --offline-copy: must be a size like 512MiB (or no value: room for two copies of twice this image)']);
+    expect(problems({ ...channel, offlineCopy: '8MiB', label: 'lower case' })).toEqual([
+      expect.stringMatching(/^- --label: /),
+      '- --offline-copy: must be at least 12MiB (a 4 MiB erase block for the superblock and one per copy slot)',
+    ]);
+  });
+});
+
