@@ -51,6 +51,7 @@ EOF
 		fr_coldplug
 		sleep 0.2
 	done
+	fr_net_layer_release
 	ifconfig lo 127.0.0.1 up
 	if [ -n "$fr_ip_addr" ]; then
 		fr_net_static || fr_fail network "cannot configure $FR_NET_IFACE from ip=$FR_IP" "use ip=CLIENT::GATEWAY:NETMASK::DEVICE::DNS"
