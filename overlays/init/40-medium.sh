@@ -33,6 +33,8 @@ fr_medium_ro() {
 }
 
 fr_mount_medium() {
+	# Mounted already (the network layer's step keeps it for a channel).
+	[ -n "$FR_MEDIUM_DEV" ] && return 0
 	fr_find_medium ||
 		fr_fail medium "no device with $(fr_medium_spec) after ${FR_TIMEOUT}s" \
 			"plug the stick in (another port?), or boot with flashroot.label=/flashroot.uuid= matching it, or a longer flashroot.timeout="

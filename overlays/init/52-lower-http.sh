@@ -15,22 +15,48 @@ fr_net_conf() {
 	. /etc/flashroot/network.conf
 }
 
-# Copies the runtime root template to its own tmpfs (not nodev, unlike /run: /dev/fuse lives in
-# it) so the FUSE client survives switch_root, which deletes the initramfs but moves /run along.
-# The size is a cap, not an allocation: rclone alone is 52 MB.
+# The runtime root: an overlay whose lower is the FUSE client's binaries, from the network layer
+# (44-net-layer.sh, in RAM), and whose upper holds the template (settings, keys, the CA) and what
+# the init adds (device nodes, resolv.conf). Both live under /run, which switch_root moves along,
+# so the client keeps its files after the initramfs is deleted. Its tmpfs is not nodev, unlike
+# /run: /dev/fuse lives in it.
 fr_net_runtime() {
 	# The channel step (46-channel.sh) may have made it already, to fetch its manifest with rclone.
 	[ "$FR_RT_READY" = yes ] && return 0
 	FR_RT_READY=yes
-	mkdir -p "$FR_RT"
-	mount -t tmpfs -o mode=0755,size=128m flashroot-rt "$FR_RT" ||
-		fr_fail lower "cannot create the runtime root $FR_RT" "not enough RAM?"
-	cp -a /usr/lib/flashroot/rt/. "$FR_RT/"
+	mkdir -p "$FR_RT" "$FR_NET_RAM/upper" "$FR_NET_RAM/work"
+	cp -a /usr/lib/flashroot/rt/. "$FR_NET_RAM/upper/"
+	mount -t overlay -o "lowerdir=$FR_NET_LAYER_MNT/rt,upperdir=$FR_NET_RAM/upper,workdir=$FR_NET_RAM/work" flashroot-rt "$FR_RT" ||
+		fr_fail lower "cannot stack the runtime root $FR_RT" "is overlay in the initramfs? rebuild with flashroot build"
 	mknod "$FR_RT/dev/fuse" c 10 229
 	mknod "$FR_RT/dev/null" c 1 3
 	mknod "$FR_RT/dev/console" c 5 1
 	cp /etc/resolv.conf "$FR_RT/etc/resolv.conf" 2>/dev/null
 	return 0
+}
+
+# Attaches file "$2" read-only to a loop device, checks it is "$3" bytes, maps it through dm-verity
+# as /dev/mapper/"$1" with table "$4" (@DEV@: the loop device) and mounts the squashfs on it at "$5".
+# With "$6", the image starts "$6" bytes into the device "$2" (the channel's on-stick copy), whose
+# size says nothing. On failure FR_VERITY_ERROR says what failed; FR_VERITY_CHANGED=yes when
+# dm-verity found a changed block (a different or damaged image, not a missing tool). fr_loop: the
+# loop device.
+fr_verity_squashfs() {
+	FR_VERITY_CHANGED=
+	if [ -z "$6" ]; then
+		fr_size=$(stat -c %s "$2")
+		[ "$fr_size" = "$3" ] || { FR_VERITY_ERROR="it is $fr_size bytes, $3 expected"; return 1; }
+	fi
+	fr_loop=$(losetup -f) && losetup -r ${6:+-o "$6"} "$fr_loop" "$2" || { FR_VERITY_ERROR="cannot attach it to a loop device (is loop in the initramfs?)"; return 1; }
+	DM_DISABLE_UDEV=1 dmsetup create "$1" --readonly --noudevsync \
+		--table "$(echo "$4" | sed "s|@DEV@|$fr_loop|g")" >/run/flashroot/dm.err 2>&1 ||
+		{ FR_VERITY_ERROR="cannot set up dm-verity over $fr_loop: $(tail -n 1 /run/flashroot/dm.err) (is dm_verity in the initramfs?)"; return 1; }
+	mount -t squashfs -o ro "/dev/mapper/$1" "$5" 2>/run/flashroot/mount.err && return 0
+	case "$(DM_DISABLE_UDEV=1 dmsetup status "$1" 2>/dev/null)" in
+	*' C'*) FR_VERITY_CHANGED=yes; FR_VERITY_ERROR="dm-verity found a changed block" ;;
+	*) FR_VERITY_ERROR="cannot mount it as squashfs: $(tail -n 1 /run/flashroot/mount.err)" ;;
+	esac
+	return 1
 }
 
 # Runs "$@" until it succeeds, waiting 1, 2, 4, 8, 8… s between tries and saying so, until
@@ -55,30 +81,25 @@ fr_net_retry() {
 	return 0
 }
 
-# Loop-attaches the image file read-only (or, with $2, the image $2 bytes into the device $1: the
-# channel's on-stick copy), checks its size, maps it through dm-verity and mounts the squashfs at
-# /run/flashroot/lower. FR_NET_LOOP: the loop device, which the channel copy reads the image from.
+# Mounts the image file "$1" (or, with $2, the image $2 bytes into the device $1: the channel's
+# on-stick copy) through dm-verity at /run/flashroot/lower, saying which check failed.
+# FR_NET_LOOP: the loop device, which the channel copy reads the image from.
 fr_verity_mount() {
-	if [ -z "$2" ]; then
-		fr_size=$(stat -c %s "$1")
-		[ "$fr_size" = "$FR_NET_BYTES" ] ||
-			fr_fail lower "$FR_LOWER is $fr_size bytes, this stick expects $FR_NET_BYTES" \
-				"truncated or another image under this name: republish the image built with this stick (flashroot publish)"
+	if ! fr_verity_squashfs flashroot-lower "$1" "$FR_NET_BYTES" "$FR_NET_VERITY" /run/flashroot/lower "$2"; then
+		case "$FR_VERITY_ERROR" in
+		"it is "*) fr_fail lower "$FR_LOWER is $fr_size bytes, this stick expects $FR_NET_BYTES" \
+			"truncated or another image under this name: republish the image built with this stick (flashroot publish)" ;;
+		esac
+		[ "$FR_VERITY_CHANGED" = yes ] &&
+			fr_fail lower "$FR_LOWER does not match the root hash ${FR_NET_HASH_FROM:-baked into this stick} (dm-verity found a changed block)" \
+				"the server holds a damaged or different image: ${FR_NET_REPUBLISH:-republish the image built with this stick}"
+		case "$FR_VERITY_ERROR" in
+		"cannot mount"*) fr_fail lower "cannot mount $FR_LOWER as squashfs: ${FR_VERITY_ERROR#cannot mount it as squashfs: }" "the server may have gone away while mounting; check it and boot again" ;;
+		esac
+		fr_fail lower "$FR_LOWER: $FR_VERITY_ERROR" "rebuild with flashroot build"
 	fi
-	fr_loop=$(losetup -f) && losetup -r ${2:+-o "$2"} "$fr_loop" "$1" ||
-		fr_fail lower "cannot attach $1 to a loop device" "is loop in the initramfs? rebuild with flashroot build"
 	# shellcheck disable=SC2034 # for flashroot-channel-copy (/run/flashroot/conf)
 	FR_NET_LOOP=$fr_loop
-	DM_DISABLE_UDEV=1 dmsetup create flashroot-lower --readonly --noudevsync \
-		--table "$(echo "$FR_NET_VERITY" | sed "s|@DEV@|$fr_loop|g")" >/run/flashroot/dm.err 2>&1 ||
-		fr_fail lower "cannot set up dm-verity over $fr_loop: $(tail -n 1 /run/flashroot/dm.err)" "is dm_verity in the initramfs? rebuild with flashroot build"
-	if ! mount -t squashfs -o ro /dev/mapper/flashroot-lower /run/flashroot/lower 2>/run/flashroot/mount.err; then
-		case "$(DM_DISABLE_UDEV=1 dmsetup status flashroot-lower 2>/dev/null)" in
-		*' C'*) fr_fail lower "$FR_LOWER does not match the root hash ${FR_NET_HASH_FROM:-baked into this stick} (dm-verity found a changed block)" \
-			"the server holds a damaged or different image: ${FR_NET_REPUBLISH:-republish the image built with this stick}" ;;
-		esac
-		fr_fail lower "cannot mount $FR_LOWER as squashfs: $(tail -n 1 /run/flashroot/mount.err)" "the server may have gone away while mounting; check it and boot again"
-	fi
 	fr_log "lower $FR_LOWER${2:+ from the on-stick copy on $1} (dm-verity $(DM_DISABLE_UDEV=1 dmsetup status flashroot-lower | awk '{print $NF}'))"
 }
 

@@ -27,8 +27,17 @@ export interface InitramfsOptions {
   extraModuleGroups?: readonly ModuleGroupName[];
   /** The drivers of the box the stick will boot (--hardware). */
   hardware?: Omit<ModuleRequest, 'groups'>;
-  /** Called with the staging directory before it is archived, to add files (FUSE clients, keys). */
-  stageExtra?: (root: string) => Promise<void>;
+  /**
+   * Called with the staging directory before it is archived, to add files (keys, settings) or move
+   * some to the stick instead (the network layer): it returns those, and the module bytes among them.
+   */
+  stageExtra?: (root: string) => Promise<MovedToStick | void>;
+}
+
+/** What the staging moved out of the initramfs onto the stick. */
+export interface MovedToStick {
+  files: { path: string; hostPath: string }[];
+  moduleBytes: number;
 }
 
 export interface Initramfs {
@@ -37,6 +46,8 @@ export interface Initramfs {
   /** Uncompressed bytes per part, for the build summary. */
   parts: { busybox: number; modules: number; init: number };
   modules: ResolvedModules;
+  /** Files for the stick that the initramfs names (read at boot once the stick is found). */
+  stickFiles: MovedToStick['files'];
 }
 
 // Modprobe options the early boot wants: usb-storage waits 1 s per device by default.
@@ -102,13 +113,14 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
     await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, modules: loadByName }), { flag: 'wx' });
     await writeFile(join(root, 'init'), init.text, { mode: 0o755, flag: 'wx' });
       await stageSystemTools(root, applets);
-    await o.stageExtra?.(root);
+    const moved = (await o.stageExtra?.(root)) ?? { files: [], moduleBytes: 0 };
     const cpio = writeCpio(await entriesFromDir(root), o.epoch);
     return {
       data: await compressInitrd(cpio, o.compressor),
       uncompressedBytes: cpio.length,
-      parts: { busybox: busyboxBytes, modules: moduleBytes, init: Buffer.byteLength(init.text) },
+      parts: { busybox: busyboxBytes, modules: moduleBytes - moved.moduleBytes, init: Buffer.byteLength(init.text) },
       modules,
+      stickFiles: moved.files,
     };
   } finally {
     await rm(root, { recursive: true, force: true });

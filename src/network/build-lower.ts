@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { InitramfsOptions } from '../initramfs/build.js';
 import { sha256File } from '../util/hash.js';
+import type { Compressor } from '../squashfs/mksquashfs.js';
 import { networkTools, stageNetworkLower, type ChannelStage, type ImageTrust, type NetworkLowerStage } from './initramfs.js';
+import { buildNetworkLayer, LAYER_MODULES_DIR, type NetLayer } from './net-layer.js';
 import { IMAGE_NAME, imageName, imageUrl, type LowerSpec } from './lower.js';
 import type { S3Credentials } from './s3.js';
 import { appendVerityTree, type VerityInfo } from './verity.js';
@@ -49,6 +51,15 @@ export async function makeNetworkImage(sqfs: string, spec: { url: string }, outD
 
 type Hooks = Pick<InitramfsOptions, 'extraModuleGroups' | 'stageExtra'>;
 
+/** Where the network layer is built, and how (the build's work directory, compressor and time). */
+export interface LayerBuild {
+  work: string;
+  compressor: Compressor;
+  epoch: number;
+  /** Receives the layer once built, for the build's summary. */
+  built?: (layer: NetLayer) => void;
+}
+
 /** What the user gives for the stick's network lower (it goes into the initramfs, see docs/network.md). */
 export interface NetworkFiles {
   sshKey?: string;
@@ -61,20 +72,34 @@ export interface NetworkFiles {
   channel?: ChannelStage;
 }
 
-export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | undefined, files: NetworkFiles): Hooks {
-  if (lower.kind === 'image' && img) {
-    const stage = imageStage(lower, files.channel ? { channel: files.channel } : { verity: img.verity }, files);
-    return { extraModuleGroups: ['network', 'verity'], stageExtra: (root) => stageNetworkLower(root, stage) };
-  }
-  if (lower.kind === 'sshfs' && files.sshKey) {
-    const stage = { kind: 'sshfs', sshKey: files.sshKey, knownHosts: files.sshKnownHosts } as const;
-    return { extraModuleGroups: ['network'], stageExtra: (root) => stageNetworkLower(root, stage) };
-  }
-  if (lower.kind === 's3fs' && files.endpoint) {
-    const stage = { kind: 's3fs', endpoint: files.endpoint, caCert: files.caCert, credentials: files.s3Credentials } as const;
-    return { extraModuleGroups: ['network'], stageExtra: (root) => stageNetworkLower(root, stage) };
-  }
-  return {};
+/**
+ * The network lower's part of the initramfs build: its module groups, and a staging step that
+ * moves the NIC drivers and the FUSE client onto the stick as the network layer (with `layer`
+ * unset, for sizing only, nothing is staged).
+ */
+export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | undefined, files: NetworkFiles, layer?: LayerBuild): Hooks {
+  const stage = networkStage(lower, img, files);
+  if (!stage) return {};
+  return {
+    extraModuleGroups: ['network', 'verity'],
+    ...(layer
+      ? {
+          stageExtra: async (root: string) => {
+            const built = await buildNetworkLayer(stage.kind, root, layer.work, layer);
+            layer.built?.(built);
+            await stageNetworkLower(root, stage, { path: built.path, verity: built.verity, modulesDir: LAYER_MODULES_DIR });
+            return { files: [{ path: built.path, hostPath: built.file }], moduleBytes: built.moduleBytes };
+          },
+        }
+      : {}),
+  };
+}
+
+function networkStage(lower: LowerSpec, img: NetworkImage | undefined, files: NetworkFiles): NetworkLowerStage | undefined {
+  if (lower.kind === 'image' && img) return imageStage(lower, files.channel ? { channel: files.channel } : { verity: img.verity }, files);
+  if (lower.kind === 'sshfs' && files.sshKey) return { kind: 'sshfs', sshKey: files.sshKey, knownHosts: files.sshKnownHosts };
+  if (lower.kind === 's3fs' && files.endpoint) return { kind: 's3fs', endpoint: files.endpoint, caCert: files.caCert, credentials: files.s3Credentials };
+  return undefined;
 }
 
 function imageStage(lower: Extract<LowerSpec, { kind: 'image' }>, trust: ImageTrust, files: NetworkFiles): NetworkLowerStage {

@@ -1,10 +1,11 @@
 /**
- * What a networked lower adds to the initramfs: the DHCP script, dmsetup for http(s) (run once,
- * before switch_root) and a runtime root template holding the FUSE client with its libraries (and,
- * for sshfs, ssh with the key; for https, rclone with the CA bundle it trusts; for s3fs, its
- * passwd file when reads are signed). The init
- * copies the template to a tmpfs under /run and runs the client chrooted there: switch_root
- * deletes the initramfs, and a daemon whose own files vanished cannot reconnect (or SIGBUSes).
+ * What a networked lower adds to the initramfs: the DHCP script, dmsetup (run before switch_root,
+ * for the network layer and an image lower) and a runtime root template: what the FUSE client reads
+ * besides its binaries (for sshfs, ssh's key; for https and S3, the CA bundle rclone trusts and its
+ * config; for s3fs, its passwd file when reads are signed). The init stacks the template over the
+ * client's binaries from the network layer (net-layer.ts, on the stick) in a tmpfs under /run and
+ * runs the client chrooted there: switch_root deletes the initramfs, and a daemon whose own files
+ * vanished cannot reconnect (or SIGBUSes).
  */
 import { constants } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, symlink, writeFile } from 'node:fs/promises';
@@ -23,8 +24,8 @@ const RUNTIME_TEMPLATE = 'usr/lib/flashroot/rt';
 const NETWORK_CONF = 'etc/flashroot/network.conf';
 const UDHCPC_SCRIPT = fileURLToPath(new URL('../../overlays/network/udhcpc.sh', import.meta.url));
 
-/** Tools run in the initramfs itself, before switch_root, per kind. */
-const INITRAMFS_TOOLS = { httpfs2: ['dmsetup'], 'rclone-http': ['dmsetup'], 'rclone-s3': ['dmsetup'], sshfs: [], s3fs: [] } as const;
+/** Tools run in the initramfs itself, before switch_root: dmsetup maps the network layer, and an image lower. */
+const INITRAMFS_TOOLS = ['dmsetup'] as const;
 /**
  * The FUSE client of each kind (and what it runs), run from the runtime root for the life of the
  * system. rclone (for https, signed S3, and http when chosen: httpfs2 speaks plain HTTP only and
@@ -46,7 +47,14 @@ const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 /** Host tools a build with this network lower needs. */
 export function networkTools(kind: NetworkLowerStage['kind'], channel = false): string[] {
-  return [...INITRAMFS_TOOLS[kind], ...(channel ? [CHANNEL_VERIFIER] : []), ...FUSE_CLIENT[kind]];
+  return [...INITRAMFS_TOOLS, ...(channel ? [CHANNEL_VERIFIER] : []), ...FUSE_CLIENT[kind]];
+}
+
+/** The FUSE client of `kind` with its libraries, copied into the network layer's runtime root at `dir`. */
+export async function stageFuseClient(kind: NetworkLowerStage['kind'], dir: string): Promise<void> {
+  await copyElfClosure(await Promise.all(FUSE_CLIENT[kind].map(resolveTool)), dir);
+  // rclone 1.60 runs `fusermount` from PATH; fuse3 ships it only as fusermount3.
+  if (kind === 'rclone-http' || kind === 'rclone-s3') await symlink('fusermount3', join(dir, 'usr/bin/fusermount'));
 }
 
 /**
@@ -65,6 +73,15 @@ export interface ChannelStage {
   floorPath: string;
   /** build --offline-copy: the stick keeps a copy of the last verified version (src/stick/channel-copy.ts). */
   offlineCopy?: boolean;
+}
+
+/** The network layer on the stick (net-layer.ts): where, how the init checks it, and where its modules go. */
+export interface LayerStage {
+  /** Its path on the stick's FAT. */
+  path: string;
+  verity: VerityInfo;
+  /** The directory of /lib/modules/<version> its modules/ is bound onto. */
+  modulesDir: string;
 }
 
 export type NetworkLowerStage =
@@ -147,8 +164,18 @@ function networkVars(s: NetworkLowerStage): [string, string][] {
   }
 }
 
-function renderNetworkConf(s: NetworkLowerStage): string {
-  const vars = networkVars(s);
+/** The network layer (44-net-layer.sh): on the stick, checked block by block like an image lower. */
+function layerVars(l: LayerStage): [string, string][] {
+  return [
+    ['FR_NET_LAYER', l.path],
+    ['FR_NET_LAYER_BYTES', String(l.verity.imageBytes)],
+    ['FR_NET_LAYER_VERITY', verityTable(l.verity, '@DEV@')],
+    ['FR_NET_LAYER_MODULES', l.modulesDir],
+  ];
+}
+
+function renderNetworkConf(s: NetworkLowerStage, layer: LayerStage): string {
+  const vars = [...networkVars(s), ...layerVars(layer)];
   return `# Baked in by flashroot build for the network lower; not overridable from the command line,\n# so a changed flashroot.lower= still boots only this exact image.\n${vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
 }
 
@@ -178,11 +205,11 @@ async function renderChannelConf(c: ChannelStage): Promise<string> {
   return `# Baked in by flashroot build --channel; the key beside it decides which manifests this stick boots.\n${vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
 }
 
-export async function stageNetworkLower(root: string, s: NetworkLowerStage): Promise<void> {
+/** The network lower's files in the initramfs; its FUSE client is in the network layer on the stick. */
+export async function stageNetworkLower(root: string, s: NetworkLowerStage, layer: LayerStage): Promise<void> {
   const channel = 'channel' in s ? s.channel : undefined;
-  await copyElfClosure(await Promise.all([...INITRAMFS_TOOLS[s.kind], ...(channel ? [CHANNEL_VERIFIER] : [])].map(resolveTool)), root);
+  await copyElfClosure(await Promise.all([...INITRAMFS_TOOLS, ...(channel ? [CHANNEL_VERIFIER] : [])].map(resolveTool)), root);
   const rt = join(root, RUNTIME_TEMPLATE);
-  await copyElfClosure(await Promise.all(FUSE_CLIENT[s.kind].map(resolveTool)), rt);
   for (const d of ['etc', 'dev', 'mnt', 'proc']) await mkdir(join(rt, d), { recursive: true });
   // glibc resolves names through these; resolv.conf is copied in at boot, after DHCP.
   await writeFile(join(rt, 'etc/nsswitch.conf'), 'hosts: files dns\n', { flag: 'wx' });
@@ -190,13 +217,13 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage): Pro
   await mkdir(join(root, 'etc/flashroot'), { recursive: true });
   await copyFile(UDHCPC_SCRIPT, join(root, 'etc/flashroot/udhcpc.sh'), constants.COPYFILE_EXCL);
   await chmod(join(root, 'etc/flashroot/udhcpc.sh'), 0o755);
-  await writeFile(join(root, NETWORK_CONF), renderNetworkConf(s), { flag: 'wx' });
+  await writeFile(join(root, NETWORK_CONF), renderNetworkConf(s, layer), { flag: 'wx' });
   if (channel) {
     await writeFile(join(root, CHANNEL_CONF), await renderChannelConf(channel), { flag: 'wx' });
     await copyFile(channel.trustKey, join(root, CHANNEL_KEY), constants.COPYFILE_EXCL);
   }
   if (s.kind === 'sshfs') await stageSsh(rt, s);
-  if (s.kind === 'rclone-http' || s.kind === 'rclone-s3') await stageRclone(rt, s.caCert);
+  if (s.kind === 'rclone-http' || s.kind === 'rclone-s3') await stageCa(rt, s.caCert, CA_FILE);
   if (s.kind === 'rclone-s3') await writeRcloneS3Config(rt, s.endpoint, s.credentials);
   if (s.kind === 's3fs') await stageS3fs(rt, s.credentials, s.caCert);
 }
@@ -224,12 +251,6 @@ async function stageS3fs(rt: string, credentials: S3Credentials | undefined, caC
   if (!credentials) return;
   await mkdir(dirname(join(rt, S3FS_PASSWD)), { recursive: true, mode: 0o700 });
   await writeFile(join(rt, S3FS_PASSWD), `${credentials.accessKeyId}:${credentials.secretAccessKey}\n`, { flag: 'wx', mode: 0o600 });
-}
-
-async function stageRclone(rt: string, caCert: string | undefined): Promise<void> {
-  // rclone 1.60 runs `fusermount` from PATH; fuse3 ships it only as fusermount3.
-  await symlink('fusermount3', join(rt, 'usr/bin/fusermount'));
-  await stageCa(rt, caCert, CA_FILE);
 }
 
 /**

@@ -31,7 +31,8 @@ import { captureRoot, type CapturedRoot } from '../root/capture.js';
 import { makeDemoRoot } from '../root/demo-root.js';
 import { makeSquashfs } from '../squashfs/mksquashfs.js';
 import { writePseudoFile } from '../squashfs/pseudo.js';
-import { makeNetworkImage, networkBuildTools, networkInitramfsHooks, type NetworkImage } from '../network/build-lower.js';
+import { makeNetworkImage, networkBuildTools, networkInitramfsHooks, type LayerBuild, type NetworkImage } from '../network/build-lower.js';
+import type { NetLayer } from '../network/net-layer.js';
 import { formatFidelity, treeFidelity, type FidelityLoss, type TreeBackend } from '../network/fidelity.js';
 import { parseLower } from '../network/lower.js';
 import { credentialsFromEnv, type S3Credentials } from '../network/s3.js';
@@ -72,6 +73,8 @@ export interface BuildResult {
   signed: boolean;
   /** Set when the root is a network image: publish `path` where `url` points. */
   network?: Omit<NetworkImage, 'verity'> & { rootHash: string };
+  /** A network lower's NIC drivers and FUSE client on the stick (net-layer.ts), read into RAM at boot: their unpacked bytes. */
+  netLayer?: { path: string; bytes: number; clientBytes: number; moduleBytes: number };
   /** With --channel: what the stick follows instead of the root hash above (which is this build's image, to publish as a version). */
   channel?: { name: string; manifestUrl: string; trustKey: string; keyNumber: string; offlineCopy?: { start: number; bytes: number; slotBytes: number; maxImageBytes: number } };
   /** With a file-level lower (sshfs, s3fs): what of the root it will not reproduce. */
@@ -301,6 +304,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       o.channel && o.trust ? { name: o.channel, trustKey: o.trust, builtAt: epoch ?? Math.floor(Date.now() / 1000), floorPath: CHANNEL_FLOOR_PATH, offlineCopy: Boolean(o.offlineCopy) } : undefined;
     const copyBytes = net && o.offlineCopy ? copyAreaBytes(o.offlineCopy.bytes, net.bytes) : undefined;
     const netFiles = { ...o, channel, s3Credentials: ctx.s3Credentials };
+    let netLayer: NetLayer | undefined;
+    const layerBuild: LayerBuild = { work: ctx.work, compressor: o.comp, epoch: epoch ?? FAT_EPOCH_MIN, built: (l) => (netLayer = l) };
     const initramfs = await report.step(`Building the initramfs for ${kernel.version}`, () =>
       buildInitramfs({
         modulesDir: kernel.modulesDir,
@@ -329,7 +334,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           saveEvery: saves?.saveEvery ?? 0,
         },
         hardware: ctx.hardware.modules,
-        ...networkInitramfsHooks(lower, net, netFiles),
+        ...networkInitramfsHooks(lower, net, netFiles, layerBuild),
       }),
     );
     const alternatives = await report.step('Sizing the other --hardware choices for the summary', () =>
@@ -373,6 +378,8 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       // A network root stays off the stick: the stick carries only what boots and finds it.
       ...(lower.kind === 'local' ? [{ path: sqfsPath, content: { hostPath: sqfs } }] : []),
       ...(kmods ? [{ path: kmodsPath, content: { hostPath: kmods.file } }] : []),
+      // The network layer (NIC drivers, FUSE client) the initramfs reads at boot.
+      ...initramfs.stickFiles.map((f) => ({ path: f.path, content: { hostPath: f.hostPath } })),
       // Version 0: the first manifest the stick meets sets it; the init rewrites this sector in place.
       ...(channel ? [{ path: CHANNEL_FLOOR_PATH, content: renderFloor(channel.name, 0) }] : []),
     ];
@@ -449,6 +456,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       ...(ctx.kernelSigner ? { kernelSigner: ctx.kernelSigner } : {}),
       signed: Boolean(o.signKey),
       ...(net ? { network: { url: net.url, path: net.path, bytes: net.bytes, sha256: net.sha256, rootHash: net.verity.rootHash } } : {}),
+      ...(netLayer ? { netLayer: { path: netLayer.path, bytes: netLayer.verity.imageBytes, clientBytes: netLayer.clientBytes, moduleBytes: netLayer.moduleBytes } } : {}),
       ...(channel && lower.kind !== 'local'
         ? {
             channel: {
@@ -516,8 +524,13 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
         : []),
       ...(r.fidelity ? [`  lower:      ${o.lower} (${tree}; ${TREE_SOURCE[tree](o.lower)})`, ...formatFidelity(r.fidelity, tree)] : []),
       `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.modules)}, init ${formatBytes(p.init)}${
-        networkRuntimeBytes(r) ? `, network client and its runtime root ${formatBytes(networkRuntimeBytes(r))}` : ''
+        networkRuntimeBytes(r) ? `, network tools and the client's settings ${formatBytes(networkRuntimeBytes(r))}` : ''
       })`,
+      ...(r.netLayer
+        ? [
+            `  net layer:  ${r.netLayer.path} on the stick, ${formatBytes(r.netLayer.bytes)} (NIC drivers ${formatBytes(r.netLayer.moduleBytes)} and the FUSE client ${formatBytes(r.netLayer.clientBytes)} unpacked), read into RAM once the stick is found, checked by dm-verity`,
+          ]
+        : []),
       `  hardware:   ${r.hardware.describe}: ${r.hardware.modules} modules (${formatBytes(r.hardware.bytes)})${r.hardware.alternatives
         .map((a) => `; --hardware ${a.choice} would carry ${a.modules} (${formatBytes(a.bytes)})`)
         .join('')}`,
@@ -560,7 +573,7 @@ function s3Access(o: BuildOptions): string {
   return o.endpoint?.startsWith('https://') ? 'the bucket must allow anonymous listing of the prefix and reads' : 'the bucket must allow public reads';
 }
 
-/** What a network lower (an image, or a tree with its fidelity report) adds to the initramfs: its FUSE client's runtime root, mostly. */
+/** What a network lower (an image, or a tree with its fidelity report) adds to the initramfs: dmsetup, the client's settings and keys. */
 function networkRuntimeBytes(r: BuildResult): number {
   if (!r.network && !r.fidelity) return 0;
   const { busybox, modules, init } = r.initramfs.parts;
@@ -569,8 +582,9 @@ function networkRuntimeBytes(r: BuildResult): number {
 
 /**
  * Kernel + unpacked initramfs + a working margin for the kernel and the root's init; a network
- * lower's runtime root is copied to a tmpfs at boot, so it counts twice until switch_root.
+ * lower's runtime template is copied to a tmpfs at boot, so it counts twice until switch_root,
+ * and its network layer is read into RAM.
  */
 function minimumRam(r: BuildResult): number {
-  return r.initramfs.uncompressedBytes + networkRuntimeBytes(r) + 160 * 1024 * 1024;
+  return r.initramfs.uncompressedBytes + networkRuntimeBytes(r) + (r.netLayer?.bytes ?? 0) + 160 * 1024 * 1024;
 }

@@ -3,17 +3,20 @@
  * only for a private bucket, readable by root alone (the booted system's users never see the
  * runtime root; the key is never on a command line).
  */
-import { lstat, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageNetworkLower } from '../../src/network/initramfs.js';
-import type { VerityInfo } from '../../src/network/verity.js';
+import { buildNetworkLayer, LAYER_MODULES_DIR } from '../../src/network/net-layer.js';
+import { readVerityInfo, type VerityInfo } from '../../src/network/verity.js';
 import { CHANNEL_FLOOR_PATH } from '../../src/stick/paths.js';
+import { run } from '../../src/util/run.js';
 
 const VERITY: VerityInfo = { rootHash: 'ab'.repeat(32), salt: 'cd'.repeat(32), dataBlocks: 100, hashStartBlock: 100, imageBytes: 4096 * 102 };
 const KEY = { accessKeyId: 'AKIAREADONLY', secretAccessKey: 'read/only+secret', region: 'eu-west-1' };
 const CONFIG = 'usr/lib/flashroot/rt/etc/flashroot/rclone.conf';
+const LAYER = { path: '/live/net-0123456789abcdef.sqfs', verity: VERITY, modulesDir: LAYER_MODULES_DIR };
 let work: string;
 
 beforeAll(async () => {
@@ -25,19 +28,25 @@ afterAll(() => rm(work, { recursive: true, force: true }));
 describe('staging an s3 lower into the initramfs', () => {
   it('signed: the key in an rclone config of mode 0600, with rclone and its CA in the runtime root', async () => {
     const root = join(work, 'signed');
-    await stageNetworkLower(root, { kind: 'rclone-s3', verity: VERITY, endpoint: 'http://10.0.2.2:9000', credentials: KEY });
+    await stageNetworkLower(root, { kind: 'rclone-s3', verity: VERITY, endpoint: 'http://10.0.2.2:9000', credentials: KEY }, LAYER);
     expect((await stat(join(root, CONFIG))).mode & 0o777).toBe(0o600);
     expect(await readFile(join(root, CONFIG), 'utf8')).toBe(
       '[lower]\ntype = s3\nprovider = Other\nendpoint = http://10.0.2.2:9000\nforce_path_style = true\nenv_auth = false\nregion = eu-west-1\naccess_key_id = AKIAREADONLY\nsecret_access_key = read/only+secret\n',
     );
-    expect((await stat(join(root, 'usr/lib/flashroot/rt/usr/bin/rclone'))).isFile()).toBe(true);
+    // rclone itself is on the stick (the network layer), not in the initramfs.
+    expect(await stat(join(root, 'usr/lib/flashroot/rt/usr/bin/rclone')).catch(() => undefined)).toBeUndefined();
     expect((await stat(join(root, 'usr/lib/flashroot/rt/etc/flashroot/ca.pem'))).size).toBeGreaterThan(0);
-    expect(await readFile(join(root, 'etc/flashroot/network.conf'), 'utf8')).toContain(`FR_NET_BYTES='${VERITY.imageBytes}'`);
+    const net = await readFile(join(root, 'etc/flashroot/network.conf'), 'utf8');
+    expect(net).toContain(`FR_NET_BYTES='${VERITY.imageBytes}'`);
+    expect(net).toContain(`FR_NET_LAYER='${LAYER.path}'`);
+    expect(net).toContain(`FR_NET_LAYER_BYTES='${VERITY.imageBytes}'`);
+    expect(net).toMatch(/FR_NET_LAYER_VERITY='0 \d+ verity 1 @DEV@ @DEV@ 4096 4096 100 100 sha256 (ab){32} (cd){32}'/);
+    expect(net).toContain("FR_NET_LAYER_MODULES='kernel/drivers/net'");
   }, 60_000);
 
   it('public: no key at all', async () => {
     const root = join(work, 'public');
-    await stageNetworkLower(root, { kind: 'rclone-s3', verity: VERITY, endpoint: 'https://s3.example' });
+    await stageNetworkLower(root, { kind: 'rclone-s3', verity: VERITY, endpoint: 'https://s3.example' }, LAYER);
     const conf = await readFile(join(root, CONFIG), 'utf8');
     expect(conf).toContain('endpoint = https://s3.example\n');
     expect(conf).not.toMatch(/access_key_id|secret_access_key/);
@@ -45,7 +54,7 @@ describe('staging an s3 lower into the initramfs', () => {
 
   it('refuses a key holding a line break, which would smuggle settings into the config', async () => {
     await expect(
-      stageNetworkLower(join(work, 'bad'), { kind: 'rclone-s3', verity: VERITY, endpoint: 'http://h', credentials: { ...KEY, secretAccessKey: 'x\ntype = local' } }),
+      stageNetworkLower(join(work, 'bad'), { kind: 'rclone-s3', verity: VERITY, endpoint: 'http://h', credentials: { ...KEY, secretAccessKey: 'x\ntype = local' } }, LAYER),
     ).rejects.toThrow(/secret_access_key holds a line break/);
   }, 60_000);
 });
@@ -55,7 +64,7 @@ describe('staging a channel lower into the initramfs', () => {
     const root = join(work, 'channel');
     const key = join(work, 'fleet.pub');
     await writeFile(key, 'untrusted comment: fleet public key\nRWSjyyiQtR/9UM7INiHawbNffHbBvCNNF+1Ks6oluWvXvLyVo+AGqjJL\n');
-    await stageNetworkLower(root, { kind: 'httpfs2', channel: { name: 'stable', trustKey: key, builtAt: 1764590400, floorPath: CHANNEL_FLOOR_PATH } });
+    await stageNetworkLower(root, { kind: 'httpfs2', channel: { name: 'stable', trustKey: key, builtAt: 1764590400, floorPath: CHANNEL_FLOOR_PATH } }, LAYER);
     // Run before switch_root, from the initramfs itself (beside dmsetup), not from the runtime root.
     expect((await lstat(join(root, 'usr/bin/signify-openbsd'))).isFile()).toBe(true);
     const libs = await readdir(join(root, 'usr/lib/x86_64-linux-gnu'));
@@ -69,4 +78,38 @@ describe('staging a channel lower into the initramfs', () => {
     expect(net).not.toMatch(/FR_NET_BYTES|FR_NET_VERITY/);
     expect(net).toContain("FR_NET_CLIENT='httpfs2'");
   }, 60_000);
+});
+
+describe('the network layer (on the stick)', () => {
+  const NIC = `lib/modules/6.1.0-test/${LAYER_MODULES_DIR}/ethernet/intel/e1000/e1000.ko`;
+  async function initramfsRoot(name: string): Promise<string> {
+    const root = join(work, name);
+    await mkdir(join(root, NIC, '..'), { recursive: true });
+    await writeFile(join(root, NIC), Buffer.alloc(100_000, 7));
+    await mkdir(join(root, 'lib/modules/6.1.0-test/kernel/fs/fuse'), { recursive: true });
+    await writeFile(join(root, 'lib/modules/6.1.0-test/kernel/fs/fuse/fuse.ko'), 'fuse');
+    return root;
+  }
+
+  it('takes the NIC drivers out of the initramfs, leaving their directory to bind onto, and holds rclone with its libraries', async () => {
+    const root = await initramfsRoot('layer-root');
+    const layer = await buildNetworkLayer('rclone-s3', root, work, { compressor: 'zstd', epoch: 315532800 });
+    expect(layer.path).toBe(`/live/net-${layer.sha256.slice(0, 16)}.sqfs`);
+    expect(await readdir(join(root, 'lib/modules/6.1.0-test', LAYER_MODULES_DIR))).toEqual([]);
+    expect((await stat(join(root, 'lib/modules/6.1.0-test/kernel/fs/fuse/fuse.ko'))).isFile()).toBe(true);
+    expect(layer.moduleBytes).toBe(100_000);
+    const { stdout } = await run('unsquashfs', ['-lls', layer.file]);
+    expect(stdout).toMatch(/^drwxr-xr-x root\/root .* squashfs-root$/m);
+    expect(stdout).toMatch(/squashfs-root\/modules\/ethernet\/intel\/e1000\/e1000\.ko\n/);
+    expect(stdout).toMatch(/squashfs-root\/rt\/usr\/bin\/rclone\n/);
+    expect(stdout).toMatch(/squashfs-root\/rt\/usr\/bin\/fusermount -> fusermount3/);
+    expect(stdout).toMatch(/squashfs-root\/rt\/usr\/lib\/x86_64-linux-gnu\/libc\.so\.6/);
+    expect(stdout).not.toMatch(/ca\.pem|rclone\.conf/);
+    expect(await readVerityInfo(layer.file)).toEqual(layer.verity);
+    expect(layer.clientBytes).toBeGreaterThan(layer.verity.imageBytes);
+    // The same build again gives the same file (the stick's image is reproducible).
+    await mkdir(join(work, 'again'));
+    const again = await buildNetworkLayer('rclone-s3', await initramfsRoot('layer-root-2'), join(work, 'again'), { compressor: 'zstd', epoch: 315532800 });
+    expect(again.sha256).toBe(layer.sha256);
+  }, 120_000);
 });

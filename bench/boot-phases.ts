@@ -1,0 +1,87 @@
+/**
+ * Where a boot's time goes (issue 19), from the serial console of each boot: QEMU start to the
+ * kernel's first line (firmware and loader, reading the kernel and initramfs through the firmware's
+ * disk services), the kernel's own timestamps to /init (unpacking the initramfs among them), then
+ * flashroot's steps by the host-side arrival of their lines, to the root's init. Boots of the tools
+ * are interleaved, so a load that changes over the run weighs on each alike.
+ *
+ *   node --import tsx bench/boot-phases.ts [--tools flashroot,flashroot-net,flashroot-https,flashroot-s3] [--boots 2]
+ */
+import { parseArgs } from 'node:util';
+import { findNewestKernel, kernelVersionFromImage } from '../src/kernel/version.js';
+import { bootImage } from '../src/qemu/boot.js';
+import { DEMO_MARKER } from '../src/root/demo-root.js';
+import { Reporter } from '../src/util/log.js';
+import { flashroot, flashrootHttps, flashrootNetwork, flashrootS3 } from './competitors/flashroot.js';
+import type { BuiltStick, Competitor } from './competitors/types.js';
+import { benchWorkDir, demoRoot, minbaseRoot } from './roots.js';
+
+const TOOLS: Record<string, () => Competitor> = { flashroot, 'flashroot-net': flashrootNetwork, 'flashroot-https': flashrootHttps, 'flashroot-s3': flashrootS3 };
+
+/** Console lines that end a phase, in boot order; the first line matching each is its end. */
+const MARKS: [string, RegExp][] = [
+  ['kernel starts (firmware, loader, kernel + initramfs read)', /Linux version/],
+  ['initramfs unpacked', /Freeing initrd memory/],
+  ['/init runs', /Run \/init as init process/],
+  ['stick found', /flashroot: medium /],
+  ['network up', /flashroot: network: .*(lease|address)|flashroot: network /],
+  ['lower mounted', /flashroot: lower /],
+  ["root's init", new RegExp(DEMO_MARKER)],
+];
+
+const KERNEL_TIME = /^\[\s*(\d+\.\d+)\]/;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { tools: { type: 'string', default: 'flashroot,flashroot-https' }, boots: { type: 'string', default: '2' } } });
+  const names = (values.tools ?? '').split(',').filter((n) => n in TOOLS);
+  const reporter = new Reporter(false);
+  const work = await benchWorkDir();
+  const { image } = await findNewestKernel();
+  const kernel = { image, version: await kernelVersionFromImage(image) };
+  const root = await demoRoot(work, await minbaseRoot(reporter));
+  const sticks: { name: string; c: Competitor; stick: BuiltStick }[] = [];
+  for (const name of names) {
+    const c = (TOOLS[name] as () => Competitor)();
+    await c.prepare(kernel, reporter);
+    sticks.push({ name, c, stick: await c.buildStick(root, `${work}/${name}.img`) });
+  }
+  const rows: string[] = [];
+  for (let round = 0; round < Number(values.boots); round++) {
+    for (const { name, c, stick } of sticks) {
+      const server = c.serve ? await c.serve(stick, work) : undefined;
+      const at = new Map<string, { host: number; kernel?: number }>();
+      const started = performance.now();
+      const r = await bootImage({
+        image: stick.image,
+        network: Boolean(server),
+        expect: DEMO_MARKER,
+        failOn: ['flashroot: FAIL', 'Kernel panic'],
+        timeoutSec: 300,
+        onLine: (line) => {
+          for (const [mark, re] of MARKS) {
+            if (at.has(mark) || !re.test(line)) continue;
+            const k = KERNEL_TIME.exec(line)?.[1];
+            at.set(mark, { host: performance.now(), ...(k ? { kernel: Number(k) * 1000 } : {}) });
+          }
+        },
+      });
+      await server?.stop();
+      let previous = started;
+      const cells = MARKS.map(([mark]) => {
+        const t = at.get(mark);
+        if (!t) return '–';
+        const cell = ((t.host - previous) / 1000).toFixed(1);
+        previous = t.host;
+        return cell;
+      });
+      const unpack = (at.get('initramfs unpacked')?.kernel ?? NaN) / 1000;
+      rows.push(`| ${name} | ${(stick.initramfs.bytes / 2 ** 20).toFixed(1)} / ${(stick.initramfs.uncompressedBytes / 2 ** 20).toFixed(1)} MiB | ${cells.join(' | ')} | ${((r.msToExpect ?? NaN) / 1000).toFixed(1)} | ${unpack.toFixed(2)} |`);
+      process.stdout.write(`${rows.at(-1)}\n`);
+    }
+  }
+  process.stdout.write(
+    `\n| tool | initramfs zstd / unpacked | ${MARKS.map(([m]) => m).join(' | ')} | total s | kernel clock at unpack end s |\n|${'---|'.repeat(MARKS.length + 4)}\n${rows.join('\n')}\n`,
+  );
+}
+
+await main();
