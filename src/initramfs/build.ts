@@ -38,6 +38,7 @@ export interface InitramfsOptions {
 export interface MovedToStick {
   files: { path: string; hostPath: string }[];
   moduleBytes: number;
+  modules: number;
 }
 
 export interface Initramfs {
@@ -48,6 +49,8 @@ export interface Initramfs {
   modules: ResolvedModules;
   /** Files for the stick that the initramfs names (read at boot once the stick is found). */
   stickFiles: MovedToStick['files'];
+  /** How many of `modules` are in those files rather than in the initramfs. */
+  modulesOnStick: number;
 }
 
 // Modprobe options the early boot wants: usb-storage waits 1 s per device by default.
@@ -113,7 +116,7 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
     await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, modules: loadByName }), { flag: 'wx' });
     await writeFile(join(root, 'init'), init.text, { mode: 0o755, flag: 'wx' });
       await stageSystemTools(root, applets);
-    const moved = (await o.stageExtra?.(root)) ?? { files: [], moduleBytes: 0 };
+    const moved = (await o.stageExtra?.(root)) ?? { files: [], moduleBytes: 0, modules: 0 };
     const cpio = writeCpio(await entriesFromDir(root), o.epoch);
     return {
       data: await compressInitrd(cpio, o.compressor),
@@ -121,6 +124,7 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
       parts: { busybox: busyboxBytes, modules: moduleBytes - moved.moduleBytes, init: Buffer.byteLength(init.text) },
       modules,
       stickFiles: moved.files,
+      modulesOnStick: moved.modules,
     };
   } finally {
     await rm(root, { recursive: true, force: true });

@@ -88,7 +88,7 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
             const built = await buildNetworkLayer(stage.kind, root, layer.work, layer);
             layer.built?.(built);
             await stageNetworkLower(root, stage, { path: built.path, verity: built.verity, modulesDir: LAYER_MODULES_DIR });
-            return { files: [{ path: built.path, hostPath: built.file }], moduleBytes: built.moduleBytes };
+            return { files: [{ path: built.path, hostPath: built.file }], moduleBytes: built.moduleBytes, modules: built.modules };
           },
         }
       : {}),

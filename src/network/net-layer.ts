@@ -32,6 +32,8 @@ export interface NetLayer {
   /** What it holds, unpacked: the bytes the initramfs no longer carries. */
   clientBytes: number;
   moduleBytes: number;
+  /** How many modules moved from the initramfs into the layer. */
+  modules: number;
 }
 
 /** Fast to build and to unpack; the layer is tens of MB read once per boot. */
@@ -57,18 +59,23 @@ export async function buildNetworkLayer(kind: NetworkLowerStage['kind'], initram
     await mkdir(moved);
   });
   await mkdir(modulesDir, { recursive: true });
-  const clientBytes = await treeBytes(join(stage, 'rt'));
-  const moduleBytes = await treeBytes(moved);
+  const clientBytes = (await treeFiles(join(stage, 'rt'))).bytes;
+  const { bytes: moduleBytes, names } = await treeFiles(moved);
   const file = join(work, 'net-layer.sqfs');
   await makeSquashfs({ source: stage, output: file, compressor: o.compressor, excludes: [], allRoot: true, epoch: o.epoch, level: LAYER_LEVEL });
   await rm(stage, { recursive: true, force: true });
   const verity = await appendVerityTree(file, await sha256File(file));
   const sha256 = await sha256File(file);
-  return { file, path: netLayerPath(sha256), sha256, verity, clientBytes, moduleBytes };
+  return { file, path: netLayerPath(sha256), sha256, verity, clientBytes, moduleBytes, modules: names.filter((n) => n.endsWith('.ko')).length };
 }
 
-async function treeBytes(dir: string): Promise<number> {
-  let n = 0;
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) if (e.isFile()) n += (await stat(join(e.parentPath, e.name))).size;
-  return n;
+async function treeFiles(dir: string): Promise<{ bytes: number; names: string[] }> {
+  let bytes = 0;
+  const names: string[] = [];
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    bytes += (await stat(join(e.parentPath, e.name))).size;
+    names.push(e.name);
+  }
+  return { bytes, names };
 }

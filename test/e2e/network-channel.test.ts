@@ -207,15 +207,6 @@ describe('a stick following a signed channel over http', () => {
     expect(changed.length).toBeLessThanOrEqual(2);
   }, 300_000);
 
-  it('writes nothing to the stick when it boots the version it already has', async () => {
-    const before = await readFile(stick.image);
-    const { r, text } = await boot(DONE);
-    expect(r.failedOn, text).toBeUndefined();
-    expect(text).toContain('channel-test: running v2');
-    expect(text).not.toContain('rollback floor raised');
-    expect(changedSectors(before, await readFile(stick.image))).toEqual([]);
-  }, 300_000);
-
   it('refuses a replayed older manifest, validly signed, and says why', async () => {
     await writeFile(join(www, manifestName(CHANNEL)), v1Manifest);
     const { r, text } = await boot('flashroot: FAIL');

@@ -98,6 +98,7 @@ describe('the network layer (on the stick)', () => {
     expect(await readdir(join(root, 'lib/modules/6.1.0-test', LAYER_MODULES_DIR))).toEqual([]);
     expect((await stat(join(root, 'lib/modules/6.1.0-test/kernel/fs/fuse/fuse.ko'))).isFile()).toBe(true);
     expect(layer.moduleBytes).toBe(100_000);
+    expect(layer.modules).toBe(1);
     const { stdout } = await run('unsquashfs', ['-lls', layer.file]);
     expect(stdout).toMatch(/^drwxr-xr-x root\/root .* squashfs-root$/m);
     expect(stdout).toMatch(/squashfs-root\/modules\/ethernet\/intel\/e1000\/e1000\.ko\n/);
