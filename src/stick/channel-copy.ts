@@ -21,7 +21,7 @@ import { open } from 'node:fs/promises';
 import { MIB } from '../disk/layout.js';
 import { UsageError } from '../errors.js';
 import { formatBytes } from '../util/log.js';
-import { diskIdentity, parseTextSector, TEXT_SECTOR_BYTES, textSector } from './text-sector.js';
+import { diskIdentity, parseTextSector, slotLayout, slotStart, TEXT_SECTOR_BYTES, textSector, type SlotLayout } from './text-sector.js';
 
 export { SAVES_PARTITION_TYPE as COPY_PARTITION_TYPE } from './saves-area.js';
 export const COPY_ALIGN = 4 * MIB;
@@ -36,11 +36,7 @@ export const IMAGE_OFFSET = MIB;
 /** The superblock's erase block and one per slot: the smallest area, before the image is known. */
 export const MIN_COPY_BYTES = COPY_ALIGN * (1 + COPY_SLOTS);
 
-export interface CopyLayout {
-  slots: number;
-  slotBytes: number;
-  firstSlot: number;
-}
+export type CopyLayout = SlotLayout;
 
 const alignUp = (n: number) => Math.ceil(n / COPY_ALIGN) * COPY_ALIGN;
 /** A slot that holds an image of `imageBytes`. */
@@ -70,13 +66,9 @@ export function copyAreaBytes(given: number | undefined, imageBytes: number): nu
   return given;
 }
 
-export function copyLayout(areaBytes: number): CopyLayout {
-  if (areaBytes < MIN_COPY_BYTES) throw new RangeError(`a copy area of ${areaBytes} bytes is smaller than ${MIN_COPY_BYTES}`);
-  const slotBytes = Math.floor((areaBytes - COPY_ALIGN) / COPY_SLOTS / COPY_ALIGN) * COPY_ALIGN;
-  return { slots: COPY_SLOTS, slotBytes, firstSlot: COPY_ALIGN };
-}
+export const copyLayout = (areaBytes: number): CopyLayout => slotLayout(areaBytes, COPY_SLOTS, COPY_ALIGN, 'copy area');
 
-export const copySlotOffset = (l: CopyLayout, i: number): number => l.firstSlot + i * l.slotBytes;
+export const copySlotOffset = slotStart;
 /** The largest image a slot holds. */
 export const maxCopyImage = (l: CopyLayout): number => l.slotBytes - IMAGE_OFFSET;
 

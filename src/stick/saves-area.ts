@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { MIB, SAVES_AREA_ALIGN } from '../disk/layout.js';
-import { diskIdentity, parseTextSector as parseText, textSector as sectorOf } from './text-sector.js';
+import { diskIdentity, parseTextSector as parseText, slotLayout, slotStart, textSector as sectorOf, type SlotLayout } from './text-sector.js';
 
 export { diskIdentity } from './text-sector.js';
 
@@ -40,19 +40,11 @@ export const DEFAULT_SAVES_BYTES = 64 * MIB;
 /** The superblock's erase block and one aligned unit per slot. */
 export const MIN_SAVES_BYTES = SAVES_ALIGN * (1 + SAVES_SLOTS);
 
-export interface SavesLayout {
-  slots: number;
-  slotBytes: number;
-  firstSlot: number;
-}
+export type SavesLayout = SlotLayout;
 
-export function savesLayout(areaBytes: number): SavesLayout {
-  if (areaBytes < MIN_SAVES_BYTES) throw new RangeError(`a saves area of ${areaBytes} bytes is smaller than ${MIN_SAVES_BYTES}`);
-  const slotBytes = Math.floor((areaBytes - SAVES_ALIGN) / SAVES_SLOTS / SAVES_ALIGN) * SAVES_ALIGN;
-  return { slots: SAVES_SLOTS, slotBytes, firstSlot: SAVES_ALIGN };
-}
+export const savesLayout = (areaBytes: number): SavesLayout => slotLayout(areaBytes, SAVES_SLOTS, SAVES_ALIGN, 'saves area');
 
-export const slotOffset = (l: SavesLayout, i: number): number => l.firstSlot + i * l.slotBytes;
+export const slotOffset = slotStart;
 export const maxPayload = (l: SavesLayout): number => l.slotBytes - PAYLOAD_OFFSET;
 
 export interface Superblock extends SavesLayout {

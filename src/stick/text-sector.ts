@@ -6,6 +6,22 @@
  */
 export const TEXT_SECTOR_BYTES = 512;
 
+/** A raw area's geometry: its superblock alone in the first aligned unit, then equal aligned slots. */
+export interface SlotLayout {
+  slots: number;
+  slotBytes: number;
+  firstSlot: number;
+}
+
+/** `slots` equal slots, each a multiple of `align`, after one `align` unit for the superblock. */
+export function slotLayout(areaBytes: number, slots: number, align: number, what: string): SlotLayout {
+  const min = align * (1 + slots);
+  if (areaBytes < min) throw new RangeError(`a ${what} of ${areaBytes} bytes is smaller than ${min}`);
+  return { slots, slotBytes: Math.floor((areaBytes - align) / slots / align) * align, firstSlot: align };
+}
+
+export const slotStart = (l: SlotLayout, i: number): number => l.firstSlot + i * l.slotBytes;
+
 export function textSector(lines: readonly string[], what = 'header'): Buffer {
   const text = `${lines.join('\n')}\n`;
   if (Buffer.byteLength(text) > TEXT_SECTOR_BYTES) throw new RangeError(`a ${what} of ${Buffer.byteLength(text)} bytes does not fit one sector`);

@@ -26,14 +26,8 @@ fr_cc_header() {
 }
 
 fr_cc_state() {
-	[ -n "$1" ] || { echo empty; return 0; }
-	[ "$(printf '%s\n' "$1" | head -n 1)" = "$FR_CC_SLOT_MAGIC" ] || { echo damaged; return 0; }
-	case "$(fr_sv_get "$1" state)" in
-	pending) echo pending; return 0 ;;
-	complete) ;;
-	*) echo damaged; return 0 ;;
-	esac
-	printf '%s\n' "$1" | grep -qx end || { echo damaged; return 0; }
+	fr_cc_ws=$(fr_sv_written_state "$1" "$FR_CC_SLOT_MAGIC")
+	[ "$fr_cc_ws" = complete ] || { echo "$fr_cc_ws"; return 0; }
 	for fr_cc_k in version bytes manifest_bytes time; do
 		fr_sv_is_num "$(fr_sv_get "$1" "$fr_cc_k")" || { echo damaged; return 0; }
 	done
@@ -53,15 +47,7 @@ fr_cc_image_at() {
 
 # Lines "VERSION SLOT STATE IMAGE" for every slot of $1, highest version first (none: -1).
 fr_cc_scan() {
-	fr_cc_i=0
-	while [ "$fr_cc_i" -lt "$FR_SV_SLOTS" ]; do
-		fr_cc_header "$1" "$fr_cc_i"
-		fr_cc_v=$(fr_sv_get "$fr_cc_h" version)
-		fr_sv_is_num "$fr_cc_v" || fr_cc_v=-1
-		fr_cc_img=$(fr_sv_get "$fr_cc_h" image)
-		echo "$fr_cc_v $fr_cc_i $fr_cc_st ${fr_cc_img:--}"
-		fr_cc_i=$((fr_cc_i + 1))
-	done | sort -k1,1rn -k2,2n
+	fr_sv_scan_slots "$1" version fr_cc_state image
 }
 
 # The signed manifest of slot $2 of $1, $3 bytes, on stdout.

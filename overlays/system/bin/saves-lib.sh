@@ -91,16 +91,24 @@ fr_sv_header() {
 	fr_sv_h=$(fr_sv_sector "$1" "$(fr_sv_slot_offset "$2")")
 }
 
-# empty | pending | damaged | complete, for header text $1.
-fr_sv_state() {
+# What a raw area's header text $1 with magic $2 says of its slot: empty | pending | damaged |
+# complete (written whole: its own fields are the caller's to check). Shared with the channel copy.
+fr_sv_written_state() {
 	[ -n "$1" ] || { echo empty; return 0; }
-	[ "$(printf '%s\n' "$1" | head -n 1)" = "$FR_SAVES_GEN_MAGIC" ] || { echo damaged; return 0; }
+	[ "$(printf '%s\n' "$1" | head -n 1)" = "$2" ] || { echo damaged; return 0; }
 	case "$(fr_sv_get "$1" state)" in
 	pending) echo pending; return 0 ;;
 	complete) ;;
 	*) echo damaged; return 0 ;;
 	esac
 	printf '%s\n' "$1" | grep -qx end || { echo damaged; return 0; }
+	echo complete
+}
+
+# empty | pending | damaged | complete, for header text $1.
+fr_sv_state() {
+	fr_sv_ws=$(fr_sv_written_state "$1" "$FR_SAVES_GEN_MAGIC")
+	[ "$fr_sv_ws" = complete ] || { echo "$fr_sv_ws"; return 0; }
 	fr_sv_len=$(fr_sv_get "$1" length)
 	fr_sv_is_num "$fr_sv_len" && [ "$fr_sv_len" -le $((FR_SV_SLOT_BYTES - FR_SAVES_PAYLOAD_OFFSET)) ] || { echo damaged; return 0; }
 	echo complete
@@ -111,16 +119,28 @@ fr_sv_payload() {
 	dd if="$1" bs=65536 iflag=skip_bytes,count_bytes skip=$(($(fr_sv_slot_offset "$2") + FR_SAVES_PAYLOAD_OFFSET)) count="$3" 2>/dev/null
 }
 
-# Lines "SEQ SLOT STATE" for every slot of $1, newest first (no sequence number: -1).
-fr_sv_scan() {
+# Lines "N SLOT STATE [FIELD]" for every slot of the raw area $1: N its header's number $2 (-1 when
+# it has none), STATE what function $3 makes of the header, FIELD its header field $4 ('-' when
+# unset) when asked for; highest N first. Shared with the channel copy.
+fr_sv_scan_slots() {
 	fr_sv_i=0
 	while [ "$fr_sv_i" -lt "$FR_SV_SLOTS" ]; do
 		fr_sv_header "$1" "$fr_sv_i"
-		fr_sv_seq=$(fr_sv_get "$fr_sv_h" seq)
-		fr_sv_is_num "$fr_sv_seq" || fr_sv_seq=-1
-		echo "$fr_sv_seq $fr_sv_i $(fr_sv_state "$fr_sv_h")"
+		fr_sv_n=$(fr_sv_get "$fr_sv_h" "$2")
+		fr_sv_is_num "$fr_sv_n" || fr_sv_n=-1
+		if [ -n "$4" ]; then
+			fr_sv_f=$(fr_sv_get "$fr_sv_h" "$4")
+			echo "$fr_sv_n $fr_sv_i $("$3" "$fr_sv_h") ${fr_sv_f:--}"
+		else
+			echo "$fr_sv_n $fr_sv_i $("$3" "$fr_sv_h")"
+		fi
 		fr_sv_i=$((fr_sv_i + 1))
 	done | sort -k1,1rn -k2,2n
+}
+
+# Lines "SEQ SLOT STATE" for every slot of $1, newest first (no sequence number: -1).
+fr_sv_scan() {
+	fr_sv_scan_slots "$1" seq fr_sv_state
 }
 
 # Finds the current generation of $1: the newest complete one whose payload matches its sha256,
