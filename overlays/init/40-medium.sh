@@ -33,7 +33,7 @@ fr_medium_ro() {
 }
 
 fr_mount_medium() {
-	# Mounted already (the network layer's step keeps it for a channel).
+	# Mounted already (a channel's floor, read before the network layer is).
 	[ -n "$FR_MEDIUM_DEV" ] && return 0
 	fr_find_medium ||
 		fr_fail medium "no device with $(fr_medium_spec) after ${FR_TIMEOUT}s" \

@@ -57,7 +57,6 @@ EOF
 	fr_deadline=$(($(fr_uptime) + FR_TIMEOUT))
 	until FR_NET_IFACE=$(fr_net_iface) && [ -n "$FR_NET_IFACE" ]; do
 		if [ "$(fr_uptime)" -ge "$fr_deadline" ]; then
-			fr_net_layer_release
 			fr_net_down "no network interface${fr_ip_dev:+ named $fr_ip_dev} after ${FR_TIMEOUT}s" \
 				"is the NIC's driver in the initramfs? add it with flashroot.modules=DRIVER, or check the cable/VM network"
 			return 0
@@ -65,7 +64,6 @@ EOF
 		fr_coldplug
 		sleep 0.2
 	done
-	fr_net_layer_release
 	ifconfig lo 127.0.0.1 up
 	if [ -n "$fr_ip_addr" ]; then
 		fr_net_static || fr_fail network "cannot configure $FR_NET_IFACE from ip=$FR_IP" "use ip=CLIENT::GATEWAY:NETMASK::DEVICE::DNS"

@@ -15,18 +15,45 @@ fr_net_conf() {
 	. /etc/flashroot/network.conf
 }
 
-# The runtime root: an overlay whose lower is the FUSE client's binaries, from the network layer
-# (44-net-layer.sh, in RAM), and whose upper holds the template (settings, keys, the CA) and what
-# the init adds (device nodes, resolv.conf). Both live under /run, which switch_root moves along,
-# so the client keeps its files after the initramfs is deleted. Its tmpfs is not nodev, unlike
-# /run: /dev/fuse lives in it.
+# The network layer (src/network/net-layer.ts): the FUSE client and its libraries, on the stick.
+# Read once the network is up (the stick was found meanwhile, while DHCP ran), copied into RAM so
+# the box keeps running without the stick, and mounted through dm-verity with the table baked
+# beside it at $FR_NET_LAYER_MNT. The stick is mounted for the copy only, unless a channel holds it
+# for its rollback floor (46-channel.sh, 56-channel-floor.sh).
+FR_NET_RAM=/run/flashroot/net
+FR_NET_LAYER_MNT=$FR_NET_RAM/layer
+
+fr_net_layer() {
+	. /etc/flashroot/network.conf
+	mkdir -p "$FR_NET_RAM"
+	# A cap, not an allocation: the layer's file and the runtime root's settings.
+	mount -t tmpfs -o mode=0755,size=$((FR_NET_LAYER_BYTES / 1048576 + 32))m flashroot-net "$FR_NET_RAM" ||
+		fr_fail lower "cannot create $FR_NET_RAM for the network layer" "not enough RAM?"
+	fr_had_medium=$FR_MEDIUM_DEV
+	fr_mount_medium
+	cp "$FR_MEDIUM_MNT$FR_NET_LAYER" "$FR_NET_RAM/layer.img" 2>/run/flashroot/layer.err ||
+		fr_fail lower "cannot read the network layer $FR_NET_LAYER from the stick: $(tail -n 1 /run/flashroot/layer.err)" \
+			"the stick is damaged or was written from another build: write the image flashroot build made again"
+	[ -n "$fr_had_medium" ] || { umount "$FR_MEDIUM_MNT" && FR_MEDIUM_DEV=; }
+	mkdir -p "$FR_NET_LAYER_MNT"
+	fr_verity_squashfs flashroot-net "$FR_NET_RAM/layer.img" "$FR_NET_LAYER_BYTES" "$FR_NET_LAYER_VERITY" "$FR_NET_LAYER_MNT" ||
+		fr_fail lower "the network layer $FR_NET_LAYER on the stick is unusable: $FR_VERITY_ERROR" \
+			"the stick is damaged or was written from another build: write the image flashroot build made again"
+	fr_log "network layer $FR_NET_LAYER ($((FR_NET_LAYER_BYTES / 1048576)) MiB, dm-verity)"
+}
+
+# The runtime root: an overlay whose lower is the network layer (the FUSE client's binaries) and
+# whose upper holds the template (settings, keys, the CA) and what the init adds (device nodes,
+# resolv.conf). Both live under /run, which switch_root moves along, so the client keeps its files
+# after the initramfs is deleted. Its tmpfs is not nodev, unlike /run: /dev/fuse lives in it.
 fr_net_runtime() {
 	# The channel step (46-channel.sh) may have made it already, to fetch its manifest with rclone.
 	[ "$FR_RT_READY" = yes ] && return 0
 	FR_RT_READY=yes
+	fr_net_layer
 	mkdir -p "$FR_RT" "$FR_NET_RAM/upper" "$FR_NET_RAM/work"
 	cp -a /usr/lib/flashroot/rt/. "$FR_NET_RAM/upper/"
-	mount -t overlay -o "lowerdir=$FR_NET_LAYER_MNT/rt,upperdir=$FR_NET_RAM/upper,workdir=$FR_NET_RAM/work" flashroot-rt "$FR_RT" ||
+	mount -t overlay -o "lowerdir=$FR_NET_LAYER_MNT,upperdir=$FR_NET_RAM/upper,workdir=$FR_NET_RAM/work" flashroot-rt "$FR_RT" ||
 		fr_fail lower "cannot stack the runtime root $FR_RT" "is overlay in the initramfs? rebuild with flashroot build"
 	mknod "$FR_RT/dev/fuse" c 10 229
 	mknod "$FR_RT/dev/null" c 1 3

@@ -28,17 +28,15 @@ export interface InitramfsOptions {
   /** The drivers of the box the stick will boot (--hardware). */
   hardware?: Omit<ModuleRequest, 'groups'>;
   /**
-   * Called with the staging directory before it is archived, to add files (keys, settings) or move
-   * some to the stick instead (the network layer): it returns those, and the module bytes among them.
+   * Called with the staging directory before it is archived, to add files (keys, settings); it
+   * returns the files it made for the stick instead (the network layer).
    */
-  stageExtra?: (root: string) => Promise<MovedToStick | void>;
+  stageExtra?: (root: string) => Promise<ForTheStick | void>;
 }
 
-/** What the staging moved out of the initramfs onto the stick. */
-export interface MovedToStick {
+/** Files the initramfs names that go on the stick beside it. */
+export interface ForTheStick {
   files: { path: string; hostPath: string }[];
-  moduleBytes: number;
-  modules: number;
 }
 
 export interface Initramfs {
@@ -48,9 +46,7 @@ export interface Initramfs {
   parts: { busybox: number; modules: number; init: number };
   modules: ResolvedModules;
   /** Files for the stick that the initramfs names (read at boot once the stick is found). */
-  stickFiles: MovedToStick['files'];
-  /** How many of `modules` are in those files rather than in the initramfs. */
-  modulesOnStick: number;
+  stickFiles: ForTheStick['files'];
 }
 
 // Modprobe options the early boot wants: usb-storage waits 1 s per device by default.
@@ -116,15 +112,14 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
     await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, modules: loadByName }), { flag: 'wx' });
     await writeFile(join(root, 'init'), init.text, { mode: 0o755, flag: 'wx' });
       await stageSystemTools(root, applets);
-    const moved = (await o.stageExtra?.(root)) ?? { files: [], moduleBytes: 0, modules: 0 };
+    const forStick = (await o.stageExtra?.(root)) ?? { files: [] };
     const cpio = writeCpio(await entriesFromDir(root), o.epoch);
     return {
       data: await compressInitrd(cpio, o.compressor),
       uncompressedBytes: cpio.length,
-      parts: { busybox: busyboxBytes, modules: moduleBytes - moved.moduleBytes, init: Buffer.byteLength(init.text) },
+      parts: { busybox: busyboxBytes, modules: moduleBytes, init: Buffer.byteLength(init.text) },
       modules,
-      stickFiles: moved.files,
-      modulesOnStick: moved.modules,
+      stickFiles: forStick.files,
     };
   } finally {
     await rm(root, { recursive: true, force: true });

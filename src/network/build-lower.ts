@@ -11,7 +11,7 @@ import type { InitramfsOptions } from '../initramfs/build.js';
 import { sha256File } from '../util/hash.js';
 import type { Compressor } from '../squashfs/mksquashfs.js';
 import { networkTools, stageNetworkLower, type ChannelStage, type ImageTrust, type NetworkLowerStage } from './initramfs.js';
-import { buildNetworkLayer, LAYER_MODULES_DIR, type NetLayer } from './net-layer.js';
+import { buildNetworkLayer, type NetLayer } from './net-layer.js';
 import { IMAGE_NAME, imageName, imageUrl, type LowerSpec } from './lower.js';
 import type { S3Credentials } from './s3.js';
 import { appendVerityTree, type VerityInfo } from './verity.js';
@@ -74,8 +74,8 @@ export interface NetworkFiles {
 
 /**
  * The network lower's part of the initramfs build: its module groups, and a staging step that
- * moves the NIC drivers and the FUSE client onto the stick as the network layer (with `layer`
- * unset, for sizing only, nothing is staged).
+ * puts the FUSE client on the stick as the network layer and the rest into the initramfs (with
+ * `layer` unset, for sizing only, nothing is staged).
  */
 export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | undefined, files: NetworkFiles, layer?: LayerBuild): Hooks {
   const stage = networkStage(lower, img, files);
@@ -85,10 +85,10 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
     ...(layer
       ? {
           stageExtra: async (root: string) => {
-            const built = await buildNetworkLayer(stage.kind, root, layer.work, layer);
+            const built = await buildNetworkLayer(stage.kind, layer.work, layer);
             layer.built?.(built);
-            await stageNetworkLower(root, stage, { path: built.path, verity: built.verity, modulesDir: LAYER_MODULES_DIR });
-            return { files: [{ path: built.path, hostPath: built.file }], moduleBytes: built.moduleBytes, modules: built.modules };
+            await stageNetworkLower(root, stage, { path: built.path, verity: built.verity });
+            return { files: [{ path: built.path, hostPath: built.file }] };
           },
         }
       : {}),

@@ -75,13 +75,11 @@ export interface ChannelStage {
   offlineCopy?: boolean;
 }
 
-/** The network layer on the stick (net-layer.ts): where, how the init checks it, and where its modules go. */
+/** The network layer on the stick (net-layer.ts): where, and how the init checks it. */
 export interface LayerStage {
   /** Its path on the stick's FAT. */
   path: string;
   verity: VerityInfo;
-  /** The directory of /lib/modules/<version> its modules/ is bound onto. */
-  modulesDir: string;
 }
 
 export type NetworkLowerStage =
@@ -164,13 +162,12 @@ function networkVars(s: NetworkLowerStage): [string, string][] {
   }
 }
 
-/** The network layer (44-net-layer.sh): on the stick, checked block by block like an image lower. */
+/** The network layer (52-lower-http.sh fr_net_layer): on the stick, checked block by block like an image lower. */
 function layerVars(l: LayerStage): [string, string][] {
   return [
     ['FR_NET_LAYER', l.path],
     ['FR_NET_LAYER_BYTES', String(l.verity.imageBytes)],
     ['FR_NET_LAYER_VERITY', verityTable(l.verity, '@DEV@')],
-    ['FR_NET_LAYER_MODULES', l.modulesDir],
   ];
 }
 

@@ -73,8 +73,8 @@ export interface BuildResult {
   signed: boolean;
   /** Set when the root is a network image: publish `path` where `url` points. */
   network?: Omit<NetworkImage, 'verity'> & { rootHash: string };
-  /** A network lower's NIC drivers and FUSE client on the stick (net-layer.ts), read into RAM at boot: their unpacked bytes. */
-  netLayer?: { path: string; bytes: number; clientBytes: number; moduleBytes: number; modules: number };
+  /** A network lower's FUSE client on the stick (net-layer.ts), read into RAM at boot, and its unpacked bytes. */
+  netLayer?: { path: string; bytes: number; clientBytes: number };
   /** With --channel: what the stick follows instead of the root hash above (which is this build's image, to publish as a version). */
   channel?: { name: string; manifestUrl: string; trustKey: string; keyNumber: string; offlineCopy?: { start: number; bytes: number; slotBytes: number; maxImageBytes: number } };
   /** With a file-level lower (sshfs, s3fs): what of the root it will not reproduce. */
@@ -443,7 +443,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       squashfsSha256,
       squashfsPath: sqfsPath,
       slot,
-      initramfs: { bytes: initramfs.data.length, uncompressedBytes: initramfs.uncompressedBytes, parts: initramfs.parts, modules: initramfs.modules.files.length - initramfs.modulesOnStick },
+      initramfs: { bytes: initramfs.data.length, uncompressedBytes: initramfs.uncompressedBytes, parts: initramfs.parts, modules: initramfs.modules.files.length },
       hardware: { choice: o.hardware, describe: ctx.hardware.describe, modules: initramfs.modules.files.length, bytes: initramfs.modules.totalBytes, alternatives },
       kernel: { image: kernel.image, version: kernel.version, modulesDir: kernel.modulesDir, why: kernel.why },
       rootModules: kmods
@@ -456,7 +456,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       ...(ctx.kernelSigner ? { kernelSigner: ctx.kernelSigner } : {}),
       signed: Boolean(o.signKey),
       ...(net ? { network: { url: net.url, path: net.path, bytes: net.bytes, sha256: net.sha256, rootHash: net.verity.rootHash } } : {}),
-      ...(netLayer ? { netLayer: { path: netLayer.path, bytes: netLayer.verity.imageBytes, clientBytes: netLayer.clientBytes, moduleBytes: netLayer.moduleBytes, modules: netLayer.modules } } : {}),
+      ...(netLayer ? { netLayer: { path: netLayer.path, bytes: netLayer.verity.imageBytes, clientBytes: netLayer.clientBytes } } : {}),
       ...(channel && lower.kind !== 'local'
         ? {
             channel: {
@@ -528,7 +528,7 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       })`,
       ...(r.netLayer
         ? [
-            `  net layer:  ${r.netLayer.path} on the stick, ${formatBytes(r.netLayer.bytes)} (${r.netLayer.modules} NIC drivers ${formatBytes(r.netLayer.moduleBytes)} and the FUSE client ${formatBytes(r.netLayer.clientBytes)} unpacked), read into RAM once the stick is found, checked by dm-verity`,
+            `  net layer:  ${r.netLayer.path} on the stick, ${formatBytes(r.netLayer.bytes)} (the FUSE client, ${formatBytes(r.netLayer.clientBytes)} unpacked), read into RAM once the network is up, checked by dm-verity`,
           ]
         : []),
       `  hardware:   ${r.hardware.describe}: ${r.hardware.modules} modules (${formatBytes(r.hardware.bytes)})${r.hardware.alternatives

@@ -14,7 +14,7 @@ beforeAll(async () => {
 
 describe('init assembly', () => {
   it('orders the steps by fragment number and collects the module groups they need', () => {
-    expect(init.steps).toEqual(['pseudofs', 'consoles', 'cmdline', 'modules', 'medium', 'slot', 'net_layer', 'network', 'channel', 'kmods', 'lower', 'channel_floor', 'channel_copy', 'overlay', 'saves', 'system_tools', 'switch_root']);
+    expect(init.steps).toEqual(['pseudofs', 'consoles', 'cmdline', 'modules', 'medium', 'slot', 'network', 'channel', 'kmods', 'lower', 'channel_floor', 'channel_copy', 'overlay', 'saves', 'system_tools', 'switch_root']);
     expect(init.moduleGroups).toEqual(['fs', 'input', 'storage']);
     expect(init.text.startsWith('#!/bin/sh\n')).toBe(true);
   });
