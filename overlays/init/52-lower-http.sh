@@ -87,16 +87,20 @@ fr_verity_squashfs() {
 }
 
 # Runs "$@" until it succeeds, waiting 1, 2, 4, 8, 8… s between tries and saying so, until
-# flashroot.timeout seconds have passed. Its last line of output is kept in FR_NET_ERROR.
+# flashroot.timeout seconds have passed since its first failure. Its last line of output is kept
+# in FR_NET_ERROR.
 fr_net_retry() {
 	fr_what=$1
 	shift
-	fr_deadline=$(($(fr_uptime) + FR_TIMEOUT))
+	fr_deadline=
 	fr_wait=1
 	fr_try=1
 	until "$@" >"$FR_NET_ERR" 2>&1; do
 		# Printable characters only: a client may echo a server's binary reply.
 		FR_NET_ERROR=$(grep -v '^ *$' "$FR_NET_ERR" | tail -n 1 | tr -cd ' -~')
+		# The clock starts at the first failure: a client's first start (rclone's, cold, on a slow
+		# box) may take longer than the whole timeout, which would leave no retry at all.
+		[ -n "$fr_deadline" ] || fr_deadline=$(($(fr_uptime) + FR_TIMEOUT))
 		fr_left=$((fr_deadline - $(fr_uptime)))
 		[ "$fr_left" -le 0 ] && return 1
 		[ "$fr_wait" -gt "$fr_left" ] && fr_wait=$fr_left

@@ -66,6 +66,16 @@ fr_net_retry "reach it" sh -c 'printf "GET: connect: Connection refused\\001\\r\
     expect(lines.at(-1)).toBe('gave up: GET: connect: Connection refused');
   });
 
+  it('counts the timeout from the first failure: a first try slower than the whole timeout still gets retries', async () => {
+    const r = await sb.run(`${FAKES()}
+FR_TIMEOUT=12
+slow() { sleep 30; echo "AccessDenied" >&2; return 1; }
+fr_net_retry "reach it" slow || echo "gave up: $FR_NET_ERROR"`);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('flashroot: cannot reach it (try 1: AccessDenied); retrying in 1s, giving up in 11s');
+    expect(lines.at(-1)).toBe('gave up: AccessDenied');
+  });
+
   it('stops retrying as soon as the command succeeds', async () => {
     const r = await sb.run(`${FAKES()}
 n=0; flaky() { n=$((n + 1)); [ "$n" -ge 3 ]; }
