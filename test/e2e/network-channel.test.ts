@@ -17,6 +17,7 @@ import { manifestName, parseFloor } from '../../src/network/channel.js';
 import { publishChannelToDir, publishChannelToS3, type ChannelPublish } from '../../src/network/publish.js';
 import type { S3Credentials } from '../../src/network/s3.js';
 import { build, type BuildResult } from '../../src/pipeline/build.js';
+import type { BuildOptionsInput } from '../../src/pipeline/options.js';
 import { bootImage, type BootResult } from '../../src/qemu/boot.js';
 import { makeDemoRoot } from '../../src/root/demo-root.js';
 import { makeSquashfs } from '../../src/squashfs/mksquashfs.js';
@@ -76,6 +77,9 @@ async function keyPair(name: string): Promise<{ pub: string; sec: string }> {
   await run('signify-openbsd', ['-G', '-n', '-c', `flashroot test key ${name}`, '-p', k.pub, '-s', k.sec]);
   return k;
 }
+
+/** A stick of the v1 root following the channel with key A, as each transport's test builds it. */
+const channelStick = (o: BuildOptionsInput): BuildOptionsInput => ({ root: join(work, 'root-v1'), channel: CHANNEL, trust: keyA.pub, boot: 'bios', menuTimeout: 0, onfail: 'poweroff', ...o });
 
 const publish = (image: string, c: Partial<ChannelPublish> = {}) => publishChannelToDir(image, www, { channel: CHANNEL, signKey: keyA.sec, expiresInSec: 3600, ...c });
 
@@ -144,7 +148,7 @@ beforeAll(async () => {
   url = `http://10.0.2.2:${port}/images/`;
   const big1 = await makeRoot(join(work, 'root-v1'), 'v1');
   stick = await build(
-    { root: join(work, 'root-v1'), lower: url, channel: CHANNEL, trust: keyA.pub, boot: 'bios', menuTimeout: 0, timeout: 12, onfail: 'poweroff', out: join(work, 'stick.img') },
+    channelStick({ lower: url, timeout: 12, out: join(work, 'stick.img') }),
     new Reporter(true),
   );
   v1 = { image: stick.network?.path ?? '', bigSha256: big1 };
@@ -265,18 +269,7 @@ describe('the same over https (the manifest fetched by rclone cat from the runti
     const tlsPort = await freePort();
     const ca = await makeTestCa(work);
     tlsStick = await build(
-      {
-        root: join(work, 'root-v1'),
-        lower: `https://10.0.2.2:${tlsPort}/images/`,
-        caCert: ca.ca,
-        channel: CHANNEL,
-        trust: keyA.pub,
-        boot: 'bios',
-        menuTimeout: 0,
-        timeout: 20,
-        onfail: 'poweroff',
-        out: join(work, 'tls', 'stick.img'),
-      },
+      channelStick({ lower: `https://10.0.2.2:${tlsPort}/images/`, caCert: ca.ca, timeout: 20, out: join(work, 'tls', 'stick.img') }),
       new Reporter(true),
     );
     tlsWww = join(work, 'www-tls', 'images');
@@ -308,20 +301,7 @@ describe('the same from a private bucket over https (rclone cat, signed)', () =>
     const tls = await makeTestCa(join(work, 's3'));
     ca = await readFile(tls.ca);
     s3Stick = await build(
-      {
-        root: join(work, 'root-v1'),
-        lower: 's3://boot/fleet/',
-        endpoint: `https://10.0.2.2:${s3Port}`,
-        signedReads: true,
-        caCert: tls.ca,
-        channel: CHANNEL,
-        trust: keyA.pub,
-        boot: 'bios',
-        menuTimeout: 0,
-        timeout: 20,
-        onfail: 'poweroff',
-        out: join(work, 's3', 'stick.img'),
-      },
+      channelStick({ lower: 's3://boot/fleet/', endpoint: `https://10.0.2.2:${s3Port}`, signedReads: true, caCert: tls.ca, timeout: 20, out: join(work, 's3', 'stick.img') }),
       new Reporter(true),
       { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey, AWS_REGION: creds.region },
     );
