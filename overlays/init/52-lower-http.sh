@@ -24,7 +24,7 @@ FR_NET_RAM=/run/flashroot/net
 FR_NET_LAYER_MNT=$FR_NET_RAM/layer
 
 fr_net_layer() {
-	. /etc/flashroot/network.conf
+	fr_net_conf "rebuild with flashroot build --lower $FR_LOWER"
 	mkdir -p "$FR_NET_RAM"
 	# A cap, not an allocation: the layer's file and the runtime root's settings.
 	mount -t tmpfs -o mode=0755,size=$((FR_NET_LAYER_BYTES / 1048576 + 32))m flashroot-net "$FR_NET_RAM" ||

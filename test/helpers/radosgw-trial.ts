@@ -8,18 +8,16 @@
  *
  * It prints one line per check, SAME or DIFF, and exits 1 when publish itself fails there.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signatureKeyNumber, signifyKeyNumber } from '../../src/network/channel.js';
 import { publishChannelToS3, publishToS3 } from '../../src/network/publish.js';
 import { credentialsFromEnv, objectUrl, s3Request, type S3Access } from '../../src/network/s3.js';
-import { appendVerityTree } from '../../src/network/verity.js';
-import { sha256File } from '../../src/util/hash.js';
 import { run } from '../../src/util/run.js';
 import { freePort } from './nginx.js';
 import { startTestS3 } from './s3-server.js';
+import { verityImage } from './verity-image.js';
 
 const endpoint = process.env.S3_ENDPOINT;
 if (!endpoint) throw new Error('S3_ENDPOINT is not set: eval "$(test/helpers/radosgw.sh start)" first');
@@ -42,21 +40,11 @@ async function each(what: string, f: (a: S3Access) => Promise<string>): Promise<
   compare(what, answers);
 }
 
-async function networkImage(name: string): Promise<string> {
-  await mkdir(join(work, name, 'etc'), { recursive: true });
-  await writeFile(join(work, name, 'etc/hostname'), `${name}\n`);
-  await writeFile(join(work, name, 'data'), randomBytes(1024 * 1024));
-  const file = join(work, `${name}.sqfs`);
-  await run('mksquashfs', [join(work, name), file, '-noappend', '-quiet']);
-  await appendVerityTree(file, await sha256File(file));
-  return file;
-}
-
 try {
   // The test server has no buckets to make; radosgw needs one.
   const made = await s3Request('PUT', new URL(`${endpoint}/${bucket}`), { creds }, { data: Buffer.alloc(0) });
   if (made.status !== 200) throw new Error(`PUT bucket ${bucket} answered ${made.status} ${code(made.body)}`);
-  const [v1, v2] = [await networkImage('v1'), await networkImage('v2')];
+  const [v1, v2] = [await verityImage(work, 'v1', 1024 * 1024), await verityImage(work, 'v2', 1024 * 1024)];
   const key = { pub: join(work, 'k.pub'), sec: join(work, 'k.sec') };
   await run('signify-openbsd', ['-G', '-n', '-p', key.pub, '-s', key.sec]);
   const c = { channel: 'stable', signKey: key.sec, expiresInSec: 86400 };

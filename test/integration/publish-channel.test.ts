@@ -3,7 +3,6 @@
  * never overwritten), then a signed manifest whose version rises, into a web root and into a
  * bucket (conditional PUTs). What it wrote is checked with signify itself, as a stick would.
  */
-import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { sha256File } from '../../src/util/hash.js';
 import { run } from '../../src/util/run.js';
 import { freePort } from '../helpers/nginx.js';
 import { startTestS3, type TestS3 } from '../helpers/s3-server.js';
+import { verityImage } from '../helpers/verity-image.js';
 
 const CREDS: S3Credentials = { accessKeyId: 'FLASHROOTTEST', secretAccessKey: 'not-a-real-secret', region: 'us-east-1' };
 let work: string;
@@ -25,21 +25,9 @@ let key: { pub: string; sec: string };
 let other: { pub: string; sec: string };
 let s3: TestS3;
 
-/** A network image as build makes it: squashfs + dm-verity tree, salt = sha256 of the squashfs. */
-async function networkImage(name: string): Promise<string> {
-  await mkdir(join(work, name, 'etc'), { recursive: true });
-  await writeFile(join(work, name, 'etc/hostname'), `${name}\n`);
-  // Enough blocks for a hash tree of its own (one data block hashes straight to the root).
-  await writeFile(join(work, name, 'data'), randomBytes(256 * 1024));
-  const file = join(work, `${name}.sqfs`);
-  await run('mksquashfs', [join(work, name), file, '-noappend', '-quiet']);
-  await appendVerityTree(file, await sha256File(file));
-  return file;
-}
-
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'flashroot-publish-channel-'));
-  images = [await networkImage('v1'), await networkImage('v2')];
+  images = [await verityImage(work, 'v1', 256 * 1024), await verityImage(work, 'v2', 256 * 1024)];
   www = join(work, 'www');
   await mkdir(www);
   key = { pub: join(work, 'k.pub'), sec: join(work, 'k.sec') };
