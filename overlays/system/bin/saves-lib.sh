@@ -11,8 +11,10 @@
 # Hundredths of a second since boot, for what a step on the stick cost (applying a generation,
 # copying a channel version).
 fr_centis() {
-	read -r fr_up _ </proc/uptime
+	read -r fr_up _ <"${FR_PROC:-/proc}/uptime"
 	fr_cs=${fr_up#*.}
+	# "10.08": a leading 0 would make $((…)) read 08 as octal and fail.
+	fr_cs=${fr_cs#0}
 	echo "$((${fr_up%%.*} * 100 + ${fr_cs:-0}))"
 }
 

@@ -34,3 +34,14 @@ describe('saves-lib.sh: partition 2 of the stick', () => {
     expect(r.stdout.trim()).toBe('none');
   });
 });
+
+describe('saves-lib.sh: fr_centis, the clock of the timings it prints', () => {
+  for (const [uptime, centis] of [['10.08 3.2', '1008'], ['9.00 1.0', '900'], ['12.90 1.0', '1290'], ['0.05 0.0', '5']]) {
+    it(`/proc/uptime "${uptime}" -> ${centis}`, async () => {
+      const proc = await mkdtemp(join(tmpdir(), 'fake-proc-'));
+      await writeFile(join(proc, 'uptime'), `${uptime}\n`);
+      const r = await run('busybox', ['sh', '-c', `. ${LIB}; fr_centis`], { env: { FR_PROC: proc } });
+      expect(r.stdout.trim()).toBe(centis);
+    });
+  }
+});
