@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SuiteOrder } from './test/suite-order.js';
 
 export default defineConfig({
   test: {
@@ -9,5 +10,6 @@ export default defineConfig({
     hookTimeout: 600_000,
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    sequence: { sequencer: SuiteOrder },
   },
 });

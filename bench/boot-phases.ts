@@ -5,8 +5,12 @@
  * flashroot's steps by the host-side arrival of their lines, to the root's init. Boots of the tools
  * are interleaved, so a load that changes over the run weighs on each alike.
  *
- *   node --import tsx bench/boot-phases.ts [--tools flashroot,flashroot-net,flashroot-https,flashroot-s3] [--boots 2]
+ *   node --import tsx bench/boot-phases.ts [--tools flashroot,flashroot-net,flashroot-https,flashroot-s3] [--boots 2] [--logs DIR]
+ *
+ * --logs keeps each boot's console, with the host's time since QEMU started on every line, for a
+ * closer look at one phase (DIR/TOOL-ROUND.log).
  */
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { findNewestKernel, kernelVersionFromImage } from '../src/kernel/version.js';
 import { bootImage } from '../src/qemu/boot.js';
@@ -33,7 +37,8 @@ const MARKS: [string, RegExp][] = [
 const KERNEL_TIME = /^\[\s*(\d+\.\d+)\]/;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { tools: { type: 'string', default: 'flashroot,flashroot-https' }, boots: { type: 'string', default: '2' } } });
+  const { values } = parseArgs({ options: { tools: { type: 'string', default: 'flashroot,flashroot-https' }, boots: { type: 'string', default: '2' }, logs: { type: 'string' } } });
+  if (values.logs) mkdirSync(values.logs, { recursive: true });
   const names = (values.tools ?? '').split(',').filter((n) => n in TOOLS);
   const reporter = new Reporter(false);
   const work = await benchWorkDir();
@@ -59,6 +64,7 @@ async function main(): Promise<void> {
         failOn: ['flashroot: FAIL', 'Kernel panic'],
         timeoutSec: 300,
         onLine: (line) => {
+          if (values.logs) appendFileSync(`${values.logs}/${name}-${round + 1}.log`, `${((performance.now() - started) / 1000).toFixed(2).padStart(7)} ${line}\n`);
           for (const [mark, re] of MARKS) {
             if (at.has(mark) || !re.test(line)) continue;
             const k = KERNEL_TIME.exec(line)?.[1];
