@@ -155,7 +155,7 @@ fr_httpfs_mount() {
 fr_rclone() {
 	fr_verb=$1
 	shift
-	$FR_RCLONE_EXEC chroot "$FR_RT" /usr/bin/rclone "$fr_verb" "$FR_RCLONE_REMOTE" \
+	chroot "$FR_RT" /usr/bin/rclone "$fr_verb" "$FR_RCLONE_REMOTE" \
 		--config "$FR_RCLONE_CONFIG" --ca-cert /etc/flashroot/ca.pem \
 		--low-level-retries 1 --timeout 10s --contimeout 5s "$@"
 }
@@ -164,32 +164,15 @@ fr_rclone() {
 # so the image must show up in it: else unmount and let the caller retry. The flags keep reads
 # lazy (defaults fetch tens of MB ahead). The daemon logs its errors (a read that failed, and
 # why) to the console. rclone reads /proc/mounts to see its mount come up.
-# Not `rclone mount --daemon`: that starts the 54 MB binary a second time, 1.2-1.4 s of a boot
-# under emulation (bench/boot-phases.ts --logs). In its own session, as --daemon would put it.
 fr_rclone_mount() {
 	[ -e "$FR_RT/proc/mounts" ] || mount -t proc proc "$FR_RT/proc" || return 1
-	FR_RCLONE_EXEC="exec setsid" fr_rclone mount /mnt --read-only --allow-other --log-file /dev/console \
-		--buffer-size 0 --vfs-read-chunk-size 128k --vfs-read-chunk-size-limit 2M --vfs-cache-mode off </dev/null &
-	fr_rc_pid=$!
-	fr_rc_until=$(($(fr_uptime) + 15))
-	until grep -q " $FR_RT/mnt fuse" /proc/mounts; do
-		if ! fr_alive "$fr_rc_pid"; then
-			wait "$fr_rc_pid"
-			echo "rclone mount failed (its messages are above)"
-			return 1
-		fi
-		if [ "$(fr_uptime)" -ge "$fr_rc_until" ]; then
-			kill "$fr_rc_pid"
-			wait "$fr_rc_pid"
-			echo "rclone did not mount within 15 s (its messages are above)"
-			return 1
-		fi
-		sleep 0.1
-	done
+	fr_rclone mount /mnt --read-only --allow-other --daemon --daemon-wait 15s --log-file /dev/console \
+		--buffer-size 0 --vfs-read-chunk-size 128k --vfs-read-chunk-size-limit 2M --vfs-cache-mode off || {
+		echo "rclone mount failed (its messages are above)"
+		return 1
+	}
 	[ -e "$FR_RT/mnt/${FR_LOWER##*/}" ] && return 0
 	umount "$FR_RT/mnt"
-	kill "$fr_rc_pid" 2>/dev/null
-	wait "$fr_rc_pid"
 	# The mount comes up empty when the server cannot be reached or refuses the listing too: a
 	# listing says which, and why (refused, timed out, certificate not from the stick's CA,
 	# AccessDenied), on one line, without rclone's date prefix.
