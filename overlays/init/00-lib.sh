@@ -44,6 +44,7 @@ fr_alive() {
 # line. The shells are independent; the first to exit ends the pause, and the others are killed
 # with their sessions, so no forgotten shell keeps a console under the booted system.
 fr_shell() {
+	fr_coldplug_done
 	fr_log "$1"
 	fr_log "type 'exit' to $2"
 	if [ -z "$FR_CONSOLES" ]; then

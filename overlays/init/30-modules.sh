@@ -1,17 +1,53 @@
 # needs: module-groups=storage
-# Loads the modules the build listed (filesystems, loop, overlay) and coldplugs hardware from
-# the modaliases sysfs shows; the medium wait repeats the coldplug as devices keep appearing.
+# Loads the modules the build listed for the steps (filesystems, loop, overlay), then in the
+# background the device drivers it listed and coldplug of the hardware sysfs shows by modalias;
+# the device waits repeat the coldplug as devices keep appearing.
 
 FR_SEEN_ALIASES=""
 
+# One modprobe for every alias not seen before: it reads the module database once, where a call
+# per alias read it a hundred times (seconds of a boot under emulation). Aliases hold no spaces
+# or glob characters (sysfs writes them), so they split as words.
 fr_coldplug() {
+	fr_new=
 	for fr_f in /sys/bus/*/devices/*/modalias; do
 		[ -r "$fr_f" ] || continue
 		read -r fr_alias <"$fr_f" || continue
 		case "$FR_SEEN_ALIASES" in *" $fr_alias "*) continue ;; esac
 		FR_SEEN_ALIASES="$FR_SEEN_ALIASES $fr_alias "
-		modprobe -q "$fr_alias" 2>/dev/null
+		fr_new="$fr_new $fr_alias"
 	done
+	# shellcheck disable=SC2086 # one word per alias
+	[ -z "$fr_new" ] || modprobe -qa $fr_new 2>/dev/null
+	return 0
+}
+
+# Aliases the background pass handled, for the passes after it (a subshell's variables are lost).
+FR_SEEN_FILE=/run/flashroot/coldplug.seen
+
+# The device drivers the build named (the USB path first), then whatever else coldplug finds.
+fr_coldplug_pass() {
+	# shellcheck disable=SC2086 # one word per module
+	[ -z "$FR_DRIVERS" ] || modprobe -qa $FR_DRIVERS 2>/dev/null
+	fr_coldplug
+	echo "$FR_SEEN_ALIASES" >"$FR_SEEN_FILE"
+}
+
+# A wait for a device (the stick, a NIC) looks for it first and calls this when it is missing:
+# nothing while the background pass runs (it loads the same drivers), else a pass of its own.
+fr_coldplug_waiting() {
+	[ -n "$FR_COLDPLUG_PID" ] && fr_alive "$FR_COLDPLUG_PID" && return 0
+	fr_coldplug_done
+	fr_coldplug
+}
+
+# Every driver loaded: before a shell (its keyboard) and before the root's init, as when the pass
+# ran in the foreground.
+fr_coldplug_done() {
+	[ -n "$FR_COLDPLUG_PID" ] || return 0
+	wait "$FR_COLDPLUG_PID" 2>/dev/null
+	FR_COLDPLUG_PID=
+	[ -r "$FR_SEEN_FILE" ] && IFS= read -r FR_SEEN_ALIASES <"$FR_SEEN_FILE"
 	return 0
 }
 
@@ -21,5 +57,10 @@ fr_step_modules() {
 	for fr_m in $FR_MODULES; do
 		modprobe -q "$fr_m" 2>/dev/null || fr_debug "module $fr_m not loaded"
 	done
-	fr_coldplug
+	# Device drivers load in the background: the stick is usually there once its USB drivers have
+	# loaded, and the probes of the others (SATA, SD, a CD-ROM, a GPU) need not delay finding it
+	# (about 2 s of a boot under emulation).
+	mkdir -p "${FR_SEEN_FILE%/*}"
+	fr_coldplug_pass &
+	FR_COLDPLUG_PID=$!
 }

@@ -10,9 +10,9 @@ fr_find_medium() {
 	fr_spec=$(fr_medium_spec)
 	fr_deadline=$(($(fr_uptime) + FR_TIMEOUT))
 	while :; do
-		fr_coldplug
 		FR_MEDIUM_DEV=$(findfs "$fr_spec" 2>/dev/null) && return 0
 		[ "$(fr_uptime)" -ge "$fr_deadline" ] && return 1
+		fr_coldplug_waiting
 		sleep 0.2
 	done
 }

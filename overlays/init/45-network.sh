@@ -61,7 +61,7 @@ EOF
 				"is the NIC's driver in the initramfs? add it with flashroot.modules=DRIVER, or check the cable/VM network"
 			return 0
 		fi
-		fr_coldplug
+		fr_coldplug_waiting
 		sleep 0.2
 	done
 	ifconfig lo 127.0.0.1 up

@@ -18,6 +18,7 @@ fr_step_switch_root() {
 	[ -x "/newroot$FR_INIT" ] || [ -L "/newroot$FR_INIT" ] ||
 		fr_fail switch_root "the root has no executable $FR_INIT" "boot with flashroot.init=PATH, or rebuild from a root that has it"
 	fr_break_point preswitch
+	fr_coldplug_done
 	fr_keep_mounts_at_shutdown
 	for fr_m in run dev sys proc; do
 		mkdir -p "/newroot/$fr_m"

@@ -19,7 +19,7 @@ import { entriesFromDir } from './tree.js';
 
 export interface InitramfsOptions {
   modulesDir: string;
-  defaults: Omit<InitDefaults, 'modules'>;
+  defaults: Omit<InitDefaults, 'modules' | 'drivers'>;
   compressor: InitrdCompressor;
   /** cpio mtime, for reproducible builds. */
   epoch: number;
@@ -90,17 +90,32 @@ async function stageSystemTools(root: string, applets: readonly string[]): Promi
 
 /** The modules an initramfs would carry: what the init fragments need, plus the extra groups and hardware. */
 export async function initramfsModules(o: Pick<InitramfsOptions, 'modulesDir' | 'extraModuleGroups' | 'hardware'>, init?: InitScript): Promise<ResolvedModules> {
+  return resolveModules(o.modulesDir, { ...o.hardware, groups: await moduleGroups(o, init) });
+}
+
+/** The lower's groups first: a network lower's NIC drivers then load before the stick's, which it needs later. */
+async function moduleGroups(o: Pick<InitramfsOptions, 'extraModuleGroups'>, init?: InitScript): Promise<ModuleGroupName[]> {
   const fragments = init ?? assembleInit(await loadFragments());
-  const groups = [...new Set([...fragments.moduleGroups.filter((g): g is ModuleGroupName => g in MODULE_GROUPS), ...(o.extraModuleGroups ?? [])])];
-  return resolveModules(o.modulesDir, { ...o.hardware, groups });
+  return [...new Set([...(o.extraModuleGroups ?? []), ...fragments.moduleGroups.filter((g): g is ModuleGroupName => g in MODULE_GROUPS)])];
+}
+
+/**
+ * What the init loads by name, in load order: the modules its steps use (filesystems, loop,
+ * dm-verity, FUSE), and apart from them the drivers of the devices it waits for, which it loads in
+ * the background (30-modules.sh). Hardware drivers load only when coldplug finds their device,
+ * never all of them (generic carries hundreds).
+ */
+export async function namedModules(o: Pick<InitramfsOptions, 'modulesDir' | 'extraModuleGroups'>, init: InitScript): Promise<{ modules: string[]; drivers: string[] }> {
+  const groups = await moduleGroups(o, init);
+  const all = (await resolveModules(o.modulesDir, { groups })).loadOrder;
+  const forSteps = new Set((await resolveModules(o.modulesDir, { groups: groups.filter((g) => !MODULE_GROUPS[g].device) })).loadOrder);
+  return { modules: all.filter((m) => forSteps.has(m)), drivers: all.filter((m) => !forSteps.has(m)) };
 }
 
 export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
   const init = assembleInit(await loadFragments());
   const modules = await initramfsModules(o, init);
-  // The init loads the groups' modules by name; hardware drivers load only when coldplug finds their
-  // device, never all of them (generic carries hundreds).
-  const loadByName = o.hardware ? (await initramfsModules({ ...o, hardware: undefined }, init)).loadOrder : modules.loadOrder;
+  const byName = await namedModules(o, init);
   const root = await mkdtemp(join(tmpdir(), 'flashroot-initramfs-'));
   const release = removeOnInterrupt(root);
   try {
@@ -109,7 +124,7 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'newroot', 'etc/modprobe.d']) await mkdir(join(root, d), { recursive: true });
     // 'wx' (O_EXCL) never writes through a symlink: the applet links point at the host's busybox.
     await writeFile(join(root, 'etc/modprobe.d/flashroot.conf'), MODPROBE_CONF, { flag: 'wx' });
-    await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, modules: loadByName }), { flag: 'wx' });
+    await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, ...byName }), { flag: 'wx' });
     await writeFile(join(root, 'init'), init.text, { mode: 0o755, flag: 'wx' });
       await stageSystemTools(root, applets);
     const forStick = (await o.stageExtra?.(root)) ?? { files: [] };

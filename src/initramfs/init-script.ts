@@ -69,7 +69,10 @@ export interface InitDefaults {
   slotsFile: string;
   /** Seconds a root without systemd runs before its boot counts as confirmed (a slot on trial). */
   confirmAfter: number;
+  /** Modules the init's steps use, loaded first, in this order. */
   modules: readonly string[];
+  /** Drivers of the devices the init waits for (stick, NIC, keyboard), loaded in the background after them. */
+  drivers: readonly string[];
   /** build --persist: the paths saved to the stick's saves area and applied at boot (none: no saves). */
   persist?: readonly string[];
   /** Save when the booted system shuts down cleanly. */
@@ -99,6 +102,7 @@ export function renderDefaults(d: InitDefaults): string {
     ['FR_INIT', d.init],
     ['FR_KMODS', d.kmods],
     ['FR_MODULES', d.modules.join(' ')],
+    ['FR_DRIVERS', d.drivers.join(' ')],
     ['FR_SLOTS_FILE', d.slotsFile],
     ['FR_CONFIRM_AFTER', String(d.confirmAfter)],
     // The state line's printf format and each loader's default line (path|format;…), from src/stick/slots.ts.

@@ -7,6 +7,11 @@
 export interface ModuleGroup {
   why: string;
   required: boolean;
+  /**
+   * Drivers of a device the init waits for (the stick, a NIC, a keyboard) rather than modules a
+   * step uses: the init loads them in the background, and each wait looks for its device first.
+   */
+  device: boolean;
   modules: readonly string[];
 }
 
@@ -14,6 +19,7 @@ export const MODULE_GROUPS = {
   storage: {
     why: 'find the stick or disk: USB host controllers, USB mass storage, SATA, virtio, NVMe, SD/MMC',
     required: false,
+    device: true,
     modules: [
       'xhci_pci', 'ehci_pci', 'uhci_hcd', 'ohci_pci',
       'usb_storage', 'uas', 'sd_mod',
@@ -26,22 +32,32 @@ export const MODULE_GROUPS = {
   fs: {
     why: 'mount the FAT partition, loop-mount the squashfs and stack the overlay',
     required: true,
+    device: false,
     // nls_cp437 and nls_ascii are vfat's default codepage and iocharset: without them mount fails.
     modules: ['vfat', 'nls_cp437', 'nls_ascii', 'nls_utf8', 'nls_iso8859_1', 'squashfs', 'loop', 'overlay'],
   },
   input: {
     why: 'type into the rescue shell on a USB or PS/2 keyboard',
     required: false,
+    device: true,
     modules: ['xhci_pci', 'usbhid', 'hid_generic', 'atkbd'],
   },
   network: {
-    why: 'reach a networked lower layer: FUSE, raw sockets for DHCP, common NICs (failover comes via deps)',
+    why: 'reach a networked lower layer: FUSE, raw sockets for DHCP',
     required: false,
-    modules: ['fuse', 'af_packet', 'virtio_pci', 'virtio_net', 'e1000', 'e1000e', 'r8169'],
+    device: false,
+    modules: ['fuse', 'af_packet'],
+  },
+  nic: {
+    why: 'common NICs, for a networked lower (failover comes via deps)',
+    required: false,
+    device: true,
+    modules: ['virtio_pci', 'virtio_net', 'e1000', 'e1000e', 'r8169'],
   },
   verity: {
     why: 'check a network image block by block against the root hash baked into the stick (dm-verity)',
     required: true,
+    device: false,
     modules: ['dm_verity'],
   },
 } as const satisfies Record<string, ModuleGroup>;

@@ -81,7 +81,7 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
   const stage = networkStage(lower, img, files);
   if (!stage) return {};
   return {
-    extraModuleGroups: ['network', 'verity'],
+    extraModuleGroups: ['network', 'nic', 'verity'],
     ...(layer
       ? {
           stageExtra: async (root: string) => {

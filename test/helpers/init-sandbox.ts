@@ -26,6 +26,7 @@ export const TEST_DEFAULTS: InitDefaults = {
   slotsFile: '',
   confirmAfter: 60,
   modules: ['loop', 'squashfs'],
+  drivers: ['usb_storage'],
 };
 
 export interface InitSandbox {

@@ -168,9 +168,10 @@ describe('publish --channel signs with the key the sticks trust', () => {
   it('with --trust, refuses a sign key that is not its pair, also on a channel\'s first publish', async () => {
     const dir = join(work, 'www-trust');
     await mkdir(dir);
-    await expect(publishChannelToDir(images[0] ?? '', dir, { ...c(), trust: other.pub })).rejects.toThrow(
-      `--sign-key ${key.sec} is key ${await keyNumber(key)}, --trust ${other.pub} is key ${await keyNumber(other)}: they are not a pair`,
-    );
+    // The key numbers first: awaited inside toThrow's argument, they let the publish reject with no
+    // handler yet (an unhandled rejection, which fails the run).
+    const expected = `--sign-key ${key.sec} is key ${await keyNumber(key)}, --trust ${other.pub} is key ${await keyNumber(other)}: they are not a pair`;
+    await expect(publishChannelToDir(images[0] ?? '', dir, { ...c(), trust: other.pub })).rejects.toThrow(expected);
     expect(await readdir(dir)).toEqual([]);
     expect((await publishChannelToDir(images[0] ?? '', dir, { ...c(), trust: key.pub })).manifest.version).toBe(1);
   });

@@ -14,7 +14,7 @@ const FAKE_CLOCK = `
 fr_clock=$(mktemp); echo 100 >"$fr_clock"
 fr_uptime() { read -r fr_t <"$fr_clock"; fr_t=$((fr_t + 1)); echo "$fr_t" >"$fr_clock"; echo "$fr_t"; }
 sleep() { :; }
-fr_coldplug() { fr_polls=$((fr_polls + 1)); }
+fr_coldplug_waiting() { fr_polls=$((fr_polls + 1)); }
 `;
 // Failure handling without a console or a power button.
 const FAKE_FAIL_EXITS = `
@@ -24,13 +24,13 @@ fr_shell() { echo "SHELL: $1"; }
 `;
 
 describe('init: waiting for the stick', () => {
-  it('gives up at the deadline, having coldplugged on every poll', async () => {
+  it('gives up at the deadline, having coldplugged between polls', async () => {
     const r = await sb.run(`${FAKE_CLOCK}
 findfs() { return 1; }
 FR_TIMEOUT=5
 if fr_find_medium; then echo found; else echo "gave up at $(cat "$fr_clock") after $fr_polls polls"; fi`);
-    // Deadline = 101 + 5; each poll reads the clock once more.
-    expect(r.stdout.trim()).toBe('gave up at 106 after 5 polls');
+    // Deadline = 101 + 5; each poll reads the clock once more, and coldplugs when it is not past.
+    expect(r.stdout.trim()).toBe('gave up at 106 after 4 polls');
   });
 
   it('returns the device as soon as the label shows up', async () => {
@@ -38,6 +38,30 @@ if fr_find_medium; then echo found; else echo "gave up at $(cat "$fr_clock") aft
 findfs() { [ "$fr_polls" -ge 3 ] && [ "$1" = LABEL=FLASHROOT ] && echo /dev/sdb1; }
 fr_find_medium && echo "found $FR_MEDIUM_DEV after $fr_polls polls"`);
     expect(r.stdout.trim()).toBe('found /dev/sdb1 after 3 polls');
+  });
+
+  it('finds a stick that is there while the background coldplug still runs, and the shell and the root wait for it', async () => {
+    // A pass that takes a second (a CD-ROM's probe) and records what it saw.
+    const r = await sb.run(`
+fr_coldplug() { busybox sleep 1; FR_SEEN_ALIASES=" pci:cdrom "; echo "pass done"; }
+modprobe() { :; }
+FR_MODULES=; FR_SEEN_FILE=${sb.dir}/coldplug.seen
+findfs() { echo /dev/sdb1; }
+fr_step_modules
+fr_find_medium && echo "found $FR_MEDIUM_DEV, pass running: $(fr_alive "$FR_COLDPLUG_PID" && echo yes)"
+fr_coldplug_done; echo "seen:$FR_SEEN_ALIASES"
+fr_coldplug_done; echo "again"`);
+    expect(r.stdout.trim().split('\n')).toEqual(['found /dev/sdb1, pass running: yes', 'pass done', 'seen: pci:cdrom ', 'again']);
+  });
+
+  it('does not coldplug a second time while the background pass runs, and does once it has ended', async () => {
+    const r = await sb.run(`
+fr_coldplug() { echo "foreground pass"; }
+FR_SEEN_FILE=${sb.dir}/none.seen
+busybox sleep 0.5 & FR_COLDPLUG_PID=$!
+fr_coldplug_waiting; echo "while running"
+busybox sleep 1; fr_coldplug_waiting`);
+    expect(r.stdout.trim().split('\n')).toEqual(['while running', 'foreground pass']);
   });
 
   it('looks the stick up by FAT serial when flashroot.uuid is given', async () => {

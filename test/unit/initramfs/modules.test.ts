@@ -94,7 +94,7 @@ describe('resolveModules requests', () => {
   });
 
   it('satisfies built-in modules without files (atkbd and af_packet are built into Debian 6.1)', async () => {
-    const r = await resolveModules(MODULES_DIR, { groups: ['input', 'network'] });
+    const r = await resolveModules(MODULES_DIR, { groups: ['input', 'network', 'nic'] });
     expect(r.builtin).toEqual(expect.arrayContaining(['atkbd', 'af_packet']));
     expect(r.files.some((f) => /atkbd|af_packet/.test(f.dest))).toBe(false);
     expect(r.loadOrder).toEqual(expect.arrayContaining(['fuse', 'virtio_net', 'net_failover', 'failover', 'usbhid', 'hid_generic']));

@@ -20,7 +20,7 @@ FR_DHCP_LOG=${join(sb.dir, 'udhcpc.log')}
 ifconfig() { echo "ifconfig $*"; }
 route() { echo "route $*"; }
 fr_net_iface() { echo eth1; }
-fr_coldplug() { :; }
+fr_coldplug_waiting() { :; }
 `;
 
 describe('init: network bring-up', () => {
