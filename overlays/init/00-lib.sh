@@ -25,6 +25,11 @@ fr_debug() {
 	return 0
 }
 
+# The size of file or block device "$1" in bytes (stat says 0 for a device: nbdkit's image).
+fr_bytes() {
+	if [ -b "$1" ]; then blockdev --getsize64 "$1"; else stat -c %s "$1"; fi
+}
+
 # Seconds since boot; the clock for every deadline (there is no RTC guarantee in early boot).
 fr_uptime() {
 	read -r fr_up _ </proc/uptime

@@ -111,14 +111,15 @@ fr_ch_date() {
 	date -u -d "@$1" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo "@$1"
 }
 
-# Fetches the manifest to $FR_CH_FILE: busybox wget for http://, the runtime root's rclone (which
-# speaks TLS and signs S3 requests) for https:// and s3://. One request either way.
+# Fetches the manifest to $FR_CH_FILE: busybox wget for http://, the runtime root's curl (TLS,
+# only the stick's CA) for https://, its rclone (which signs S3 requests) for s3://. One request
+# either way.
 fr_channel_fetch() {
 	rm -f "$FR_CH_FILE"
 	case "$FR_CH_DIR" in
 	http://*) timeout 20 wget -q --header 'Cache-Control: no-cache' -O "$FR_CH_FILE" "$FR_CH_URL" ;;
-	https://*) chroot "$FR_RT" /usr/bin/rclone cat ":http,url='$FR_CH_DIR':$FR_CH_OBJECT" --config /dev/null --ca-cert /etc/flashroot/ca.pem \
-		--low-level-retries 1 --retries 1 --timeout 10s --contimeout 5s >"$FR_CH_FILE" ;;
+	https://*) chroot "$FR_RT" /usr/bin/curl -sSf --proto =https --cacert /etc/flashroot/ca.pem -H 'Cache-Control: no-cache' \
+		--connect-timeout 5 --max-time 20 "$FR_CH_URL" >"$FR_CH_FILE" ;;
 	s3://*) fr_s3_path=${FR_CH_DIR#s3://}
 		chroot "$FR_RT" /usr/bin/rclone cat "lower:$fr_s3_path$FR_CH_OBJECT" --config /etc/flashroot/rclone.conf --ca-cert /etc/flashroot/ca.pem \
 			--low-level-retries 1 --retries 1 --timeout 10s --contimeout 5s >"$FR_CH_FILE" ;;

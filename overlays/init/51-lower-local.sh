@@ -9,7 +9,7 @@ fr_mem_available_kib() {
 
 # Copies $1 to a tmpfs when it fits with room to spare. Returns 1, saying why, when it does not.
 fr_copy_to_ram() {
-	fr_kib=$((($(stat -c %s "$1") + 1023) / 1024))
+	fr_kib=$((($(fr_bytes "$1") + 1023) / 1024))
 	fr_avail=$(fr_mem_available_kib)
 	# Keep a quarter of the free RAM (at least 64 MiB) for the kernel, the upper layer and the root.
 	fr_margin=$((fr_avail / 4))

@@ -1,6 +1,6 @@
 # Lower layers "http", "https" and "s3": a squashfs image on a web server or in a bucket, read
-# lazily with range requests by a FUSE client (httpfs2; rclone for https and S3) running from a
-# runtime root in /run, exposed as one file, loop-attached, checked block by block by dm-verity
+# lazily with range requests by a client (httpfs2; nbdkit for https; rclone for signed S3) running
+# from a runtime root in /run, exposed as one file or block device, loop-attached, checked block by block by dm-verity
 # against the root hash baked into this initramfs, mounted read-only. Nothing here is ever written
 # to the server. With flashroot.toram the whole image is downloaded to RAM first (when MemAvailable
 # allows, see fr_toram).
@@ -71,7 +71,7 @@ fr_net_runtime() {
 fr_verity_squashfs() {
 	FR_VERITY_CHANGED=
 	if [ -z "$6" ]; then
-		fr_size=$(stat -c %s "$2")
+		fr_size=$(fr_bytes "$2")
 		[ "$fr_size" = "$3" ] || { FR_VERITY_ERROR="it is $fr_size bytes, $3 expected"; return 1; }
 	fi
 	fr_loop=$(losetup -f) && losetup -r ${6:+-o "$6"} "$fr_loop" "$2" || { FR_VERITY_ERROR="cannot attach it to a loop device (is loop in the initramfs?)"; return 1; }
@@ -201,8 +201,35 @@ fr_rclone_s3() {
 	fr_rclone_mount
 }
 
-# Mounts the image with the FUSE client "$1" (chrooted, at $FR_RT/mnt, retried), then through
-# dm-verity (from RAM with flashroot.toram). $2: what to check when the server cannot be reached.
+# nbdkit's curl plugin serves the https:// image over a socket in the runtime root; the kernel's
+# NBD client (attached by nbd-client, which then exits) makes it /dev/nbd0. No FUSE: a read is one
+# range request, a refused one is EIO at once, a stalled one after timeout=10 s (curl's whole
+# request), and the next read reconnects. nbdkit starts once; it opens the URL (a HEAD for the
+# size) per NBD connection, so a failed attach says nothing: curl asks the same and tells why,
+# on one line.
+FR_NBD_DEV=/dev/nbd0
+fr_nbdkit_mount() {
+	[ -e "$FR_RT$FR_NBD_DEV" ] || mknod "$FR_RT$FR_NBD_DEV" b 43 0
+	if [ ! -S "$FR_RT/run/nbdkit.sock" ]; then
+		chroot "$FR_RT" /usr/bin/nbdkit --readonly --unix /run/nbdkit.sock --pidfile /run/nbdkit.pid --log=stderr \
+			curl "url=$FR_LOWER" cainfo=/etc/flashroot/ca.pem protocols=https timeout=10 2>/dev/console || {
+			echo "nbdkit did not start (its messages are above)"
+			return 1
+		}
+	fi
+	chroot "$FR_RT" /usr/sbin/nbd-client -unix /run/nbdkit.sock "$FR_NBD_DEV" -readonly -block-size 4096 >/dev/null 2>&1 && {
+		FR_NET_IMG=$FR_NBD_DEV
+		FR_NET_RELEASE="chroot $FR_RT /usr/sbin/nbd-client -d $FR_NBD_DEV"
+		return 0
+	}
+	chroot "$FR_RT" /usr/bin/curl -sS --head -o /dev/null --cacert /etc/flashroot/ca.pem --proto =https \
+		--connect-timeout 5 --max-time 10 "$FR_LOWER" 2>&1 || echo "nbd-client could not attach $FR_LOWER (nbdkit's messages are above)"
+	return 1
+}
+
+# Mounts the image with the client "$1" (chrooted, retried; it sets FR_NET_IMG, the image as a
+# file or block device, and FR_NET_RELEASE, what lets go of it), then through dm-verity (from RAM
+# with flashroot.toram). $2: what to check when the server cannot be reached.
 fr_lower_image() {
 	fr_net_conf "rebuild with flashroot build --lower $FR_LOWER"
 	# The channel's on-stick copy (46-channel.sh): no server, no FUSE client.
@@ -212,13 +239,16 @@ fr_lower_image() {
 	fi
 	fr_net_runtime
 	mkdir -p "$FR_RT/mnt"
+	# What the FUSE clients leave at their mount point; nbdkit's sets its own.
+	FR_NET_IMG=$FR_RT/mnt/${FR_LOWER##*/}
+	FR_NET_RELEASE="umount $FR_RT/mnt"
 	fr_net_retry "reach $FR_LOWER" "$1" ||
 		fr_fail lower "cannot reach $FR_LOWER after ${FR_TIMEOUT}s: ${FR_NET_ERROR:-no message}" \
 			"$2; a longer flashroot.timeout= waits more"
-	fr_toram "$FR_RT/mnt/${FR_LOWER##*/}" "the server"
+	fr_toram "$FR_NET_IMG" "the server"
 	if [ "$FR_IN_RAM" = yes ]; then
 		# The copy goes through dm-verity like the remote image; the client is no longer needed.
-		umount "$FR_RT/mnt" && fr_log "toram: the root runs from RAM; the server is no longer needed"
+		$FR_NET_RELEASE && fr_log "toram: the root runs from RAM; the server is no longer needed"
 	fi
 	fr_verity_mount "$FR_IMG"
 	fr_net_hide_runtime
@@ -226,7 +256,7 @@ fr_lower_image() {
 
 # http:// is read by the client the build chose (network.conf, read by fr_lower_image).
 fr_http_mount() {
-	if [ "$FR_NET_CLIENT" = rclone ]; then fr_rclone_web; else fr_httpfs_mount; fi
+	if [ "$FR_NET_CLIENT" = rclone-http ]; then fr_rclone_web; else fr_httpfs_mount; fi
 }
 
 fr_lower_http() {
@@ -234,7 +264,7 @@ fr_lower_http() {
 }
 
 fr_lower_https() {
-	fr_lower_image fr_rclone_web "check the server is up, lists the image in an HTML index of its directory, and has a certificate from the CA given to --ca-cert"
+	fr_lower_image fr_nbdkit_mount "check the server is up, serves the image with range requests (Accept-Ranges: bytes on HEAD), and has a certificate from the CA given to --ca-cert"
 }
 
 fr_lower_s3() {

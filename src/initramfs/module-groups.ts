@@ -43,10 +43,10 @@ export const MODULE_GROUPS = {
     modules: ['xhci_pci', 'usbhid', 'hid_generic', 'atkbd'],
   },
   network: {
-    why: 'reach a networked lower layer: FUSE, raw sockets for DHCP',
+    why: "reach a networked lower layer: FUSE, the kernel's NBD client (https), raw sockets for DHCP",
     required: false,
     device: false,
-    modules: ['fuse', 'af_packet'],
+    modules: ['fuse', 'nbd', 'af_packet'],
   },
   nic: {
     why: 'common NICs, for a networked lower (failover comes via deps)',

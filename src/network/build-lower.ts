@@ -107,7 +107,8 @@ function imageStage(lower: Extract<LowerSpec, { kind: 'image' }>, trust: ImageTr
     case 'httpfs2':
       return { kind: 'httpfs2', ...trust };
     case 'rclone-http':
-      return { kind: 'rclone-http', ...trust, caCert: files.caCert };
+    case 'nbdkit':
+      return { kind: lower.transport, ...trust, caCert: files.caCert };
     case 'rclone-s3':
       return { kind: 'rclone-s3', ...trust, caCert: files.caCert, endpoint: lower.s3.endpoint, credentials: lower.s3.signed ? files.s3Credentials : undefined };
   }

@@ -1,19 +1,20 @@
 /**
  * What a networked lower adds to the initramfs: the DHCP script, dmsetup (run before switch_root,
  * for the network layer and an image lower) and a runtime root template: what the FUSE client reads
- * besides its binaries (for sshfs, ssh's key; for https and S3, the CA bundle rclone trusts and its
- * config; for s3fs, its passwd file when reads are signed). The init stacks the template over the
- * client's binaries from the network layer (net-layer.ts, on the stick) in a tmpfs under /run and
- * runs the client chrooted there: switch_root deletes the initramfs, and a daemon whose own files
- * vanished cannot reconnect (or SIGBUSes).
+ * besides its binaries (for sshfs, ssh's key; for https and S3, the CA bundle it trusts and
+ * rclone's config; for s3fs, its passwd file when reads are signed). The init stacks the template
+ * over the client's binaries from the network layer (net-layer.ts, on the stick) in a tmpfs under
+ * /run and runs the client chrooted there: switch_root deletes the initramfs, and a daemon whose
+ * own files vanished cannot reconnect (or SIGBUSes).
  */
 import { constants } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlashrootError, InputError, ToolMissingError, UsageError } from '../errors.js';
 import { elfClosure } from '../initramfs/elf.js';
 import { shellQuote } from '../initramfs/init-script.js';
+import { run } from '../util/run.js';
 import { findOnPath, toolInfo } from '../util/tools.js';
 import type { S3Credentials } from './s3.js';
 import { copyShellDefaults } from '../stick/channel-copy.js';
@@ -27,18 +28,22 @@ const UDHCPC_SCRIPT = fileURLToPath(new URL('../../overlays/network/udhcpc.sh', 
 /** Tools run in the initramfs itself, before switch_root: dmsetup maps the network layer, and an image lower. */
 const INITRAMFS_TOOLS = ['dmsetup'] as const;
 /**
- * The FUSE client of each kind (and what it runs), run from the runtime root for the life of the
- * system. rclone (for https, signed S3, and http when chosen: httpfs2 speaks plain HTTP only and
- * cannot sign requests) mounts through fusermount3.
+ * The client of each kind (and what it runs), run from the runtime root for the life of the
+ * system. nbdkit (https) serves the image to the kernel's NBD client (nbd-client attaches it);
+ * curl fetches a channel's manifest and says why a server cannot be reached. rclone (signed S3,
+ * and http when chosen: httpfs2 speaks plain HTTP only) mounts through fusermount3.
  */
-const FUSE_CLIENT = {
+const LOWER_CLIENT = {
   httpfs2: ['httpfs2'],
   'rclone-http': ['rclone', 'fusermount3'],
+  nbdkit: ['nbdkit', 'nbd-client', 'curl'],
   'rclone-s3': ['rclone', 'fusermount3'],
   sshfs: ['sshfs', 'ssh'],
   s3fs: ['s3fs'],
 } as const;
-/** Where rclone finds the only CA certificates it trusts, inside the runtime root. */
+/** nbdkit's plugin for http(s) URLs, loaded from nbdkit's plugin directory (`nbdkit --dump-config`). */
+const NBDKIT_PLUGIN = 'nbdkit-curl-plugin.so';
+/** Where the https and S3 clients find the only CA certificates they trust, inside the runtime root. */
 const CA_FILE = 'etc/flashroot/ca.pem';
 /** rclone's configuration for an S3 lower (endpoint, and the key of a private bucket). */
 const RCLONE_CONFIG = 'etc/flashroot/rclone.conf';
@@ -47,14 +52,24 @@ const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 /** Host tools a build with this network lower needs. */
 export function networkTools(kind: NetworkLowerStage['kind'], channel = false): string[] {
-  return [...INITRAMFS_TOOLS, ...(channel ? [CHANNEL_VERIFIER] : []), ...FUSE_CLIENT[kind]];
+  return [...INITRAMFS_TOOLS, ...(channel ? [CHANNEL_VERIFIER] : []), ...LOWER_CLIENT[kind]];
 }
 
-/** The FUSE client of `kind` with its libraries, copied into the network layer's runtime root at `dir`. */
-export async function stageFuseClient(kind: NetworkLowerStage['kind'], dir: string): Promise<void> {
-  await copyElfClosure(await Promise.all(FUSE_CLIENT[kind].map(resolveTool)), dir);
+/** The client of `kind` with its libraries, copied into the network layer's runtime root at `dir`. */
+export async function stageLowerClient(kind: NetworkLowerStage['kind'], dir: string): Promise<void> {
+  const binaries = await Promise.all(LOWER_CLIENT[kind].map(resolveTool));
+  await copyElfClosure(kind === 'nbdkit' ? [...binaries, await nbdkitPlugin()] : binaries, dir);
   // rclone 1.60 runs `fusermount` from PATH; fuse3 ships it only as fusermount3.
   if (kind === 'rclone-http' || kind === 'rclone-s3') await symlink('fusermount3', join(dir, 'usr/bin/fusermount'));
+}
+
+/** The curl plugin, at the path nbdkit was built to load it from (the runtime root keeps that path). */
+async function nbdkitPlugin(): Promise<string> {
+  const { stdout } = await run(await resolveTool('nbdkit'), ['--dump-config']);
+  const dir = /^plugindir=(.+)$/m.exec(stdout)?.[1];
+  const plugin = dir && join(dir, NBDKIT_PLUGIN);
+  if (!plugin || !(await stat(plugin).catch(() => undefined))) throw new ToolMissingError(NBDKIT_PLUGIN, 'read a network image over HTTPS at boot (nbdkit\'s curl plugin)', 'nbdkit');
+  return plugin;
 }
 
 /**
@@ -85,6 +100,7 @@ export interface LayerStage {
 export type NetworkLowerStage =
   | ({ kind: 'httpfs2' } & ImageTrust)
   | ({ kind: 'rclone-http'; caCert?: string } & ImageTrust)
+  | ({ kind: 'nbdkit'; caCert?: string } & ImageTrust)
   | ({ kind: 'rclone-s3'; caCert?: string; endpoint: string; credentials?: S3Credentials } & ImageTrust)
   | { kind: 'sshfs'; sshKey: string; knownHosts?: string }
   | { kind: 's3fs'; endpoint: string; caCert?: string; credentials?: S3Credentials };
@@ -156,8 +172,8 @@ function networkVars(s: NetworkLowerStage): [string, string][] {
               ['FR_NET_VERITY', verityTable(s.verity, '@DEV@')],
             ] as [string, string][])
           : []),
-        // Which client reads http:// (https:// and s3:// have one each).
-        ['FR_NET_CLIENT', s.kind === 'httpfs2' ? 'httpfs2' : 'rclone'],
+        // Which client reads the image (http:// has a choice: httpfs2 or rclone-http).
+        ['FR_NET_CLIENT', s.kind],
       ];
   }
 }
@@ -207,7 +223,8 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage, laye
   const channel = 'channel' in s ? s.channel : undefined;
   await copyElfClosure(await Promise.all([...INITRAMFS_TOOLS, ...(channel ? [CHANNEL_VERIFIER] : [])].map(resolveTool)), root);
   const rt = join(root, RUNTIME_TEMPLATE);
-  for (const d of ['etc', 'dev', 'mnt', 'proc']) await mkdir(join(rt, d), { recursive: true });
+  // run: nbdkit's socket and pid file.
+  for (const d of ['etc', 'dev', 'mnt', 'proc', 'run']) await mkdir(join(rt, d), { recursive: true });
   // glibc resolves names through these; resolv.conf is copied in at boot, after DHCP.
   await writeFile(join(rt, 'etc/nsswitch.conf'), 'hosts: files dns\n', { flag: 'wx' });
   await writeFile(join(rt, 'etc/hosts'), '127.0.0.1 localhost\n', { flag: 'wx' });
@@ -220,7 +237,7 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage, laye
     await copyFile(channel.trustKey, join(root, CHANNEL_KEY), constants.COPYFILE_EXCL);
   }
   if (s.kind === 'sshfs') await stageSsh(rt, s);
-  if (s.kind === 'rclone-http' || s.kind === 'rclone-s3') await stageCa(rt, s.caCert, CA_FILE);
+  if (s.kind === 'rclone-http' || s.kind === 'nbdkit' || s.kind === 'rclone-s3') await stageCa(rt, s.caCert, CA_FILE);
   if (s.kind === 'rclone-s3') await writeRcloneS3Config(rt, s.endpoint, s.credentials);
   if (s.kind === 's3fs') await stageS3fs(rt, s.credentials, s.caCert);
 }

@@ -1,7 +1,7 @@
 /**
  * What `--lower` names: the squashfs on the stick (local), an image on a server (read over http by
- * httpfs2, https by rclone, or from an S3 bucket: public-read over http, else by rclone's S3
- * client, which signs its requests), or a directory tree on an SSH server (sshfs, file-level: see
+ * httpfs2, https by nbdkit's curl plugin, or from an S3 bucket: public-read as a web object, a
+ * private bucket by rclone's S3 client, which signs its requests), or a directory tree on an SSH server (sshfs, file-level: see
  * fidelity.ts for what it loses) or in a bucket (s3fs, file-level too).
  * Network images are content-addressed: their file name carries the sha256 of their bytes, so a
  * published object is never replaced by a different one under the same name (lazily read ranges
@@ -10,13 +10,15 @@
 import { objectUrl, parseS3Url } from './s3.js';
 
 /**
- * How the init reads an image: the FUSE client and what it speaks. httpfs2 (plain HTTP, ~1 MB)
- * waits while a server stalls and resumes when it answers; rclone (+16 MB) speaks TLS and S3 and
- * turns a stalled server into I/O errors within 1-3 minutes.
+ * How the init reads an image: the client and what it speaks. httpfs2 (FUSE, plain HTTP, ~1 MB)
+ * waits while a server stalls and resumes when it answers; nbdkit's curl plugin (a block device
+ * through the kernel's NBD client, 7 MB with libcurl) speaks TLS and turns a stalled server into
+ * I/O errors within 10-20 s; rclone (FUSE, one 54 MB Go binary) speaks TLS and signed S3 and turns
+ * a stalled server into I/O errors within 1-3 minutes.
  */
-export type ImageTransport = 'httpfs2' | 'rclone-http' | 'rclone-s3';
+export type ImageTransport = 'httpfs2' | 'rclone-http' | 'nbdkit' | 'rclone-s3';
 
-/** The FUSE client for http:// images (https:// and signed S3 reads always use rclone). */
+/** The client for http:// images (https:// always uses nbdkit, signed S3 reads rclone). */
 export const HTTP_CLIENTS = ['httpfs2', 'rclone'] as const;
 export type HttpClient = (typeof HTTP_CLIENTS)[number];
 
@@ -83,17 +85,17 @@ function s3Problem(value: string, scheme: 's3' | 's3fs'): string | undefined {
 }
 
 /**
- * An s3:// lower in a public-read bucket behind an http:// endpoint is read as a plain web object
- * (as http://); a private bucket or an https:// endpoint needs rclone's S3 client, which signs its
- * requests (and lists the prefix to find the object).
+ * An s3:// lower in a public-read bucket is read as a plain web object (as http:// or https://);
+ * a private bucket needs rclone's S3 client, which signs its requests (and lists the prefix to
+ * find the object).
  */
 export function parseLower(value: string, { endpoint, signedReads = false, httpClient = 'httpfs2' }: LowerReadOptions = {}): LowerSpec {
-  const web = (url: string): LowerSpec => ({ kind: 'image', transport: url.startsWith('https://') || httpClient === 'rclone' ? 'rclone-http' : 'httpfs2', url });
+  const web = (url: string): LowerSpec => ({ kind: 'image', transport: url.startsWith('https://') ? 'nbdkit' : httpClient === 'rclone' ? 'rclone-http' : 'httpfs2', url });
   if (value === 'local') return { kind: 'local' };
   if (value.startsWith('sshfs://')) return { kind: 'sshfs', url: value };
   if (value.startsWith('s3fs://')) return { kind: 's3fs', url: value };
   if (value.startsWith('s3://') && endpoint) {
-    if (signedReads || !endpoint.startsWith('http://')) return { kind: 'image', transport: 'rclone-s3', url: value, s3: { endpoint, signed: signedReads } };
+    if (signedReads) return { kind: 'image', transport: 'rclone-s3', url: value, s3: { endpoint, signed: signedReads } };
     const [, bucket = '', key = ''] = /^s3:\/\/([^/]+)\/(.*)$/.exec(value) ?? [];
     return web(`${objectUrl(endpoint, bucket, key).href}${key === '' ? '/' : ''}`);
   }

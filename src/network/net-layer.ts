@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { makeSquashfs, type Compressor } from '../squashfs/mksquashfs.js';
 import { netLayerPath } from '../stick/paths.js';
 import { sha256File } from '../util/hash.js';
-import { stageFuseClient, type NetworkLowerStage } from './initramfs.js';
+import { stageLowerClient, type NetworkLowerStage } from './initramfs.js';
 import { appendVerityTree, type VerityInfo } from './verity.js';
 
 export interface NetLayer {
@@ -31,12 +31,12 @@ export interface NetLayer {
 /** Fast to build and to unpack; the layer is a few MB read once per boot. */
 const LAYER_LEVEL = 3;
 
-/** The FUSE client of `kind` as the network layer, built in `work`. */
+/** The client of `kind` as the network layer, built in `work`. */
 export async function buildNetworkLayer(kind: NetworkLowerStage['kind'], work: string, o: { compressor: Compressor; epoch: number }): Promise<NetLayer> {
   const stage = await mkdtemp(join(work, 'net-layer-'));
   // The root of the runtime root's lower: mkdtemp makes it 0700.
   await chmod(stage, 0o755);
-  await stageFuseClient(kind, stage);
+  await stageLowerClient(kind, stage);
   const clientBytes = await treeBytes(stage);
   const file = join(work, 'net-layer.sqfs');
   await makeSquashfs({ source: stage, output: file, compressor: o.compressor, excludes: [], allRoot: true, epoch: o.epoch, level: LAYER_LEVEL });

@@ -1,5 +1,5 @@
 /**
- * The image lowers, http:// (httpfs2) and https:// (rclone), share everything after the FUSE mount:
+ * The image lowers, http:// (httpfs2, or rclone) and https:// (nbdkit), share everything after the client:
  * the size check, loop, dm-verity, squashfs. `describeImageLower` builds one stick per transport
  * and runs the same scenarios on either, with the same assertions where the clients behave alike:
  * a good boot with the server stopped (connections refused) and then stalled (connections
@@ -22,7 +22,7 @@ import { BIG_FILE_BYTES, makeNetRoot, NET_BOOTED, NET_DONE, NET_INIT, NET_RESTAR
 import { freePort, startNginx, type Nginx } from './nginx.js';
 import { makeTestCa, type TestCa } from './tls.js';
 
-/** http (httpfs2), https (rclone), and http read by rclone (--http-client rclone). */
+/** http (httpfs2), https (nbdkit), and http read by rclone (--http-client rclone). */
 export type ImageTransport = 'http' | 'https' | 'http-rclone';
 
 /** What the two clients do differently, as far as the console shows it. */
@@ -61,17 +61,16 @@ export const TRANSPORTS: Record<ImageTransport, TransportTraits> = {
     stalledLine: /httpfs2: exchange: did not receive a reply, retrying/,
   },
   https: {
-    title: 'root image over HTTPS (rclone + loop + dm-verity + squashfs)',
+    title: "root image over HTTPS (nbdkit's curl plugin + kernel NBD + loop + dm-verity + squashfs)",
     scheme: 'https',
     bootFaults: true,
-    downError: /Get "https:\/\/10\.0\.2\.2:\d+\/images\/": dial tcp 10\.0\.2\.2:\d+: connect: connection refused/,
-    refusedLine: /ERROR : .*connect: connection refused/,
-    // rclone gives up on a request after 10 s without reply headers, then 5 s per TLS handshake on a
-    // new connection; one read in the root costs ten or so such requests (loop and squashfs retry
-    // page by page): measured 61-80 s.
+    // nbd-client cannot say why nbdkit refused it; curl, asking the same, does.
+    downError: /curl: \(7\) Failed to connect to 10\.0\.2\.2 port \d+ after \d+ ms: Couldn't connect to server/,
+    refusedLine: /nbdkit: curl\S*: error: pread: curl_easy_perform: Couldn't connect to server/,
+    // nbdkit gives up on a request after timeout=10 s; the kernel asks again page by page.
     stall: 'fails',
-    stallWaitSec: 180,
-    stalledLine: /ERROR : .*(timeout awaiting response headers|TLS handshake timeout)/,
+    stallWaitSec: 90,
+    stalledLine: /nbdkit: curl\S*: error: pread: curl_easy_perform: Timeout was reached/,
   },
   'http-rclone': {
     title: 'root image over HTTP read by rclone (--http-client rclone)',

@@ -9,7 +9,8 @@ describe('--lower values', () => {
     expect(lowerProblem('local')).toBeUndefined();
     expect(lowerProblem('http://10.0.2.2:8080/images/')).toBeUndefined();
     expect(lowerProblem('https://boot.example/images/')).toBeUndefined();
-    expect(parseLower('https://boot.example/images/')).toEqual({ kind: 'image', transport: 'rclone-http', url: 'https://boot.example/images/' });
+    expect(parseLower('https://boot.example/images/')).toEqual({ kind: 'image', transport: 'nbdkit', url: 'https://boot.example/images/' });
+    expect(parseLower('https://boot.example/images/', { httpClient: 'rclone' })).toEqual({ kind: 'image', transport: 'nbdkit', url: 'https://boot.example/images/' });
     expect(parseLower('http://boot.example/images/')).toEqual({ kind: 'image', transport: 'httpfs2', url: 'http://boot.example/images/' });
     expect(parseLower('http://boot.example/images/', { httpClient: 'rclone' })).toEqual({ kind: 'image', transport: 'rclone-http', url: 'http://boot.example/images/' });
     expect(lowerProblem(`http://boot.example/root-${SHA}.sqfs`)).toBeUndefined();
@@ -61,7 +62,7 @@ describe('--lower values', () => {
     expect((err as Error).message).toMatch(/--label:/);
   });
 
-  it('boots s3://BUCKET/PREFIX/ from --endpoint, which it requires: public-read over http as a web object, else signed by rclone', () => {
+  it('boots s3://BUCKET/PREFIX/ from --endpoint, which it requires: public-read as a web object (http or https), private signed by rclone', () => {
     expect(lowerProblem('s3://boot/sticks/')).toBeUndefined();
     expect(lowerProblem(`s3://boot/sticks/root-${SHA}.sqfs`)).toBeUndefined();
     expect(lowerProblem('s3://B/')).toMatch(/s3:\/\/BUCKET\/PREFIX\//);
@@ -72,7 +73,8 @@ describe('--lower values', () => {
       url: 's3://boot/sticks/',
       s3: { endpoint: 'http://10.0.2.2:9000', signed: true },
     });
-    expect(parseLower('s3://boot/sticks/', { endpoint: 'https://s3.example' })).toMatchObject({ transport: 'rclone-s3', s3: { endpoint: 'https://s3.example', signed: false } });
+    expect(parseLower('s3://boot/sticks/', { endpoint: 'https://s3.example' })).toEqual({ kind: 'image', transport: 'nbdkit', url: 'https://s3.example/boot/sticks/' });
+    expect(parseLower('s3://boot/sticks/', { endpoint: 'https://s3.example', signedReads: true })).toMatchObject({ transport: 'rclone-s3', s3: { endpoint: 'https://s3.example', signed: true } });
     expect(() => parseBuildOptions({ lower: 's3://boot/sticks/' })).toThrow(/--endpoint: required with --lower s3:/);
     expect(() => parseBuildOptions({ lower: 'http://b/p/', signedReads: true })).toThrow(/--signed-reads: only used with an S3 lower/);
     expect(() => parseBuildOptions({ lower: 's3://boot/sticks/', endpoint: 'ftp://s3.example' })).toThrow(/--endpoint:/);
