@@ -204,26 +204,36 @@ fr_rclone_s3() {
 # nbdkit's curl plugin serves the https:// image over a socket in the runtime root; the kernel's
 # NBD client (attached by nbd-client, which then exits) makes it /dev/nbd0. No FUSE: a read is one
 # range request, a refused one is EIO at once, a stalled one after timeout=10 s (curl's whole
-# request), and the next read reconnects. nbdkit starts once; it opens the URL (a HEAD for the
-# size) per NBD connection, so a failed attach says nothing: curl asks the same and tells why,
-# on one line.
+# request), and the next read reconnects. nbdkit starts once, in the foreground of its own
+# session (daemonized, it would drop its messages instead of giving them to the console). It
+# opens the URL (a HEAD for the size) per NBD connection, so a failed attach says nothing: curl
+# asks the same and tells why, on one line.
 FR_NBD_DEV=/dev/nbd0
+FR_NBD_SOCK=/run/nbdkit.sock
+fr_nbdkit_start() {
+	[ -S "$FR_RT$FR_NBD_SOCK" ] && return 0
+	setsid chroot "$FR_RT" /usr/bin/nbdkit --foreground --readonly --unix "$FR_NBD_SOCK" --log=stderr \
+		curl "url=$FR_LOWER" cainfo=/etc/flashroot/ca.pem protocols=https timeout=10 </dev/null 2>/dev/console &
+	fr_nbdkit_pid=$!
+	fr_wait_until=$(($(fr_uptime) + 10))
+	until [ -S "$FR_RT$FR_NBD_SOCK" ]; do
+		fr_alive "$fr_nbdkit_pid" || { echo "nbdkit exited (its messages are above)"; return 1; }
+		[ "$(fr_uptime)" -lt "$fr_wait_until" ] || { echo "nbdkit did not open its socket within 10 s"; return 1; }
+		sleep 0.05
+	done
+}
+
 fr_nbdkit_mount() {
 	[ -e "$FR_RT$FR_NBD_DEV" ] || mknod "$FR_RT$FR_NBD_DEV" b 43 0
-	if [ ! -S "$FR_RT/run/nbdkit.sock" ]; then
-		chroot "$FR_RT" /usr/bin/nbdkit --readonly --unix /run/nbdkit.sock --pidfile /run/nbdkit.pid --log=stderr \
-			curl "url=$FR_LOWER" cainfo=/etc/flashroot/ca.pem protocols=https timeout=10 2>/dev/console || {
-			echo "nbdkit did not start (its messages are above)"
-			return 1
-		}
-	fi
-	chroot "$FR_RT" /usr/sbin/nbd-client -unix /run/nbdkit.sock "$FR_NBD_DEV" -readonly -block-size 4096 >/dev/null 2>&1 && {
+	fr_nbdkit_start || return 1
+	chroot "$FR_RT" /usr/sbin/nbd-client -unix "$FR_NBD_SOCK" "$FR_NBD_DEV" -readonly -block-size 4096 >/dev/null 2>&1 && {
 		FR_NET_IMG=$FR_NBD_DEV
 		FR_NET_RELEASE="chroot $FR_RT /usr/sbin/nbd-client -d $FR_NBD_DEV"
 		return 0
 	}
 	chroot "$FR_RT" /usr/bin/curl -sS --head -o /dev/null --cacert /etc/flashroot/ca.pem --proto =https \
-		--connect-timeout 5 --max-time 10 "$FR_LOWER" 2>&1 || echo "nbd-client could not attach $FR_LOWER (nbdkit's messages are above)"
+		--connect-timeout 5 --max-time 10 "$FR_LOWER" 2>&1 &&
+		echo "nbd-client could not attach $FR_LOWER, though the server answers (nbdkit's messages are above)"
 	return 1
 }
 

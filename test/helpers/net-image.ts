@@ -67,9 +67,10 @@ export const TRANSPORTS: Record<ImageTransport, TransportTraits> = {
     // nbd-client cannot say why nbdkit refused it; curl, asking the same, does.
     downError: /curl: \(7\) Failed to connect to 10\.0\.2\.2 port \d+ after \d+ ms: Couldn't connect to server/,
     refusedLine: /nbdkit: curl\S*: error: pread: curl_easy_perform: Couldn't connect to server/,
-    // nbdkit gives up on a request after timeout=10 s; the kernel asks again page by page.
+    // nbdkit gives up on a request after timeout=10 s; the kernel asks again page by page, loop
+    // and squashfs retry: one read in the root costs about six such requests, measured 61 s.
     stall: 'fails',
-    stallWaitSec: 90,
+    stallWaitSec: 150,
     stalledLine: /nbdkit: curl\S*: error: pread: curl_easy_perform: Timeout was reached/,
   },
   'http-rclone': {
