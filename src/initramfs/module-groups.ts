@@ -43,10 +43,16 @@ export const MODULE_GROUPS = {
     modules: ['xhci_pci', 'usbhid', 'hid_generic', 'atkbd'],
   },
   network: {
-    why: "reach a networked lower layer: FUSE, the kernel's NBD client (https), raw sockets for DHCP",
+    why: 'reach a networked lower layer: FUSE, raw sockets for DHCP',
     required: false,
     device: false,
-    modules: ['fuse', 'nbd', 'af_packet'],
+    modules: ['fuse', 'af_packet'],
+  },
+  nbd: {
+    why: "the kernel's NBD client, which nbdkit serves an https:// image to",
+    required: false,
+    device: false,
+    modules: ['nbd'],
   },
   nic: {
     why: 'common NICs, for a networked lower (failover comes via deps)',

@@ -81,7 +81,7 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
   const stage = networkStage(lower, img, files);
   if (!stage) return {};
   return {
-    extraModuleGroups: ['network', 'nic', 'verity'],
+    extraModuleGroups: ['network', 'nic', 'verity', ...(stage.kind === 'nbdkit' ? (['nbd'] as const) : [])],
     ...(layer
       ? {
           stageExtra: async (root: string) => {

@@ -236,6 +236,11 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage, laye
     await writeFile(join(root, CHANNEL_CONF), await renderChannelConf(channel), { flag: 'wx' });
     await copyFile(channel.trustKey, join(root, CHANNEL_KEY), constants.COPYFILE_EXCL);
   }
+  // One device, no partition scan (two reads of the image at attach): busybox modprobe reads this.
+  if (s.kind === 'nbdkit') {
+    await mkdir(join(root, 'etc/modprobe.d'), { recursive: true });
+    await writeFile(join(root, 'etc/modprobe.d/nbd.conf'), 'options nbd nbds_max=1 max_part=0\n', { flag: 'wx' });
+  }
   if (s.kind === 'sshfs') await stageSsh(rt, s);
   if (s.kind === 'rclone-http' || s.kind === 'nbdkit' || s.kind === 'rclone-s3') await stageCa(rt, s.caCert, CA_FILE);
   if (s.kind === 'rclone-s3') await writeRcloneS3Config(rt, s.endpoint, s.credentials);

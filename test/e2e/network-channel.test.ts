@@ -261,7 +261,7 @@ describe('a stick following a signed channel over http', () => {
   }, 300_000);
 });
 
-describe('the same over https (the manifest fetched by rclone cat from the runtime root)', () => {
+describe('the same over https (the manifest fetched by curl from the runtime root, the image read by nbdkit)', () => {
   let tlsStick: BuildResult;
   let tlsNginx: Nginx;
   let tlsWww: string;
