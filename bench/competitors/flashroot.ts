@@ -86,7 +86,7 @@ export function flashrootNetwork(): Competitor {
 }
 
 export function flashrootHttps(): Competitor {
-  return flashrootCompetitor('network lower (HTTPS, rclone)', (port, tls) => ({
+  return flashrootCompetitor('network lower (HTTPS, nbdkit)', (port, tls) => ({
     options: { lower: `https://${HOST_FROM_GUEST}:${port}/`, caCert: tls.ca },
     serve: serveNginx(port, tls),
   }));
