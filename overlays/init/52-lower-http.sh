@@ -228,13 +228,18 @@ fr_nbdkit_mount() {
 	fr_nbdkit_start || return 1
 	chroot "$FR_RT" /usr/sbin/nbd-client -unix "$FR_NBD_SOCK" "$FR_NBD_DEV" -readonly -block-size 4096 >/dev/null 2>&1 && {
 		FR_NET_IMG=$FR_NBD_DEV
-		FR_NET_RELEASE="chroot $FR_RT /usr/sbin/nbd-client -d $FR_NBD_DEV"
+		FR_NET_RELEASE=fr_nbdkit_release
 		return 0
 	}
 	chroot "$FR_RT" /usr/bin/curl -sS --head -o /dev/null --cacert /etc/flashroot/ca.pem --proto =https \
 		--connect-timeout 5 --max-time 10 "$FR_LOWER" 2>&1 &&
 		echo "nbd-client could not attach $FR_LOWER, though the server answers (nbdkit's messages are above)"
 	return 1
+}
+
+# flashroot.toram has the image in RAM: detach it and end nbdkit, which has nothing left to serve.
+fr_nbdkit_release() {
+	chroot "$FR_RT" /usr/sbin/nbd-client -d "$FR_NBD_DEV" >/dev/null && kill "$fr_nbdkit_pid"
 }
 
 # Mounts the image with the client "$1" (chrooted, retried; it sets FR_NET_IMG, the image as a
