@@ -223,7 +223,7 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage, laye
   const channel = 'channel' in s ? s.channel : undefined;
   await copyElfClosure(await Promise.all([...INITRAMFS_TOOLS, ...(channel ? [CHANNEL_VERIFIER] : [])].map(resolveTool)), root);
   const rt = join(root, RUNTIME_TEMPLATE);
-  // run: nbdkit's socket and pid file.
+  // run: nbdkit's socket.
   for (const d of ['etc', 'dev', 'mnt', 'proc', 'run']) await mkdir(join(rt, d), { recursive: true });
   // glibc resolves names through these; resolv.conf is copied in at boot, after DHCP.
   await writeFile(join(rt, 'etc/nsswitch.conf'), 'hosts: files dns\n', { flag: 'wx' });
@@ -236,7 +236,7 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage, laye
     await writeFile(join(root, CHANNEL_CONF), await renderChannelConf(channel), { flag: 'wx' });
     await copyFile(channel.trustKey, join(root, CHANNEL_KEY), constants.COPYFILE_EXCL);
   }
-  // One device, no partition scan (two reads of the image at attach): busybox modprobe reads this.
+  // One device, and no partition scan reading the image at attach: busybox modprobe reads this.
   if (s.kind === 'nbdkit') {
     await mkdir(join(root, 'etc/modprobe.d'), { recursive: true });
     await writeFile(join(root, 'etc/modprobe.d/nbd.conf'), 'options nbd nbds_max=1 max_part=0\n', { flag: 'wx' });

@@ -12,8 +12,8 @@ import { objectUrl, parseS3Url } from './s3.js';
 /**
  * How the init reads an image: the client and what it speaks. httpfs2 (FUSE, plain HTTP, ~1 MB)
  * waits while a server stalls and resumes when it answers; nbdkit's curl plugin (a block device
- * through the kernel's NBD client, 7 MB with libcurl) speaks TLS and turns a stalled server into
- * I/O errors within 10-20 s; rclone (FUSE, one 54 MB Go binary) speaks TLS and signed S3 and turns
+ * through the kernel's NBD client, a 9 MiB layer with libcurl) speaks TLS and turns a stalled server
+ * into I/O errors within about a minute (10 s per request); rclone (FUSE, one 54 MB Go binary) speaks TLS and signed S3 and turns
  * a stalled server into I/O errors within 1-3 minutes.
  */
 export type ImageTransport = 'httpfs2' | 'rclone-http' | 'nbdkit' | 'rclone-s3';
