@@ -68,7 +68,7 @@ async function nbdkitPlugin(): Promise<string> {
   const { stdout } = await run(await resolveTool('nbdkit'), ['--dump-config']);
   const dir = /^plugindir=(.+)$/m.exec(stdout)?.[1];
   const plugin = dir && join(dir, NBDKIT_PLUGIN);
-  if (!plugin || !(await stat(plugin).catch(() => undefined))) throw new ToolMissingError(NBDKIT_PLUGIN, 'read a network image over HTTPS at boot (nbdkit\'s curl plugin)', 'nbdkit');
+  if (!plugin || !(await stat(plugin).catch(() => undefined))) throw new ToolMissingError(NBDKIT_PLUGIN, toolInfo('nbdkit').why, toolInfo('nbdkit').apt);
   return plugin;
 }
 
