@@ -28,7 +28,7 @@ const MARKS: [string, RegExp][] = [
   ['initramfs unpacked', /Freeing initrd memory/],
   ['/init runs', /Run \/init as init process/],
   ['stick found', /flashroot: medium /],
-  ['network layer in RAM', /flashroot: network layer /],
+  ['network layer mounted', /flashroot: network layer /],
   ['network up', /flashroot: network (?!layer)/],
   ['lower mounted', /flashroot: lower /],
   ["root's init", new RegExp(DEMO_MARKER)],

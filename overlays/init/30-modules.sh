@@ -7,10 +7,12 @@ FR_SEEN_ALIASES=""
 
 # One modprobe for every alias not seen before: it reads the module database once, where a call
 # per alias read it a hundred times (seconds of a boot under emulation). Aliases hold no spaces
-# or glob characters (sysfs writes them), so they split as words.
+# or glob characters (sysfs writes them), so they split as words. "$@": the modalias files to
+# read, every device's by default.
 fr_coldplug() {
 	fr_new=
-	for fr_f in /sys/bus/*/devices/*/modalias; do
+	[ $# -gt 0 ] || set -- /sys/bus/*/devices/*/modalias
+	for fr_f in "$@"; do
 		[ -r "$fr_f" ] || continue
 		read -r fr_alias <"$fr_f" || continue
 		case "$FR_SEEN_ALIASES" in *" $fr_alias "*) continue ;; esac
@@ -25,8 +27,22 @@ fr_coldplug() {
 # Aliases the background pass handled, for the passes after it (a subshell's variables are lost).
 FR_SEEN_FILE=/run/flashroot/coldplug.seen
 
-# The device drivers the build named (the USB path first), then whatever else coldplug finds.
+# The drivers of the PCI network controllers there are (class 0x02), by modalias: a network lower
+# waits for its NIC first, and a box has one of the NIC drivers the initramfs carries, not all.
+FR_PCI_DEVICES=/sys/bus/pci/devices
+fr_coldplug_nics() {
+	set --
+	for fr_d in "$FR_PCI_DEVICES"/*; do
+		read -r fr_class 2>/dev/null <"$fr_d/class" || continue
+		case "$fr_class" in 0x02*) set -- "$@" "$fr_d/modalias" ;; esac
+	done
+	[ $# -eq 0 ] || fr_coldplug "$@"
+}
+
+# A network lower's NICs, the device drivers the build named (the USB path first), then whatever
+# else coldplug finds.
 fr_coldplug_pass() {
+	! fr_lower_is_networked || fr_coldplug_nics
 	# shellcheck disable=SC2086 # one word per module
 	[ -z "$FR_DRIVERS" ] || modprobe -qa $FR_DRIVERS 2>/dev/null
 	fr_coldplug
@@ -51,7 +67,30 @@ fr_coldplug_done() {
 	return 0
 }
 
+# The modules as a squashfs in this initramfs (src/initramfs/modules-image.ts), mounted over their
+# directory so that only those that load are read; squashfs and loop, which the mount takes, lie
+# beside it as plain files. Unmounted before switch_root (fr_umount_modules), which frees it.
+FR_MODULES_IMG=/lib/flashroot/modules.sqfs
+FR_MODULES_DIR=/lib/modules/$(uname -r)
+
+fr_mount_modules() {
+	[ -d "$FR_MODULES_DIR" ] ||
+		fr_fail modules "this initramfs holds modules for $(ls /lib/modules), not for the running kernel $(uname -r)" \
+			"boot the kernel this initramfs was built with, or rebuild it with flashroot build"
+	modprobe -q squashfs 2>/dev/null
+	modprobe -q loop 2>/dev/null
+	mount -t squashfs -o ro,loop "$FR_MODULES_IMG" "$FR_MODULES_DIR" 2>"${FR_SEEN_FILE%/*}/mount.err" ||
+		fr_fail modules "cannot mount the initramfs's modules $FR_MODULES_IMG: $(tail -n 1 "${FR_SEEN_FILE%/*}/mount.err")" \
+			"the kernel needs squashfs and loop (as modules or built in): rebuild with a kernel that has them"
+}
+
+fr_umount_modules() {
+	umount -d "$FR_MODULES_DIR" 2>/dev/null || fr_log "warning: cannot unmount $FR_MODULES_DIR; its modules stay in RAM"
+}
+
 fr_step_modules() {
+	mkdir -p "${FR_SEEN_FILE%/*}"
+	fr_mount_modules
 	# Some modules refuse hardware that is absent (CPU crypto, controllers); the steps that need a
 	# module report its absence when they fail, so only debug mode lists these.
 	for fr_m in $FR_MODULES; do
@@ -60,7 +99,6 @@ fr_step_modules() {
 	# Device drivers load in the background: the stick is usually there once its USB drivers have
 	# loaded, and the probes of the others (SATA, SD, a CD-ROM, a GPU) need not delay finding it
 	# (about 2 s of a boot under emulation).
-	mkdir -p "${FR_SEEN_FILE%/*}"
 	fr_coldplug_pass &
 	FR_COLDPLUG_PID=$!
 }

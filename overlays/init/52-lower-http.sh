@@ -15,31 +15,23 @@ fr_net_conf() {
 	. /etc/flashroot/network.conf
 }
 
-# The network layer (src/network/net-layer.ts): the FUSE client and its libraries, on the stick.
-# Read once the network is up (the stick was found meanwhile, while DHCP ran), copied into RAM so
-# the box keeps running without the stick, and mounted through dm-verity with the table baked
-# beside it at $FR_NET_LAYER_MNT. The stick is mounted for the copy only, unless a channel holds it
-# for its rollback floor (46-channel.sh, 56-channel-floor.sh).
+# The network layer (src/network/net-layer.ts): the client and its libraries as a squashfs in
+# this initramfs, loop-mounted where it lies (only the pages the client runs are decompressed).
+# switch_root deletes the file; the loop device keeps it for as long as the client runs. Its
+# tmpfs holds the runtime root's upper layer: settings, device nodes, resolv.conf.
+FR_NET_LAYER=/lib/flashroot/net-layer.sqfs
 FR_NET_RAM=/run/flashroot/net
 FR_NET_LAYER_MNT=$FR_NET_RAM/layer
 
 fr_net_layer() {
-	fr_net_conf "rebuild with flashroot build --lower $FR_LOWER"
 	mkdir -p "$FR_NET_RAM"
-	# A cap, not an allocation: the layer's file and the runtime root's settings.
-	mount -t tmpfs -o mode=0755,size=$((FR_NET_LAYER_BYTES / 1048576 + 32))m flashroot-net "$FR_NET_RAM" ||
-		fr_fail lower "cannot create $FR_NET_RAM for the network layer" "not enough RAM?"
-	fr_had_medium=$FR_MEDIUM_DEV
-	fr_mount_medium
-	cp "$FR_MEDIUM_MNT$FR_NET_LAYER" "$FR_NET_RAM/layer.img" 2>/run/flashroot/layer.err ||
-		fr_fail lower "cannot read the network layer $FR_NET_LAYER from the stick: $(tail -n 1 /run/flashroot/layer.err)" \
-			"the stick is damaged or was written from another build: write the image flashroot build made again"
-	[ -n "$fr_had_medium" ] || { umount "$FR_MEDIUM_MNT" && FR_MEDIUM_DEV=; }
+	mount -t tmpfs -o mode=0755,size=32m flashroot-net "$FR_NET_RAM" ||
+		fr_fail lower "cannot create $FR_NET_RAM for the runtime root" "not enough RAM?"
 	mkdir -p "$FR_NET_LAYER_MNT"
-	fr_verity_squashfs flashroot-net "$FR_NET_RAM/layer.img" "$FR_NET_LAYER_BYTES" "$FR_NET_LAYER_VERITY" "$FR_NET_LAYER_MNT" ||
-		fr_fail lower "the network layer $FR_NET_LAYER on the stick is unusable: $FR_VERITY_ERROR" \
-			"the stick is damaged or was written from another build: write the image flashroot build made again"
-	fr_log "network layer $FR_NET_LAYER ($((FR_NET_LAYER_BYTES / 1048576)) MiB, dm-verity)"
+	mount -t squashfs -o ro,loop "$FR_NET_LAYER" "$FR_NET_LAYER_MNT" 2>/run/flashroot/mount.err ||
+		fr_fail lower "cannot mount the network layer $FR_NET_LAYER: $(tail -n 1 /run/flashroot/mount.err)" \
+			"rebuild with flashroot build --lower $FR_LOWER (are squashfs and loop in the initramfs?)"
+	fr_log "network layer $FR_NET_LAYER ($(($(fr_bytes "$FR_NET_LAYER") / 1048576)) MiB)"
 }
 
 # The runtime root: an overlay whose lower is the network layer (the FUSE client's binaries) and

@@ -19,6 +19,7 @@ fr_step_switch_root() {
 		fr_fail switch_root "the root has no executable $FR_INIT" "boot with flashroot.init=PATH, or rebuild from a root that has it"
 	fr_break_point preswitch
 	fr_coldplug_done
+	fr_umount_modules
 	fr_keep_mounts_at_shutdown
 	for fr_m in run dev sys proc; do
 		mkdir -p "/newroot/$fr_m"

@@ -1,11 +1,13 @@
 /**
- * Builds the initramfs: busybox-static, the module closure the init fragments need, the init
- * assembled from overlays/init/, and the baked defaults, as one sorted, compressed newc cpio.
+ * Builds the initramfs: busybox-static, the module closure the init fragments need (as a squashfs
+ * the init mounts, modules-image.ts), the init assembled from overlays/init/, and the baked
+ * defaults, as one sorted, compressed newc cpio.
  */
 import { chmod, copyFile, cp, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
+import type { Compressor } from '../squashfs/mksquashfs.js';
 import { removeOnInterrupt } from '../util/interrupt.js';
 import { run } from '../util/run.js';
 import { findOnPath } from '../util/tools.js';
@@ -14,39 +16,31 @@ import { writeCpio } from './cpio.js';
 import { assembleInit, loadFragments, renderDefaults, SYSTEM_TOOLS_DIR, SYSTEM_TREE, type InitDefaults, type InitScript } from './init-script.js';
 import { MODULE_GROUPS, type ModuleGroupName } from './module-groups.js';
 import { resolveModules, type ModuleRequest, type ResolvedModules } from './modules.js';
-import { stageModules } from './modules-stage.js';
+import { stageModulesImage } from './modules-image.js';
 import { entriesFromDir } from './tree.js';
 
 export interface InitramfsOptions {
   modulesDir: string;
   defaults: Omit<InitDefaults, 'modules' | 'drivers'>;
   compressor: InitrdCompressor;
+  /** The squashfs compressor of the modules image (the root's: the kernel reads it). */
+  imageCompressor: Compressor;
   /** cpio mtime, for reproducible builds. */
   epoch: number;
   /** Module groups beyond those the init fragments declare (e.g. network for a networked lower). */
   extraModuleGroups?: readonly ModuleGroupName[];
   /** The drivers of the box the stick will boot (--hardware). */
   hardware?: Omit<ModuleRequest, 'groups'>;
-  /**
-   * Called with the staging directory before it is archived, to add files (keys, settings); it
-   * returns the files it made for the stick instead (the network layer).
-   */
-  stageExtra?: (root: string) => Promise<ForTheStick | void>;
-}
-
-/** Files the initramfs names that go on the stick beside it. */
-export interface ForTheStick {
-  files: { path: string; hostPath: string }[];
+  /** Called with the staging directory before it is archived, to add files (keys, settings, the network layer). */
+  stageExtra?: (root: string) => Promise<void>;
 }
 
 export interface Initramfs {
   data: Buffer;
   uncompressedBytes: number;
-  /** Uncompressed bytes per part, for the build summary. */
-  parts: { busybox: number; modules: number; init: number };
+  /** Uncompressed bytes per part, for the build summary; the modules as they lie in the initramfs (mostly their image), and as .ko files. */
+  parts: { busybox: number; modules: number; moduleFiles: number; init: number };
   modules: ResolvedModules;
-  /** Files for the stick that the initramfs names (read at boot once the stick is found). */
-  stickFiles: ForTheStick['files'];
 }
 
 // Modprobe options the early boot wants: usb-storage waits 1 s per device by default.
@@ -103,41 +97,46 @@ async function moduleGroups(o: Pick<InitramfsOptions, 'extraModuleGroups'>, init
  * What the init loads by name, in load order: the modules its steps use (filesystems, loop,
  * dm-verity, FUSE), and apart from them the drivers of the devices it waits for, which it loads in
  * the background (30-modules.sh). Hardware drivers load only when coldplug finds their device,
- * never all of them (generic carries hundreds).
+ * never all of them (generic carries hundreds); so do the NIC group's, which the init loads by the
+ * class of the network controllers there are (fr_coldplug_nics) before the others.
  */
 export async function namedModules(o: Pick<InitramfsOptions, 'modulesDir' | 'extraModuleGroups'>, init: InitScript): Promise<{ modules: string[]; drivers: string[] }> {
   const groups = await moduleGroups(o, init);
+  const loadOrder = async (gs: ModuleGroupName[]) => new Set((await resolveModules(o.modulesDir, { groups: gs })).loadOrder);
+  const forSteps = await loadOrder(groups.filter((g) => !MODULE_GROUPS[g].device));
+  const byName = await loadOrder(groups.filter((g) => g !== 'nic'));
   const all = (await resolveModules(o.modulesDir, { groups })).loadOrder;
-  const forSteps = new Set((await resolveModules(o.modulesDir, { groups: groups.filter((g) => !MODULE_GROUPS[g].device) })).loadOrder);
-  return { modules: all.filter((m) => forSteps.has(m)), drivers: all.filter((m) => !forSteps.has(m)) };
+  return { modules: all.filter((m) => forSteps.has(m)), drivers: all.filter((m) => !forSteps.has(m) && byName.has(m)) };
 }
 
 export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
   const init = assembleInit(await loadFragments());
   const modules = await initramfsModules(o, init);
   const byName = await namedModules(o, init);
-  const root = await mkdtemp(join(tmpdir(), 'flashroot-initramfs-'));
-  const release = removeOnInterrupt(root);
+  // The tree to archive, and beside it what is made on the way (the modules image's tree).
+  const base = await mkdtemp(join(tmpdir(), 'flashroot-initramfs-'));
+  const root = join(base, 'root');
+  const release = removeOnInterrupt(base);
   try {
+    await mkdir(root);
     const { bytes: busyboxBytes, applets } = await stageBusybox(root);
-    const { bytes: moduleBytes } = await stageModules(modules, root);
+    const moduleBytes = await stageModulesImage(modules, o.modulesDir, root, { work: base, compressor: o.imageCompressor, epoch: o.epoch });
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'newroot', 'etc/modprobe.d']) await mkdir(join(root, d), { recursive: true });
     // 'wx' (O_EXCL) never writes through a symlink: the applet links point at the host's busybox.
     await writeFile(join(root, 'etc/modprobe.d/flashroot.conf'), MODPROBE_CONF, { flag: 'wx' });
     await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, ...byName }), { flag: 'wx' });
     await writeFile(join(root, 'init'), init.text, { mode: 0o755, flag: 'wx' });
-      await stageSystemTools(root, applets);
-    const forStick = (await o.stageExtra?.(root)) ?? { files: [] };
+    await stageSystemTools(root, applets);
+    await o.stageExtra?.(root);
     const cpio = writeCpio(await entriesFromDir(root), o.epoch);
     return {
       data: await compressInitrd(cpio, o.compressor),
       uncompressedBytes: cpio.length,
-      parts: { busybox: busyboxBytes, modules: moduleBytes, init: Buffer.byteLength(init.text) },
+      parts: { busybox: busyboxBytes, modules: moduleBytes.inInitramfs, moduleFiles: moduleBytes.modules, init: Buffer.byteLength(init.text) },
       modules,
-      stickFiles: forStick.files,
     };
   } finally {
-    await rm(root, { recursive: true, force: true });
+    await rm(base, { recursive: true, force: true });
     release();
   }
 }

@@ -4,14 +4,14 @@
  * initramfs gets the network modules, the FUSE client and the root hash instead of the stick
  * carrying the root.
  */
-import { copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { InitramfsOptions } from '../initramfs/build.js';
 import { sha256File } from '../util/hash.js';
 import type { Compressor } from '../squashfs/mksquashfs.js';
 import { networkTools, stageNetworkLower, type ChannelStage, type ImageTrust, type NetworkLowerStage } from './initramfs.js';
-import { buildNetworkLayer, type NetLayer } from './net-layer.js';
+import { buildNetworkLayer, NET_LAYER_PATH, type NetLayer } from './net-layer.js';
 import { IMAGE_NAME, imageName, imageUrl, type LowerSpec } from './lower.js';
 import type { S3Credentials } from './s3.js';
 import { appendVerityTree, type VerityInfo } from './verity.js';
@@ -74,7 +74,7 @@ export interface NetworkFiles {
 
 /**
  * The network lower's part of the initramfs build: its module groups, and a staging step that
- * puts the FUSE client on the stick as the network layer and the rest into the initramfs (with
+ * puts the client into the initramfs as the network layer, with its settings beside it (with
  * `layer` unset, for sizing only, nothing is staged).
  */
 export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | undefined, files: NetworkFiles, layer?: LayerBuild): Hooks {
@@ -87,8 +87,10 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
           stageExtra: async (root: string) => {
             const built = await buildNetworkLayer(stage.kind, layer.work, layer);
             layer.built?.(built);
-            await stageNetworkLower(root, stage, { path: built.path, verity: built.verity });
-            return { files: [{ path: built.path, hostPath: built.file }] };
+            const dest = join(root, NET_LAYER_PATH);
+            await mkdir(dirname(dest), { recursive: true });
+            await copyFile(built.file, dest);
+            await stageNetworkLower(root, stage);
           },
         }
       : {}),

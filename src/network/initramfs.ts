@@ -1,11 +1,11 @@
 /**
  * What a networked lower adds to the initramfs: the DHCP script, dmsetup (run before switch_root,
- * for the network layer and an image lower) and a runtime root template: what the FUSE client reads
- * besides its binaries (for sshfs, ssh's key; for https and S3, the CA bundle it trusts and
- * rclone's config; for s3fs, its passwd file when reads are signed). The init stacks the template
- * over the client's binaries from the network layer (net-layer.ts, on the stick) in a tmpfs under
- * /run and runs the client chrooted there: switch_root deletes the initramfs, and a daemon whose
- * own files vanished cannot reconnect (or SIGBUSes).
+ * for an image lower) and a runtime root template: what the client reads besides its binaries (for
+ * sshfs, ssh's key; for https and S3, the CA bundle it trusts and rclone's config; for s3fs, its
+ * passwd file when reads are signed). The init stacks the template over the client's binaries
+ * from the network layer (net-layer.ts, a squashfs in the initramfs) in a tmpfs under /run and runs
+ * the client chrooted there: switch_root deletes the initramfs, and a daemon whose own files
+ * vanished cannot reconnect (or SIGBUSes).
  */
 import { constants } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, stat, symlink, writeFile } from 'node:fs/promises';
@@ -25,7 +25,7 @@ const RUNTIME_TEMPLATE = 'usr/lib/flashroot/rt';
 const NETWORK_CONF = 'etc/flashroot/network.conf';
 const UDHCPC_SCRIPT = fileURLToPath(new URL('../../overlays/network/udhcpc.sh', import.meta.url));
 
-/** Tools run in the initramfs itself, before switch_root: dmsetup maps the network layer, and an image lower. */
+/** Tools run in the initramfs itself, before switch_root: dmsetup maps an image lower. */
 const INITRAMFS_TOOLS = ['dmsetup'] as const;
 /**
  * The client of each kind (and what it runs), run from the runtime root for the life of the
@@ -88,13 +88,6 @@ export interface ChannelStage {
   floorPath: string;
   /** build --offline-copy: the stick keeps a copy of the last verified version (src/stick/channel-copy.ts). */
   offlineCopy?: boolean;
-}
-
-/** The network layer on the stick (net-layer.ts): where, and how the init checks it. */
-export interface LayerStage {
-  /** Its path on the stick's FAT. */
-  path: string;
-  verity: VerityInfo;
 }
 
 export type NetworkLowerStage =
@@ -178,17 +171,8 @@ function networkVars(s: NetworkLowerStage): [string, string][] {
   }
 }
 
-/** The network layer (52-lower-http.sh fr_net_layer): on the stick, checked block by block like an image lower. */
-function layerVars(l: LayerStage): [string, string][] {
-  return [
-    ['FR_NET_LAYER', l.path],
-    ['FR_NET_LAYER_BYTES', String(l.verity.imageBytes)],
-    ['FR_NET_LAYER_VERITY', verityTable(l.verity, '@DEV@')],
-  ];
-}
-
-function renderNetworkConf(s: NetworkLowerStage, layer: LayerStage): string {
-  const vars = [...networkVars(s), ...layerVars(layer)];
+function renderNetworkConf(s: NetworkLowerStage): string {
+  const vars = networkVars(s);
   return `# Baked in by flashroot build for the network lower; not overridable from the command line,\n# so a changed flashroot.lower= still boots only this exact image.\n${vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
 }
 
@@ -218,8 +202,8 @@ async function renderChannelConf(c: ChannelStage): Promise<string> {
   return `# Baked in by flashroot build --channel; the key beside it decides which manifests this stick boots.\n${vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
 }
 
-/** The network lower's files in the initramfs; its FUSE client is in the network layer on the stick. */
-export async function stageNetworkLower(root: string, s: NetworkLowerStage, layer: LayerStage): Promise<void> {
+/** The network lower's files in the initramfs besides its client (the network layer, staged by build-lower.ts). */
+export async function stageNetworkLower(root: string, s: NetworkLowerStage): Promise<void> {
   const channel = 'channel' in s ? s.channel : undefined;
   await copyElfClosure(await Promise.all([...INITRAMFS_TOOLS, ...(channel ? [CHANNEL_VERIFIER] : [])].map(resolveTool)), root);
   const rt = join(root, RUNTIME_TEMPLATE);
@@ -231,7 +215,7 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage, laye
   await mkdir(join(root, 'etc/flashroot'), { recursive: true });
   await copyFile(UDHCPC_SCRIPT, join(root, 'etc/flashroot/udhcpc.sh'), constants.COPYFILE_EXCL);
   await chmod(join(root, 'etc/flashroot/udhcpc.sh'), 0o755);
-  await writeFile(join(root, NETWORK_CONF), renderNetworkConf(s, layer), { flag: 'wx' });
+  await writeFile(join(root, NETWORK_CONF), renderNetworkConf(s), { flag: 'wx' });
   if (channel) {
     await writeFile(join(root, CHANNEL_CONF), await renderChannelConf(channel), { flag: 'wx' });
     await copyFile(channel.trustKey, join(root, CHANNEL_KEY), constants.COPYFILE_EXCL);

@@ -1,34 +1,29 @@
 /**
- * The network layer (issue 19): a network lower's FUSE client with its libraries as a dm-verity
- * squashfs on the stick (`/live/net-<sha16>.sqfs`) instead of in the initramfs. rclone alone is
- * 54 MB: in the initramfs the firmware read it through its disk services before the kernel
- * started, and the kernel unpacked it and the init copied it to a tmpfs, at every boot. From the
- * stick it is read once the network is up (the stick has been found meanwhile, while DHCP ran),
- * into RAM (so the box keeps running without the stick, as every network lower does), and only
- * the pages used are decompressed (52-lower-http.sh fr_net_layer). Its root hash is baked into
- * the initramfs: with Secure Boot the UKI's signature covers it, so a changed file on the FAT is
- * refused block by block like a changed root image.
+ * The network layer (issue 19): a network lower's client with its libraries as a squashfs file
+ * inside the initramfs (`/lib/flashroot/net-layer.sqfs`), loop-mounted where it lies instead of
+ * unpacked. rclone alone is 54 MB: as plain files the kernel unpacked it and the init copied it to
+ * a tmpfs at every boot; as a squashfs the kernel copies a few compressed MB and only the pages the
+ * client runs are decompressed. On the stick instead, the boot waited for the stick's USB drivers
+ * and read it from the FAT before the client could start. Inside the initramfs it is covered by
+ * what covers the init itself (the UKI's signature with Secure Boot), so it needs no dm-verity.
  */
 import { chmod, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeSquashfs, type Compressor } from '../squashfs/mksquashfs.js';
-import { netLayerPath } from '../stick/paths.js';
-import { sha256File } from '../util/hash.js';
 import { stageLowerClient, type NetworkLowerStage } from './initramfs.js';
-import { appendVerityTree, type VerityInfo } from './verity.js';
+
+/** Where the layer sits in the initramfs (52-lower-http.sh fr_net_layer mounts it from there). */
+export const NET_LAYER_PATH = 'lib/flashroot/net-layer.sqfs';
 
 export interface NetLayer {
-  /** The built file, to be written to `path` on the stick. */
+  /** The built file, to be placed at NET_LAYER_PATH in the initramfs. */
   file: string;
-  /** Its path on the stick's FAT. */
-  path: string;
-  sha256: string;
-  verity: VerityInfo;
-  /** The client unpacked: the bytes the initramfs no longer carries. */
+  bytes: number;
+  /** The client unpacked: the bytes the initramfs does not unpack. */
   clientBytes: number;
 }
 
-/** Fast to build and to unpack; the layer is a few MB read once per boot. */
+/** Fast to build and to read; the layer is a few MB, read once per boot. */
 const LAYER_LEVEL = 3;
 
 /** The client of `kind` as the network layer, built in `work`. */
@@ -41,9 +36,7 @@ export async function buildNetworkLayer(kind: NetworkLowerStage['kind'], work: s
   const file = join(work, 'net-layer.sqfs');
   await makeSquashfs({ source: stage, output: file, compressor: o.compressor, excludes: [], allRoot: true, epoch: o.epoch, level: LAYER_LEVEL });
   await rm(stage, { recursive: true, force: true });
-  const verity = await appendVerityTree(file, await sha256File(file));
-  const sha256 = await sha256File(file);
-  return { file, path: netLayerPath(sha256), sha256, verity, clientBytes };
+  return { file, bytes: (await stat(file)).size, clientBytes };
 }
 
 async function treeBytes(dir: string): Promise<number> {

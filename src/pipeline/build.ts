@@ -73,8 +73,8 @@ export interface BuildResult {
   signed: boolean;
   /** Set when the root is a network image: publish `path` where `url` points. */
   network?: Omit<NetworkImage, 'verity'> & { rootHash: string };
-  /** A network lower's FUSE client on the stick (net-layer.ts), read into RAM at boot, and its unpacked bytes. */
-  netLayer?: { path: string; bytes: number; clientBytes: number };
+  /** A network lower's client, a squashfs inside the initramfs (net-layer.ts) mounted where it lies, and its unpacked bytes. */
+  netLayer?: { bytes: number; clientBytes: number };
   /** With --channel: what the stick follows instead of the root hash above (which is this build's image, to publish as a version). */
   channel?: { name: string; manifestUrl: string; trustKey: string; keyNumber: string; offlineCopy?: { start: number; bytes: number; slotBytes: number; maxImageBytes: number } };
   /** With a file-level lower (sshfs, s3fs): what of the root it will not reproduce. */
@@ -310,6 +310,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       buildInitramfs({
         modulesDir: kernel.modulesDir,
         compressor: o.initrdComp,
+        imageCompressor: o.comp,
         epoch: epoch ?? Math.floor(Date.now() / 1000),
         defaults: {
           label: o.label,
@@ -378,8 +379,6 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       // A network root stays off the stick: the stick carries only what boots and finds it.
       ...(lower.kind === 'local' ? [{ path: sqfsPath, content: { hostPath: sqfs } }] : []),
       ...(kmods ? [{ path: kmodsPath, content: { hostPath: kmods.file } }] : []),
-      // The network layer (NIC drivers, FUSE client) the initramfs reads at boot.
-      ...initramfs.stickFiles.map((f) => ({ path: f.path, content: { hostPath: f.hostPath } })),
       // Version 0: the first manifest the stick meets sets it; the init rewrites this sector in place.
       ...(channel ? [{ path: CHANNEL_FLOOR_PATH, content: renderFloor(channel.name, 0) }] : []),
     ];
@@ -456,7 +455,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       ...(ctx.kernelSigner ? { kernelSigner: ctx.kernelSigner } : {}),
       signed: Boolean(o.signKey),
       ...(net ? { network: { url: net.url, path: net.path, bytes: net.bytes, sha256: net.sha256, rootHash: net.verity.rootHash } } : {}),
-      ...(netLayer ? { netLayer: { path: netLayer.path, bytes: netLayer.verity.imageBytes, clientBytes: netLayer.clientBytes } } : {}),
+      ...(netLayer ? { netLayer: { bytes: netLayer.bytes, clientBytes: netLayer.clientBytes } } : {}),
       ...(channel && lower.kind !== 'local'
         ? {
             channel: {
@@ -523,14 +522,9 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
           ]
         : []),
       ...(r.fidelity ? [`  lower:      ${o.lower} (${tree}; ${TREE_SOURCE[tree](o.lower)})`, ...formatFidelity(r.fidelity, tree)] : []),
-      `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.modules)}, init ${formatBytes(p.init)}${
-        networkRuntimeBytes(r) ? `, network tools and the client's settings ${formatBytes(networkRuntimeBytes(r))}` : ''
-      })`,
-      ...(r.netLayer
-        ? [
-            `  net layer:  ${r.netLayer.path} on the stick, ${formatBytes(r.netLayer.bytes)} (the FUSE client, ${formatBytes(r.netLayer.clientBytes)} unpacked), read into RAM once the network is up, checked by dm-verity`,
-          ]
-        : []),
+      `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.moduleFiles)} as a ${formatBytes(p.modules)} squashfs, init ${formatBytes(p.init)}${
+        r.netLayer ? `, the network client as a squashfs ${formatBytes(r.netLayer.bytes)} (${formatBytes(r.netLayer.clientBytes)} unpacked), mounted where it lies` : ''
+      }${networkRuntimeBytes(r) ? `, network tools and the client's settings ${formatBytes(networkRuntimeBytes(r))}` : ''})`,
       `  hardware:   ${r.hardware.describe}: ${r.hardware.modules} modules (${formatBytes(r.hardware.bytes)})${r.hardware.alternatives
         .map((a) => `; --hardware ${a.choice} would carry ${a.modules} (${formatBytes(a.bytes)})`)
         .join('')}`,
@@ -570,21 +564,21 @@ function modulesLine(r: BuildResult): string {
 /** What the bucket must allow the stick, which reads it as parseLower decides. */
 function s3Access(o: BuildOptions): string {
   if (o.signedReads) return "the stick's key must be allowed to list the prefix and read the object";
-  return o.endpoint?.startsWith('https://') ? 'the bucket must allow anonymous listing of the prefix and reads' : 'the bucket must allow public reads';
+  return 'the bucket must allow public reads';
 }
 
-/** What a network lower (an image, or a tree with its fidelity report) adds to the initramfs: dmsetup, the client's settings and keys. */
+/** What a network lower (an image, or a tree with its fidelity report) adds to the initramfs besides its client: dmsetup, the client's settings and keys. */
 function networkRuntimeBytes(r: BuildResult): number {
   if (!r.network && !r.fidelity) return 0;
   const { busybox, modules, init } = r.initramfs.parts;
-  return r.initramfs.uncompressedBytes - busybox - modules - init;
+  return r.initramfs.uncompressedBytes - busybox - modules - init - (r.netLayer?.bytes ?? 0);
 }
 
 /**
  * Kernel + unpacked initramfs + a working margin for the kernel and the root's init; a network
- * lower's runtime template is copied to a tmpfs at boot, so it counts twice until switch_root,
- * and its network layer is read into RAM.
+ * lower's runtime template is copied to a tmpfs at boot, so it counts twice until switch_root
+ * (the network layer is mounted where it lies, and counts once).
  */
 function minimumRam(r: BuildResult): number {
-  return r.initramfs.uncompressedBytes + networkRuntimeBytes(r) + (r.netLayer?.bytes ?? 0) + 160 * 1024 * 1024;
+  return r.initramfs.uncompressedBytes + networkRuntimeBytes(r) + 160 * 1024 * 1024;
 }

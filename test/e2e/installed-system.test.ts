@@ -16,6 +16,7 @@ import { probeStickImage } from '../../src/disk/probe.js';
 import { inspectImage } from '../../src/inspect/inspect.js';
 import { build, type BuildResult } from '../../src/pipeline/build.js';
 import { bootImage, type BootResult } from '../../src/qemu/boot.js';
+import { MODULES_IMAGE_PATH } from '../../src/initramfs/modules-image.js';
 import { initrdPath } from '../../src/stick/paths.js';
 import type { UpdateResult } from '../../src/update/update.js';
 import { Reporter } from '../../src/util/log.js';
@@ -107,8 +108,12 @@ describe('an installed Debian 12 system on a stick', () => {
 
   it("brings up the NIC with the root's own driver, and its sshd", async () => {
     const initrd = join(work, 'initrd.img');
+    const unpacked = join(work, 'initrd');
     await run('mcopy', ['-i', `${built.image}@@1M`, `::${initrdPath('a')}`, initrd]);
-    const listing = await run('sh', ['-c', `zstd -dc '${initrd}' | cpio -t --quiet`]);
+    await run('sh', ['-c', `mkdir '${unpacked}' && cd '${unpacked}' && zstd -dc '${initrd}' | cpio -id --quiet`]);
+    // The initramfs's modules are a squashfs the init mounts (src/initramfs/modules-image.ts).
+    const listing = await run('unsquashfs', ['-l', join(unpacked, MODULES_IMAGE_PATH)]);
+    expect(listing.stdout).toMatch(/\/usb-storage\.ko/);
     expect(listing.stdout).not.toMatch(new RegExp(`/${NIC}\\.ko`));
     expect(first.report.get('addr')?.join('\n')).toMatch(/UP\s+10\.0\.2\.15\/24/);
     expect(first.report.get('ssh')).toEqual(['active']);

@@ -16,7 +16,6 @@ import { build, type BuildResult } from '../../src/pipeline/build.js';
 import type { BuildOptionsInput } from '../../src/pipeline/options.js';
 import { bootImage, type BootResult } from '../../src/qemu/boot.js';
 import { Reporter } from '../../src/util/log.js';
-import { run } from '../../src/util/run.js';
 import { BOOT_FAILURES } from './demo.js';
 import { BIG_FILE_BYTES, makeNetRoot, NET_BOOTED, NET_DONE, NET_INIT, NET_RESTART_SERVER, NET_RESUME_SERVER, NET_STALL_SERVER, NET_STOP_SERVER, type NetRoot } from './net-root.js';
 import { freePort, startNginx, type Nginx } from './nginx.js';
@@ -227,6 +226,9 @@ export function describeImageLower(transport: ImageTransport, options: ImageLowe
       expect(text).toContain('net-test: lower /dev/mapper/flashroot-lower squashfs');
       expect(text).toContain('net-test: fidelity chain=/srv/target links=3 suid=4755 owner=1000:1000:640');
       expect(text).toContain(`flashroot: lower ${s.net.url} (dm-verity V)`);
+      // The client runs from the initramfs: the boot never waits for the stick's USB drivers.
+      expect(text).toMatch(/flashroot: network layer \/lib\/flashroot\/net-layer\.sqfs \(\d+ MiB\)/);
+      expect(text).not.toContain('flashroot: medium');
       // The CA file (https) sat there: the booted system sees an empty directory (the client keeps its chroot).
       expect(text).toContain('net-test: runtime root hidden');
       expect(text).toContain(`net-test: big-a ${createHash('sha256').update(s.root.bigA).digest('hex')}`);
@@ -294,28 +296,6 @@ function describeBootFaults(s: ImageLower): void {
       expect(r.matched, text).toBe(true);
       expect(text).toContain(`flashroot: FAIL lower: ${s.net.url} does not match the root hash baked into this stick (dm-verity found a changed block)`);
     }, 200_000);
-
-    // The network layer is the same code for every client: one run.
-    if (s.transport === 'http') {
-      it('refuses a network layer changed on the stick (NIC drivers and client are checked like the image)', async () => {
-        const layer = s.stick.netLayer?.path ?? '';
-        expect(layer).toMatch(/^\/live\/net-[0-9a-f]{16}\.sqfs$/);
-        const stick = join(s.work, 'tampered.img');
-        const file = join(s.work, 'layer.sqfs');
-        await copyFile(s.stick.image, stick);
-        await run('mcopy', ['-n', '-i', `${stick}@@1M`, `::${layer}`, file]);
-        const fh = await open(file, 'r+');
-        await fh.write(Buffer.from([0x5a]), 0, 1, 200);
-        await fh.close();
-        await run('mcopy', ['-o', '-i', `${stick}@@1M`, file, `::${layer}`]);
-        await s.serve('layer-tampered');
-        const r = await s.boot('flashroot: FAIL', { image: stick, failOn: ['Kernel panic'] });
-        await s.stopServer();
-        const text = r.console.join('\n');
-        expect(r.matched, text).toBe(true);
-        expect(text).toContain(`flashroot: FAIL lower: the network layer ${layer} on the stick is unusable: dm-verity found a changed block`);
-      }, 200_000);
-    }
 
     it('refuses a truncated image before mounting it', async () => {
       await s.serve('truncated', (file) => truncate(file, s.net.bytes - 4096 * 16));

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initSandbox, type InitSandbox } from '../../helpers/init-sandbox.js';
@@ -45,6 +45,7 @@ fr_find_medium && echo "found $FR_MEDIUM_DEV after $fr_polls polls"`);
     const r = await sb.run(`
 fr_coldplug() { busybox sleep 1; FR_SEEN_ALIASES=" pci:cdrom "; echo "pass done"; }
 modprobe() { :; }
+fr_mount_modules() { :; }
 FR_MODULES=; FR_SEEN_FILE=${sb.dir}/coldplug.seen
 findfs() { echo /dev/sdb1; }
 fr_step_modules
@@ -90,6 +91,48 @@ fr_fail lower "cannot mount it" "reflash"`);
       "SHELL: rescue shell (boot failed at step 'lower')",
       'flashroot: powering off',
     ]);
+  });
+});
+
+describe('init: coldplug', () => {
+  it("loads a network lower's NIC drivers by the class of the PCI devices there are, once", async () => {
+    const pci = join(sb.dir, 'pci');
+    const dev = async (name: string, cls: string, alias: string) => {
+      await mkdir(join(pci, name), { recursive: true });
+      await writeFile(join(pci, name, 'class'), `${cls}\n`);
+      await writeFile(join(pci, name, 'modalias'), `${alias}\n`);
+    };
+    await dev('0000:00:03.0', '0x0c0330', 'pci:v00001B36d0000000Dsv0000sd0000bc0Csc03i30');
+    await dev('0000:00:04.0', '0x020000', 'pci:v00008086d0000100Esv0000sd0000bc02sc00i00');
+    await dev('0000:00:05.0', '0x028000', 'pci:v000010ECd00008168sv0000sd0000bc02sc80i00');
+    const r = await sb.run(`
+modprobe() { echo "modprobe $*"; }
+FR_PCI_DEVICES=${pci}
+fr_coldplug_nics; fr_coldplug_nics; echo "seen:$FR_SEEN_ALIASES"`);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'modprobe -qa pci:v00008086d0000100Esv0000sd0000bc02sc00i00 pci:v000010ECd00008168sv0000sd0000bc02sc80i00',
+      'seen: pci:v00008086d0000100Esv0000sd0000bc02sc00i00  pci:v000010ECd00008168sv0000sd0000bc02sc80i00',
+    ]);
+  });
+});
+
+describe('init: the modules image', () => {
+  it('fails with one line when the running kernel is not the one the initramfs holds modules for', async () => {
+    const r = await sb.run(`${FAKE_FAIL_EXITS}
+fr_parse_cmdline "flashroot.onfail=poweroff"
+FR_MODULES_DIR=${sb.dir}/lib/modules/0.0.0-other; fr_mount_modules; echo "not reached"`);
+    expect(r.stdout).toMatch(/flashroot: FAIL modules: this initramfs holds modules for .*, not for the running kernel \S+ — boot the kernel this initramfs was built with/);
+    expect(r.stdout).not.toContain('not reached');
+  });
+
+  it('says why when the image does not mount', async () => {
+    const r = await sb.run(`${FAKE_FAIL_EXITS}
+fr_parse_cmdline "flashroot.onfail=poweroff"
+modprobe() { :; }
+mount() { echo "mount: mounting /dev/loop0 on $5 failed: No such device" >&2; return 1; }
+FR_SEEN_FILE=${sb.dir}/coldplug.seen; FR_MODULES_DIR=${sb.dir}; fr_mount_modules; echo "not reached"`);
+    expect(r.stdout).toContain("flashroot: FAIL modules: cannot mount the initramfs's modules /lib/flashroot/modules.sqfs: mount: mounting /dev/loop0 on");
+    expect(r.stdout).toContain('— the kernel needs squashfs and loop');
   });
 });
 

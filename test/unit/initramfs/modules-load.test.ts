@@ -1,6 +1,7 @@
 /**
  * The proof that the module set works, not just that it looks right: boot the installed kernel in
- * QEMU with an initramfs of busybox + the staged storage+fs modules, let busybox modprobe load the
+ * QEMU with an initramfs of busybox + the storage+fs modules as the build stages them (a squashfs
+ * mounted over their directory, with squashfs and loop beside it), let busybox modprobe load the
  * whole loadOrder, coldplug a USB stick from its modalias, and mount vfat -> squashfs (loop) -> overlay.
  * About 15-40 s without KVM.
  */
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCpio } from '../../../src/initramfs/cpio.js';
 import { resolveModules, type ResolvedModules } from '../../../src/initramfs/modules.js';
-import { stageModules } from '../../../src/initramfs/modules-stage.js';
+import { MODULES_IMAGE_PATH, stageModulesImage } from '../../../src/initramfs/modules-image.js';
 import { entriesFromDir } from '../../../src/initramfs/tree.js';
 import { run } from '../../../src/util/run.js';
 import { installedKernel } from '../../helpers/kernels.js';
@@ -18,6 +19,9 @@ import { installedKernel } from '../../helpers/kernels.js';
 const INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+echo "PLAIN: $(find /lib/modules -name '*.ko' | wc -l)"
+modprobe squashfs; modprobe loop
+mount -t squashfs -o ro,loop /${MODULES_IMAGE_PATH} /lib/modules/$(uname -r) && echo IMAGE-OK
 for m in $(cat /etc/load-order); do modprobe "$m" 2>&1 || echo "FAIL modprobe $m"; done
 i=0
 while [ ! -b /dev/sda ] && [ $i -lt 100 ]; do
@@ -41,7 +45,8 @@ describe('the storage+fs module set in a real boot', () => {
     const kernel = await installedKernel();
     resolved = await resolveModules(kernel.modulesDir, { groups: ['storage', 'fs'] });
     const root = join(dir, 'root');
-    await stageModules(resolved, root);
+    await mkdir(root);
+    await stageModulesImage(resolved, kernel.modulesDir, root, { work: dir, compressor: 'zstd', epoch: 0 });
     for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'mnt', 'lower', 'run', 'newroot']) await mkdir(join(root, d), { recursive: true });
     await copyFile('/usr/bin/busybox', join(root, 'bin/busybox'));
     await chmod(join(root, 'bin/busybox'), 0o755);
@@ -67,6 +72,12 @@ describe('the storage+fs module set in a real boot', () => {
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('mounts the modules image, from beside it only the modules the mount takes', () => {
+    expect(serial).toContain('IMAGE-OK');
+    // squashfs and loop, modules on Debian's kernel.
+    expect(serial).toContain('PLAIN: 2');
   });
 
   it('busybox modprobe loads every module of the loadOrder', () => {
