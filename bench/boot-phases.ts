@@ -17,6 +17,7 @@ import { bootImage } from '../src/qemu/boot.js';
 import { DEMO_MARKER } from '../src/root/demo-root.js';
 import { Reporter } from '../src/util/log.js';
 import { flashroot, flashrootHttps, flashrootNetwork, flashrootS3 } from './competitors/flashroot.js';
+import { spread } from './stats.js';
 import type { BuiltStick, Competitor } from './competitors/types.js';
 import { benchWorkDir, demoRoot, minbaseRoot } from './roots.js';
 
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
     sticks.push({ name, c, stick: await c.buildStick(root, `${work}/${name}.img`) });
   }
   const rows: string[] = [];
+  // Per tool: QEMU start, and the kernel's first line, to the root's init (the second leaves out the firmware's phase, the noisiest).
+  const totals = new Map<string, { fromQemu: number[]; fromKernel: number[] }>();
   for (let round = 0; round < Number(values.boots); round++) {
     for (const { name, c, stick } of sticks) {
       const server = c.serve ? await c.serve(stick, work) : undefined;
@@ -82,6 +85,13 @@ async function main(): Promise<void> {
         return cell;
       });
       const unpack = (at.get('initramfs unpacked')?.kernel ?? NaN) / 1000;
+      const kernelAt = at.get(MARKS[0]?.[0] ?? '')?.host;
+      if (r.msToExpect !== undefined && kernelAt !== undefined) {
+        const t = totals.get(name) ?? { fromQemu: [], fromKernel: [] };
+        t.fromQemu.push(r.msToExpect / 1000);
+        t.fromKernel.push(r.msToExpect / 1000 - (kernelAt - started) / 1000);
+        totals.set(name, t);
+      }
       rows.push(`| ${name} | ${(stick.initramfs.bytes / 2 ** 20).toFixed(1)} / ${(stick.initramfs.uncompressedBytes / 2 ** 20).toFixed(1)} MiB | ${cells.join(' | ')} | ${((r.msToExpect ?? NaN) / 1000).toFixed(1)} | ${unpack.toFixed(2)} |`);
       process.stdout.write(`${rows.at(-1)}\n`);
     }
@@ -89,6 +99,20 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\n| tool | initramfs zstd / unpacked | ${MARKS.map(([m]) => m).join(' | ')} | total s | kernel clock at unpack end s |\n|${'---|'.repeat(MARKS.length + 4)}\n${rows.join('\n')}\n`,
   );
+  process.stdout.write(`\n${summary(totals, names[0] ?? '')}\n`);
+}
+
+/** Mean and median (min–max) of each tool's boots, and the ratio of means to the first tool's. */
+function summary(totals: Map<string, { fromQemu: number[]; fromKernel: number[] }>, reference: string): string {
+  const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const ref = totals.get(reference);
+  const cell = (v: readonly number[], r: readonly number[] | undefined) => {
+    const s = spread(v);
+    if (!s) return '–';
+    return `${mean(v).toFixed(1)} s, median ${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})${r?.length ? `, ${(mean(v) / mean(r)).toFixed(2)}×` : ''}`;
+  };
+  const lines = [...totals].map(([name, t]) => `| ${name} | ${t.fromQemu.length} | ${cell(t.fromQemu, ref?.fromQemu)} | ${cell(t.fromKernel, ref?.fromKernel)} |`);
+  return `| tool | boots | QEMU start to the root's init: mean, median (min–max), ÷ ${reference} | the kernel's first line to the root's init |\n|---|---|---|---|\n${lines.join('\n')}`;
 }
 
 await main();

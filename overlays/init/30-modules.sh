@@ -27,14 +27,22 @@ fr_coldplug() {
 # Aliases the background pass handled, for the passes after it (a subshell's variables are lost).
 FR_SEEN_FILE=/run/flashroot/coldplug.seen
 
-# The drivers of the PCI network controllers there are (class 0x02), by modalias: a network lower
-# waits for its NIC first, and a box has one of the NIC drivers the initramfs carries, not all.
+# The drivers of the network controllers there are, by modalias: a network lower waits for its NIC
+# first, and a box has one of the NIC drivers the initramfs carries, not all. PCI class 0x02; a
+# virtio NIC's PCI function (virtio_pci) brings a virtio device of type 1, which virtio_net drives.
 FR_PCI_DEVICES=/sys/bus/pci/devices
+FR_VIRTIO_DEVICES=/sys/bus/virtio/devices
 fr_coldplug_nics() {
 	set --
 	for fr_d in "$FR_PCI_DEVICES"/*; do
 		read -r fr_class 2>/dev/null <"$fr_d/class" || continue
 		case "$fr_class" in 0x02*) set -- "$@" "$fr_d/modalias" ;; esac
+	done
+	[ $# -eq 0 ] || fr_coldplug "$@"
+	set --
+	for fr_d in "$FR_VIRTIO_DEVICES"/*; do
+		read -r fr_alias 2>/dev/null <"$fr_d/modalias" || continue
+		case "$fr_alias" in virtio:d00000001v*) set -- "$@" "$fr_d/modalias" ;; esac
 	done
 	[ $# -eq 0 ] || fr_coldplug "$@"
 }

@@ -105,13 +105,20 @@ describe('init: coldplug', () => {
     await dev('0000:00:03.0', '0x0c0330', 'pci:v00001B36d0000000Dsv0000sd0000bc0Csc03i30');
     await dev('0000:00:04.0', '0x020000', 'pci:v00008086d0000100Esv0000sd0000bc02sc00i00');
     await dev('0000:00:05.0', '0x028000', 'pci:v000010ECd00008168sv0000sd0000bc02sc80i00');
+    // A virtio NIC: its PCI function's driver (virtio_pci) makes a virtio device of type 1; a virtio disk (type 2) is not a NIC.
+    await dev('0000:00:06.0', '0x020000', 'pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00');
+    const virtio = join(sb.dir, 'virtio');
     const r = await sb.run(`
-modprobe() { echo "modprobe $*"; }
-FR_PCI_DEVICES=${pci}
+modprobe() {
+	echo "modprobe $*"
+	case "$*" in *v00001AF4d00001000*) mkdir -p ${virtio}/virtio0 ${virtio}/virtio1; echo virtio:d00000001v00001AF4 >${virtio}/virtio0/modalias; echo virtio:d00000002v00001AF4 >${virtio}/virtio1/modalias ;; esac
+}
+FR_PCI_DEVICES=${pci} FR_VIRTIO_DEVICES=${virtio}
 fr_coldplug_nics; fr_coldplug_nics; echo "seen:$FR_SEEN_ALIASES"`);
     expect(r.stdout.trim().split('\n')).toEqual([
-      'modprobe -qa pci:v00008086d0000100Esv0000sd0000bc02sc00i00 pci:v000010ECd00008168sv0000sd0000bc02sc80i00',
-      'seen: pci:v00008086d0000100Esv0000sd0000bc02sc00i00  pci:v000010ECd00008168sv0000sd0000bc02sc80i00',
+      'modprobe -qa pci:v00008086d0000100Esv0000sd0000bc02sc00i00 pci:v000010ECd00008168sv0000sd0000bc02sc80i00 pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00',
+      'modprobe -qa virtio:d00000001v00001AF4',
+      'seen: pci:v00008086d0000100Esv0000sd0000bc02sc00i00  pci:v000010ECd00008168sv0000sd0000bc02sc80i00  pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00  virtio:d00000001v00001AF4',
     ]);
   });
 });
