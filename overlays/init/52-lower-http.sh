@@ -34,7 +34,7 @@ fr_net_layer() {
 	fr_log "network layer $FR_NET_LAYER ($(($(fr_bytes "$FR_NET_LAYER") / 1048576)) MiB)"
 }
 
-# The runtime root: an overlay whose lower is the network layer (the FUSE client's binaries) and
+# The runtime root: an overlay whose lower is the network layer (the client's binaries) and
 # whose upper holds the template (settings, keys, the CA) and what the init adds (device nodes,
 # resolv.conf). Both live under /run, which switch_root moves along, so the client keeps its files
 # after the initramfs is deleted. Its tmpfs is not nodev, unlike /run: /dev/fuse lives in it.

@@ -1,7 +1,7 @@
 /**
  * The build's side of a network lower: the squashfs becomes a self-verifying image (dm-verity tree
  * appended) named by its content and left next to the stick image for `flashroot publish`; the
- * initramfs gets the network modules, the FUSE client and the root hash instead of the stick
+ * initramfs gets the network modules, the client (as the network layer) and the root hash instead of the stick
  * carrying the root.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
