@@ -5,13 +5,18 @@
  * flashroot's steps by the host-side arrival of their lines, to the root's init. Boots of the tools
  * are interleaved, so a load that changes over the run weighs on each alike.
  *
- *   node --import tsx bench/boot-phases.ts [--tools flashroot,flashroot-net,flashroot-https,flashroot-s3] [--boots 2] [--logs DIR]
+ *   node --import tsx bench/boot-phases.ts [--tools flashroot,flashroot-net,flashroot-https,flashroot-s3] [--boots 2] [--cpus 1] [--logs DIR]
+ *
+ * --cpus: the guest's virtual CPUs (QEMU -smp), one boot of each tool with each count per round.
+ * With one, the background driver pass and a network client's start share one emulated CPU, which
+ * a box with two or more cores does not.
  *
  * --logs keeps each boot's console, with the host's time since QEMU started on every line, for a
  * closer look at one phase (DIR/TOOL-ROUND.log).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { UsageError } from '../src/errors.js';
 import { findNewestKernel, kernelVersionFromImage } from '../src/kernel/version.js';
 import { bootImage } from '../src/qemu/boot.js';
 import { DEMO_MARKER } from '../src/root/demo-root.js';
@@ -38,8 +43,12 @@ const MARKS: [string, RegExp][] = [
 const KERNEL_TIME = /^\[\s*(\d+\.\d+)\]/;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { tools: { type: 'string', default: 'flashroot,flashroot-https' }, boots: { type: 'string', default: '2' }, logs: { type: 'string' } } });
+  const { values } = parseArgs({ options: { tools: { type: 'string', default: 'flashroot,flashroot-https' }, boots: { type: 'string', default: '2' }, logs: { type: 'string' }, cpus: { type: 'string', default: '1' } } });
   if (values.logs) mkdirSync(values.logs, { recursive: true });
+  const cpuCounts = (values.cpus ?? '').split(',').map(Number);
+  if (!cpuCounts.every((n) => Number.isInteger(n) && n >= 1 && n <= 8)) {
+    throw new UsageError(`--cpus ${values.cpus}: must be a comma list of whole numbers from 1 to 8`, 'see the usage at the top of bench/boot-phases.ts');
+  }
   const names = (values.tools ?? '').split(',').filter((n) => n in TOOLS);
   const reporter = new Reporter(false);
   const work = await benchWorkDir();
@@ -53,21 +62,22 @@ async function main(): Promise<void> {
     sticks.push({ name, c, stick: await c.buildStick(root, `${work}/${name}.img`) });
   }
   const rows: string[] = [];
-  // Per tool: QEMU start, and the kernel's first line, to the root's init (the second leaves out the firmware's phase, the noisiest).
-  const totals = new Map<string, { fromQemu: number[]; fromKernel: number[] }>();
+  // Per tool and CPU count: QEMU start, and the kernel's first line, to the root's init (the second leaves out the firmware's phase, the noisiest).
+  const totals = new Map<string, Totals>();
   for (let round = 0; round < Number(values.boots); round++) {
-    for (const { name, c, stick } of sticks) {
+    for (const cpus of cpuCounts) for (const { name, c, stick } of sticks) {
       const server = c.serve ? await c.serve(stick, work) : undefined;
       const at = new Map<string, { host: number; kernel?: number }>();
       const started = performance.now();
       const r = await bootImage({
         image: stick.image,
         network: Boolean(server),
+        cpus,
         expect: DEMO_MARKER,
         failOn: ['flashroot: FAIL', 'Kernel panic'],
         timeoutSec: 300,
         onLine: (line) => {
-          if (values.logs) appendFileSync(`${values.logs}/${name}-${round + 1}.log`, `${((performance.now() - started) / 1000).toFixed(2).padStart(7)} ${line}\n`);
+          if (values.logs) appendFileSync(`${values.logs}/${name}-${cpus}cpu-${round + 1}.log`, `${((performance.now() - started) / 1000).toFixed(2).padStart(7)} ${line}\n`);
           for (const [mark, re] of MARKS) {
             if (at.has(mark) || !re.test(line)) continue;
             const k = KERNEL_TIME.exec(line)?.[1];
@@ -87,32 +97,41 @@ async function main(): Promise<void> {
       const unpack = (at.get('initramfs unpacked')?.kernel ?? NaN) / 1000;
       const kernelAt = at.get(MARKS[0]?.[0] ?? '')?.host;
       if (r.msToExpect !== undefined && kernelAt !== undefined) {
-        const t = totals.get(name) ?? { fromQemu: [], fromKernel: [] };
+        const t = totals.get(`${name}|${cpus}`) ?? { name, cpus, fromQemu: [], fromKernel: [] };
         t.fromQemu.push(r.msToExpect / 1000);
         t.fromKernel.push(r.msToExpect / 1000 - (kernelAt - started) / 1000);
-        totals.set(name, t);
+        totals.set(`${name}|${cpus}`, t);
       }
-      rows.push(`| ${name} | ${(stick.initramfs.bytes / 2 ** 20).toFixed(1)} / ${(stick.initramfs.uncompressedBytes / 2 ** 20).toFixed(1)} MiB | ${cells.join(' | ')} | ${((r.msToExpect ?? NaN) / 1000).toFixed(1)} | ${unpack.toFixed(2)} |`);
+      rows.push(`| ${name} | ${cpus} | ${(stick.initramfs.bytes / 2 ** 20).toFixed(1)} / ${(stick.initramfs.uncompressedBytes / 2 ** 20).toFixed(1)} MiB | ${cells.join(' | ')} | ${((r.msToExpect ?? NaN) / 1000).toFixed(1)} | ${unpack.toFixed(2)} |`);
       process.stdout.write(`${rows.at(-1)}\n`);
     }
   }
   process.stdout.write(
-    `\n| tool | initramfs zstd / unpacked | ${MARKS.map(([m]) => m).join(' | ')} | total s | kernel clock at unpack end s |\n|${'---|'.repeat(MARKS.length + 4)}\n${rows.join('\n')}\n`,
+    `\n| tool | vCPUs | initramfs zstd / unpacked | ${MARKS.map(([m]) => m).join(' | ')} | total s | kernel clock at unpack end s |\n|${'---|'.repeat(MARKS.length + 5)}\n${rows.join('\n')}\n`,
   );
   process.stdout.write(`\n${summary(totals, names[0] ?? '')}\n`);
 }
 
-/** Mean and median (min–max) of each tool's boots, and the ratio of means to the first tool's. */
-function summary(totals: Map<string, { fromQemu: number[]; fromKernel: number[] }>, reference: string): string {
+interface Totals {
+  name: string;
+  cpus: number;
+  fromQemu: number[];
+  fromKernel: number[];
+}
+
+/** Mean and median (min–max) of each tool's boots, and the ratio of means to the first tool's with as many CPUs. */
+function summary(totals: Map<string, Totals>, reference: string): string {
   const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-  const ref = totals.get(reference);
   const cell = (v: readonly number[], r: readonly number[] | undefined) => {
     const s = spread(v);
     if (!s) return '–';
     return `${mean(v).toFixed(1)} s, median ${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})${r?.length ? `, ${(mean(v) / mean(r)).toFixed(2)}×` : ''}`;
   };
-  const lines = [...totals].map(([name, t]) => `| ${name} | ${t.fromQemu.length} | ${cell(t.fromQemu, ref?.fromQemu)} | ${cell(t.fromKernel, ref?.fromKernel)} |`);
-  return `| tool | boots | QEMU start to the root's init: mean, median (min–max), ÷ ${reference} | the kernel's first line to the root's init |\n|---|---|---|---|\n${lines.join('\n')}`;
+  const lines = [...totals.values()].map((t) => {
+    const ref = totals.get(`${reference}|${t.cpus}`);
+    return `| ${t.name} | ${t.cpus} | ${t.fromQemu.length} | ${cell(t.fromQemu, ref?.fromQemu)} | ${cell(t.fromKernel, ref?.fromKernel)} |`;
+  });
+  return `| tool | vCPUs | boots | QEMU start to the root's init: mean, median (min–max), ÷ ${reference} | the kernel's first line to the root's init |\n|---|---|---|---|---|\n${lines.join('\n')}`;
 }
 
 await main();

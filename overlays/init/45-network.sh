@@ -46,6 +46,8 @@ fr_net_down() {
 
 fr_step_network() {
 	fr_lower_is_networked || return 0
+	# The client's layer needs no network: it is mounted and read while the NIC comes up.
+	[ ! -f "$FR_NET_LAYER" ] || fr_net_layer
 	fr_ip_addr='' fr_ip_gw='' fr_ip_mask='' fr_ip_dev='' fr_ip_dns=''
 	case "${FR_IP:-dhcp}" in
 	dhcp | on | any | '') ;;

@@ -16,22 +16,37 @@ fr_net_conf() {
 }
 
 # The network layer (src/network/net-layer.ts): the client and its libraries as a squashfs in
-# this initramfs, loop-mounted where it lies (only the pages the client runs are decompressed).
-# switch_root deletes the file; the loop device keeps it for as long as the client runs. Its
-# tmpfs holds the runtime root's upper layer: settings, device nodes, resolv.conf.
+# this initramfs, loop-mounted where it lies. switch_root deletes the file; the loop device keeps
+# it for as long as the client runs. Its tmpfs holds the runtime root's upper layer: settings,
+# device nodes, resolv.conf. The network step mounts it before it waits for the NIC and DHCP.
 FR_NET_LAYER=/lib/flashroot/net-layer.sqfs
 FR_NET_RAM=/run/flashroot/net
 FR_NET_LAYER_MNT=$FR_NET_RAM/layer
+FR_NET_PREFETCH_PID=
+FR_NET_LAYER_UP=
 
 fr_net_layer() {
+	[ "$FR_NET_LAYER_UP" = yes ] && return 0
 	mkdir -p "$FR_NET_RAM"
 	mount -t tmpfs -o mode=0755,size=32m flashroot-net "$FR_NET_RAM" ||
 		fr_fail lower "cannot create $FR_NET_RAM for the runtime root" "not enough RAM?"
 	mkdir -p "$FR_NET_LAYER_MNT"
-	mount -t squashfs -o ro,loop "$FR_NET_LAYER" "$FR_NET_LAYER_MNT" 2>/run/flashroot/mount.err ||
-		fr_fail lower "cannot mount the network layer $FR_NET_LAYER: $(tail -n 1 /run/flashroot/mount.err)" \
+	mount -t squashfs -o ro,loop "$FR_NET_LAYER" "$FR_NET_LAYER_MNT" 2>"$FR_NET_ERR" ||
+		fr_fail lower "cannot mount the network layer $FR_NET_LAYER: $(tail -n 1 "$FR_NET_ERR")" \
 			"rebuild with flashroot build --lower $FR_LOWER (are squashfs and loop in the initramfs?)"
+	FR_NET_LAYER_UP=yes
 	fr_log "network layer $FR_NET_LAYER ($(($(fr_bytes "$FR_NET_LAYER") / 1048576)) MiB)"
+	fr_net_prefetch &
+	FR_NET_PREFETCH_PID=$!
+}
+
+# The client's files read once, whole and in the background, while the NIC and DHCP come up, so
+# that the client starts from the page cache. Left to its page faults, each page of its binaries
+# is a trip through overlayfs, squashfs and the loop device: rclone's first line came 5.1 s after
+# the layer mounted, and 2.1 s after such a read (which took 1.8 s), on two emulated CPUs.
+fr_net_prefetch() {
+	find "$FR_NET_LAYER_MNT" -type f -exec cat {} + >/dev/null 2>&1
+	return 0
 }
 
 # The runtime root: an overlay whose lower is the network layer (the client's binaries) and
@@ -43,6 +58,7 @@ fr_net_runtime() {
 	[ "$FR_RT_READY" = yes ] && return 0
 	FR_RT_READY=yes
 	fr_net_layer
+	[ -z "$FR_NET_PREFETCH_PID" ] || wait "$FR_NET_PREFETCH_PID"
 	mkdir -p "$FR_RT" "$FR_NET_RAM/upper" "$FR_NET_RAM/work"
 	cp -a /usr/lib/flashroot/rt/. "$FR_NET_RAM/upper/"
 	mount -t overlay -o "lowerdir=$FR_NET_LAYER_MNT,upperdir=$FR_NET_RAM/upper,workdir=$FR_NET_RAM/work" flashroot-rt "$FR_RT" ||

@@ -21,6 +21,8 @@ export interface BootOptions {
   image: string;
   uefi?: boolean;
   memoryMiB?: number;
+  /** Virtual CPUs (QEMU -smp); QEMU's default is one. */
+  cpus?: number;
   /** Text whose appearance on the console counts as success. */
   expect?: string;
   /** Console text that means the boot failed (stop early). */
@@ -69,6 +71,7 @@ export function qemuArgs(o: BootOptions): string[] {
   // entropy pool takes 10-30 s to fill under emulation, and clients that need random bytes at
   // start (rclone's TLS, ssh) wait for it, so network boots timed out on a loaded machine.
   args.push('-cpu', 'qemu64,+rdrand');
+  if (o.cpus !== undefined) args.push('-smp', String(o.cpus));
   if (o.secureBoot) {
     // Secure Boot variables are only protected, and so only enforced, behind SMM on q35.
     args.push(

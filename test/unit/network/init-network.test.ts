@@ -55,6 +55,33 @@ fr_step_network`, { lower: 'http://10.0.0.2/root.sqfs' });
   });
 });
 
+describe("init: the client's layer", () => {
+  it('is mounted and read ahead before the wait for the NIC, once, and the runtime root waits for the read', async () => {
+    const r = await sb.run(`${FAKES()}
+FR_NET_LAYER=${join(sb.dir, 'net-layer.sqfs')}; : >"$FR_NET_LAYER"
+FR_NET_RAM=${join(sb.dir, 'net')}; FR_NET_LAYER_MNT=$FR_NET_RAM/layer; FR_RT=${join(sb.dir, 'rt')}
+mount() { echo "mount $2"; }
+cp() { :; }
+mknod() { :; }
+fr_net_prefetch() { busybox sleep 0.3; echo "read ahead"; }
+fr_parse_cmdline "ip=10.0.0.5::10.0.0.1:255.255.255.0::eth1::10.0.0.53"
+fr_step_network
+fr_net_runtime; echo "runtime root up"`, { lower: 'https://10.0.0.2/root.sqfs' });
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'mount tmpfs',
+      'mount squashfs',
+      `flashroot: network layer ${join(sb.dir, 'net-layer.sqfs')} (0 MiB)`,
+      'ifconfig lo 127.0.0.1 up',
+      'ifconfig eth1 10.0.0.5 netmask 255.255.255.0 up',
+      'route add default gw 10.0.0.1 dev eth1',
+      'flashroot: network eth1 10.0.0.5/255.255.255.0 via 10.0.0.1 dns 10.0.0.53 (ip=)',
+      'read ahead',
+      'mount overlay',
+      'runtime root up',
+    ]);
+  });
+});
+
 describe('init: reaching the server', () => {
   it('backs off 1, 2, 4, 8… s, says so with the error and the time left, and gives up at the deadline', async () => {
     const r = await sb.run(`${FAKES()}
