@@ -2,8 +2,9 @@
  * The network layer (issue 19): a network lower's client with its libraries as a squashfs file
  * inside the initramfs (`/lib/flashroot/net-layer.sqfs`), loop-mounted where it lies instead of
  * unpacked. rclone alone is 54 MB: as plain files the kernel unpacked it and the init copied it to
- * a tmpfs at every boot; as a squashfs the kernel copies a few compressed MB and only the pages the
- * client runs are decompressed. On the stick instead, the boot waited for the stick's USB drivers
+ * a tmpfs at every boot; as a squashfs the kernel copies a few compressed MB, and the init reads the
+ * files once into the page cache while the NIC comes up (52-lower-http.sh fr_net_prefetch), where
+ * the kernel may drop them again. On the stick instead, the boot waited for the stick's USB drivers
  * and read it from the FAT before the client could start. Inside the initramfs it is covered by
  * what covers the init itself (the UKI's signature with Secure Boot), so it needs no dm-verity.
  */
