@@ -12,7 +12,7 @@
  * a box with two or more cores does not.
  *
  * --logs keeps each boot's console, with the host's time since QEMU started on every line, for a
- * closer look at one phase (DIR/TOOL-ROUND.log).
+ * closer look at one phase (DIR/TOOL-Ncpu-ROUND.log).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
