@@ -36,6 +36,16 @@ fr_uptime() {
 	echo "${fr_up%%.*}"
 }
 
+# A pause of "$1" seconds (fractions allowed) that starts no process: busybox's sleep is one, and
+# the twenty forks a second of a 50 ms poll take an emulated CPU from the program being waited for.
+FR_NAP_FIFO=/run/flashroot/nap
+fr_nap() {
+	[ -p "$FR_NAP_FIFO" ] || mkfifo "$FR_NAP_FIFO"
+	# shellcheck disable=SC3045 # busybox's read has -t, with fractions
+	read -r -t "$1" _ <>"$FR_NAP_FIFO"
+	return 0
+}
+
 # True while process $1 runs: a child that exited stays a zombie until reaped, and kill -0 would
 # still succeed on it.
 fr_alive() {

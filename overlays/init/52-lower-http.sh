@@ -160,25 +160,27 @@ fr_httpfs_mount() {
 # config (FR_RCLONE_CONFIG), only the stick's CA, and bounded waits (one retry, 10 s without
 # data, 5 s to connect and handshake): a refused server is an error within seconds, a stalled one
 # within minutes (docs/network.md, fault catalogue) instead of rclone's default retries.
+# FR_RCLONE_VIA: a command to run it through (setsid).
 fr_rclone() {
 	fr_verb=$1
 	shift
-	chroot "$FR_RT" /usr/bin/rclone "$fr_verb" "$FR_RCLONE_REMOTE" \
+	$FR_RCLONE_VIA chroot "$FR_RT" /usr/bin/rclone "$fr_verb" "$FR_RCLONE_REMOTE" \
 		--config "$FR_RCLONE_CONFIG" --ca-cert /etc/flashroot/ca.pem \
 		--low-level-retries 1 --timeout 10s --contimeout 5s "$@"
 }
 
 # rclone mounts a directory it learns from a listing (a file URL mounts as an empty directory),
-# so the image must show up in it: else unmount and let the caller retry. The flags keep reads
-# lazy (defaults fetch tens of MB ahead). The daemon logs its errors (a read that failed, and
-# why) to the console. rclone reads /proc/mounts to see its mount come up.
+# so the image must show up in it: else unmount (which ends rclone) and let the caller retry. The
+# flags keep reads lazy (defaults fetch tens of MB ahead). rclone runs in the foreground of its own
+# session, its errors (a read that failed, and why) on the console: --daemon would start the
+# binary a second time, 1.5 s of a boot under emulation. rclone reads /proc/mounts to see its
+# mount come up.
 fr_rclone_mount() {
 	[ -e "$FR_RT/proc/mounts" ] || mount -t proc proc "$FR_RT/proc" || return 1
-	fr_rclone mount /mnt --read-only --allow-other --daemon --daemon-wait 15s --log-file /dev/console \
-		--buffer-size 0 --vfs-read-chunk-size 128k --vfs-read-chunk-size-limit 2M --vfs-cache-mode off || {
-		echo "rclone mount failed (its messages are above)"
-		return 1
-	}
+	FR_RCLONE_VIA=setsid fr_rclone mount /mnt --read-only --allow-other \
+		--buffer-size 0 --vfs-read-chunk-size 128k --vfs-read-chunk-size-limit 2M --vfs-cache-mode off </dev/null 2>/dev/console &
+	fr_rclone_pid=$!
+	fr_client_ready rclone "$fr_rclone_pid" 15 "mount $FR_RT/mnt" fr_is_mounted "$FR_RT/mnt" || return 1
 	[ -e "$FR_RT/mnt/${FR_LOWER##*/}" ] && return 0
 	umount "$FR_RT/mnt"
 	# The mount comes up empty when the server cannot be reached or refuses the listing too: a
@@ -209,6 +211,31 @@ fr_rclone_s3() {
 	fr_rclone_mount
 }
 
+# Waits until the client "$1" (process "$2", started in the background) is ready, which the
+# command "$5…" tells, for at most "$3" seconds; else says why on one line ("$4": what it had to
+# do) and ends a client that is still running, so that a retry starts afresh.
+fr_client_ready() {
+	fr_cr_name=$1 fr_cr_pid=$2 fr_cr_until=$(($(fr_uptime) + $3)) fr_cr_secs=$3 fr_cr_task=$4
+	shift 4
+	until "$@"; do
+		fr_alive "$fr_cr_pid" || { echo "$fr_cr_name exited (its messages are above)"; return 1; }
+		if [ "$(fr_uptime)" -ge "$fr_cr_until" ]; then
+			kill "$fr_cr_pid" 2>/dev/null
+			echo "$fr_cr_name did not $fr_cr_task within $fr_cr_secs s"
+			return 1
+		fi
+		fr_nap 0.05
+	done
+}
+
+# True when a file system is mounted at "$1" (read with the shell alone: this is polled).
+fr_is_mounted() {
+	while read -r _ fr_im_mp _; do
+		[ "$fr_im_mp" = "$1" ] && return 0
+	done </proc/mounts
+	return 1
+}
+
 # nbdkit's curl plugin serves the https:// image over a socket in the runtime root; the kernel's
 # NBD client (attached by nbd-client, which then exits) makes it /dev/nbd0. No FUSE: a read is one
 # range request, a refused one is EIO at once, a stalled one after timeout=10 s (curl's whole
@@ -223,12 +250,7 @@ fr_nbdkit_start() {
 	setsid chroot "$FR_RT" /usr/bin/nbdkit --foreground --readonly --unix "$FR_NBD_SOCK" --log=stderr \
 		curl "url=$FR_LOWER" cainfo=/etc/flashroot/ca.pem protocols=https timeout=10 </dev/null 2>/dev/console &
 	fr_nbdkit_pid=$!
-	fr_wait_until=$(($(fr_uptime) + 10))
-	until [ -S "$FR_RT$FR_NBD_SOCK" ]; do
-		fr_alive "$fr_nbdkit_pid" || { echo "nbdkit exited (its messages are above)"; return 1; }
-		[ "$(fr_uptime)" -lt "$fr_wait_until" ] || { echo "nbdkit did not open its socket within 10 s"; return 1; }
-		sleep 0.05
-	done
+	fr_client_ready nbdkit "$fr_nbdkit_pid" 10 "open its socket" [ -S "$FR_RT$FR_NBD_SOCK" ]
 }
 
 fr_nbdkit_mount() {

@@ -110,3 +110,34 @@ fr_net_retry "reach it" flaky && echo "up after $n tries"`);
     expect(r.stdout.trim().split('\n').at(-1)).toBe('up after 3 tries');
   });
 });
+
+describe('init: waiting for a client to be ready', () => {
+  // The real pause (a FIFO read, no fork) in the sandbox, and the fake clock of FAKES.
+  const NAP = () => `FR_NAP_FIFO=${join(sb.dir, 'nap')}`;
+
+  it('returns once the readiness test passes, while the client runs on', async () => {
+    const r = await sb.run(`${FAKES()}${NAP()}
+ready=${join(sb.dir, 'ready')}; rm -f "$ready"
+busybox sh -c "busybox sleep 0.3; : >$ready; busybox sleep 5" &
+pid=$!
+fr_client_ready client "$pid" 1000 "get ready" [ -e "$ready" ] && echo "ready"
+fr_alive "$pid" && echo "still running"; kill "$pid"`);
+    expect(r.stdout.trim().split('\n')).toEqual(['ready', 'still running']);
+  });
+
+  it('says so when the client exits first', async () => {
+    const r = await sb.run(`${FAKES()}${NAP()}
+busybox sh -c 'exit 3' &
+fr_client_ready client $! 1000 "get ready" false || echo "failed"`);
+    expect(r.stdout.trim().split('\n')).toEqual(['client exited (its messages are above)', 'failed']);
+  });
+
+  it('gives up at the deadline and ends the client, so that a retry starts afresh', async () => {
+    const r = await sb.run(`${FAKES()}${NAP()}
+busybox sleep 30 &
+pid=$!
+fr_client_ready client "$pid" 3 "open its socket" false || echo "failed"
+busybox sleep 0.2; fr_alive "$pid" || echo "ended"`);
+    expect(r.stdout.trim().split('\n')).toEqual(['client did not open its socket within 3 s', 'failed', 'ended']);
+  });
+});
