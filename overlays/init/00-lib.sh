@@ -36,8 +36,8 @@ fr_uptime() {
 	echo "${fr_up%%.*}"
 }
 
-# A pause of "$1" seconds (fractions allowed) that starts no process: busybox's sleep is one, and
-# the twenty forks a second of a 50 ms poll take an emulated CPU from the program being waited for.
+# A pause of "$1" seconds (fractions allowed) that starts no process, for polls: busybox's sleep
+# is a fork and an exec of busybox at every call.
 FR_NAP_FIFO=/run/flashroot/nap
 fr_nap() {
 	[ -p "$FR_NAP_FIFO" ] || mkfifo "$FR_NAP_FIFO"
