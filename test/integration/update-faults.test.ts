@@ -62,7 +62,7 @@ describe('flashroot update cut at any write', () => {
         expect(again.exitCode, again.stderr).toBe(0);
         expect((await bootableSlots(stick)).boots).toEqual({ syslinux: 'b', grub: 'b' });
       }
-      // Each cut is a whole stick: kept, the points' copies were 6 of a run's 9.5 GB of peak disk use.
+      // Each cut is a whole stick: all of them kept were 6 GB of a run's peak disk use.
       if (!kept) await rm(stick);
     }
     process.stdout.write(`update fault points (${points.length} of ${total} writes):\n  ${outcomes.join('\n  ')}\n`);
