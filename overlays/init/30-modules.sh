@@ -27,8 +27,9 @@ fr_coldplug() {
 # Aliases the background pass handled, for the passes after it (a subshell's variables are lost).
 FR_SEEN_FILE=/run/flashroot/coldplug.seen
 
-# The drivers of the network controllers there are, by modalias: a network lower waits for its NIC
-# first, and a box has one of the NIC drivers the initramfs carries, not all. PCI class 0x02; a
+# The drivers of the network controllers there are, by modalias: the network step loads them itself,
+# in the foreground, while the background pass loads the storage drivers (the NIC is needed first,
+# the stick later), and a box has one of the NIC drivers the initramfs carries, not all. PCI class 0x02; a
 # virtio NIC's PCI function (virtio_pci) brings a virtio device of type 1, which virtio_net drives.
 FR_PCI_DEVICES=/sys/bus/pci/devices
 FR_VIRTIO_DEVICES=/sys/bus/virtio/devices
@@ -47,10 +48,8 @@ fr_coldplug_nics() {
 	[ $# -eq 0 ] || fr_coldplug "$@"
 }
 
-# A network lower's NICs, the device drivers the build named (the USB path first), then whatever
-# else coldplug finds.
+# The device drivers the build named (the USB path first), then whatever else coldplug finds.
 fr_coldplug_pass() {
-	! fr_lower_is_networked || fr_coldplug_nics
 	# shellcheck disable=SC2086 # one word per module
 	[ -z "$FR_DRIVERS" ] || modprobe -qa $FR_DRIVERS 2>/dev/null
 	fr_coldplug
@@ -99,14 +98,14 @@ fr_umount_modules() {
 fr_step_modules() {
 	mkdir -p "${FR_SEEN_FILE%/*}"
 	fr_mount_modules
-	# Some modules refuse hardware that is absent (CPU crypto, controllers); the steps that need a
-	# module report its absence when they fail, so only debug mode lists these.
-	for fr_m in $FR_MODULES; do
-		modprobe -q "$fr_m" 2>/dev/null || fr_debug "module $fr_m not loaded"
-	done
 	# Device drivers load in the background: the stick is usually there once its USB drivers have
 	# loaded, and the probes of the others (SATA, SD, a CD-ROM, a GPU) need not delay finding it
 	# (about 2 s of a boot under emulation).
 	fr_coldplug_pass &
 	FR_COLDPLUG_PID=$!
+	# Some modules refuse hardware that is absent (CPU crypto, controllers); the steps that need a
+	# module report its absence when they fail, so only debug mode lists these.
+	for fr_m in $FR_MODULES; do
+		modprobe -q "$fr_m" 2>/dev/null || fr_debug "module $fr_m not loaded"
+	done
 }

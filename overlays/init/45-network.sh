@@ -1,5 +1,6 @@
-# Network bring-up for a networked lower layer (flashroot.lower=http://…). The NIC driver came
-# with the modules step (the build adds the network module group for such lowers); the interface
+# Network bring-up for a networked lower layer (flashroot.lower=http://…). The step loads the
+# drivers of the network controllers there are (fr_coldplug_nics; the build adds the NIC module
+# group for such lowers) while the background pass loads the storage drivers; the interface
 # is configured by DHCP (busybox udhcpc with our script) or by a static ip= on the kernel command
 # line, in the kernel's format: ip=CLIENT::GATEWAY:NETMASK::DEVICE::DNS0 (Debian's kernel has no
 # ip= autoconfiguration, so it leaves the parameter to us).
@@ -48,6 +49,7 @@ fr_step_network() {
 	fr_lower_is_networked || return 0
 	# The client's layer needs no network: it is mounted and read while the NIC comes up.
 	[ ! -f "$FR_NET_LAYER" ] || fr_net_layer
+	fr_coldplug_nics
 	fr_ip_addr='' fr_ip_gw='' fr_ip_mask='' fr_ip_dev='' fr_ip_dns=''
 	case "${FR_IP:-dhcp}" in
 	dhcp | on | any | '') ;;

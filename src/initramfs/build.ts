@@ -87,7 +87,7 @@ export async function initramfsModules(o: Pick<InitramfsOptions, 'modulesDir' | 
   return resolveModules(o.modulesDir, { ...o.hardware, groups: await moduleGroups(o, init) });
 }
 
-/** The lower's groups first: a network lower's NIC drivers then load before the stick's, which it needs later. */
+/** The lower's groups, then the fragments', each once. */
 async function moduleGroups(o: Pick<InitramfsOptions, 'extraModuleGroups'>, init?: InitScript): Promise<ModuleGroupName[]> {
   const fragments = init ?? assembleInit(await loadFragments());
   return [...new Set([...(o.extraModuleGroups ?? []), ...fragments.moduleGroups.filter((g): g is ModuleGroupName => g in MODULE_GROUPS)])];
@@ -97,8 +97,8 @@ async function moduleGroups(o: Pick<InitramfsOptions, 'extraModuleGroups'>, init
  * What the init loads by name, in load order: the modules its steps use (filesystems, loop,
  * dm-verity, FUSE), and apart from them the drivers of the devices it waits for, which it loads in
  * the background (30-modules.sh). Hardware drivers load only when coldplug finds their device,
- * never all of them (generic carries hundreds); so do the NIC group's, which the init loads by the
- * class of the network controllers there are (fr_coldplug_nics) before the others.
+ * never all of them (generic carries hundreds); so do the NIC group's, which the network step loads
+ * by the class of the network controllers there are (fr_coldplug_nics).
  */
 export async function namedModules(o: Pick<InitramfsOptions, 'modulesDir' | 'extraModuleGroups'>, init: InitScript): Promise<{ modules: string[]; drivers: string[] }> {
   const groups = await moduleGroups(o, init);

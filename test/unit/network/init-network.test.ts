@@ -1,10 +1,17 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initSandbox, type InitSandbox } from '../../helpers/init-sandbox.js';
 
 let sb: InitSandbox;
+const NIC_ALIAS = 'pci:v00008086d0000100Esv0000sd0000bc02sc00i00';
 beforeAll(async () => {
   sb = await initSandbox();
+  // The box's one network controller, in a sysfs of the sandbox's own.
+  const nic = join(sb.dir, 'pci', '0000:00:03.0');
+  await mkdir(nic, { recursive: true });
+  await writeFile(join(nic, 'class'), '0x020000\n');
+  await writeFile(join(nic, 'modalias'), `${NIC_ALIAS}\n`);
 });
 
 // One second per clock reading, sleeping only moves the clock, and the files the fragments write kept here.
@@ -19,6 +26,8 @@ FR_NET_ERR=${join(sb.dir, 'net.err')}
 FR_DHCP_LOG=${join(sb.dir, 'udhcpc.log')}
 ifconfig() { echo "ifconfig $*"; }
 route() { echo "route $*"; }
+FR_PCI_DEVICES=${join(sb.dir, 'pci')} FR_VIRTIO_DEVICES=${join(sb.dir, 'virtio')}
+modprobe() { :; }
 fr_net_iface() { echo eth1; }
 fr_coldplug_waiting() { :; }
 `;
@@ -36,6 +45,16 @@ fr_step_network; cat "$FR_RESOLV"`, { lower: 'http://10.0.0.2/root.sqfs' });
       'flashroot: network eth1 10.0.0.5/255.255.255.0 via 10.0.0.1 dns 10.0.0.53 (ip=)',
       'nameserver 10.0.0.53',
     ]);
+  });
+
+  it("loads the NIC's driver itself, so the interface is there without waiting for the background pass", async () => {
+    const r = await sb.run(`${FAKES()}
+modprobe() { echo "modprobe $*"; : >${join(sb.dir, 'eth1')}; }
+fr_net_iface() { [ -e ${join(sb.dir, 'eth1')} ] && echo eth1; }
+fr_coldplug_waiting() { echo "waiting for the pass"; }
+fr_parse_cmdline "ip=10.0.0.5::10.0.0.1:255.255.255.0::eth1::10.0.0.53"
+fr_step_network`, { lower: 'http://10.0.0.2/root.sqfs' });
+    expect(r.stdout.trim().split('\n').slice(0, 2)).toEqual([`modprobe -qa ${NIC_ALIAS}`, 'ifconfig lo 127.0.0.1 up']);
   });
 
   it('does nothing for a local lower', async () => {
