@@ -27,10 +27,11 @@ fr_coldplug() {
 # Aliases the background pass handled, for the passes after it (a subshell's variables are lost).
 FR_SEEN_FILE=/run/flashroot/coldplug.seen
 
-# The drivers of the network controllers there are, by modalias: the network step loads them itself,
-# in the foreground, while the background pass loads the storage drivers (the NIC is needed first,
-# the stick later), and a box has one of the NIC drivers the initramfs carries, not all. PCI class 0x02; a
-# virtio NIC's PCI function (virtio_pci) brings a virtio device of type 1, which virtio_net drives.
+# The drivers of the network controllers there are, by modalias: the network step loads them
+# itself, in the foreground, while the background pass loads the storage drivers (the NIC is needed
+# first, the stick later), and a box has one of the NIC drivers the initramfs carries, not all.
+# PCI class 0x02; a virtio NIC's PCI function (virtio_pci) brings a virtio device of type 1, which
+# virtio_net drives.
 FR_PCI_DEVICES=/sys/bus/pci/devices
 FR_VIRTIO_DEVICES=/sys/bus/virtio/devices
 fr_coldplug_nics() {
