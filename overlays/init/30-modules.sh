@@ -96,6 +96,26 @@ fr_umount_modules() {
 	umount -d "$FR_MODULES_DIR" 2>/dev/null || fr_log "warning: cannot unmount $FR_MODULES_DIR; its modules stay in RAM"
 }
 
+# Runs "$@" with another modules image (drivers the build left on the stick, 45-network.sh)
+# stacked over the initramfs's: an overlay with it on top, whose database lists the modules of
+# both. Unmounted after, lazily (a modprobe of the background pass may have opened files through
+# the overlay): what loaded stays loaded, and nothing holds the image's medium.
+fr_with_modules_image() {
+	fr_img=$1
+	shift
+	fr_dir=/run/flashroot/modules-extra
+	mkdir -p "$fr_dir"
+	mount -t squashfs -o ro,loop "$fr_img" "$fr_dir" || return 1
+	fr_rc=1
+	if mount -t overlay -o "ro,lowerdir=$fr_dir:$FR_MODULES_DIR" overlay "$FR_MODULES_DIR"; then
+		"$@"
+		fr_rc=0
+		umount -l "$FR_MODULES_DIR"
+	fi
+	umount -l -d "$fr_dir"
+	return "$fr_rc"
+}
+
 fr_step_modules() {
 	mkdir -p "${FR_SEEN_FILE%/*}"
 	fr_mount_modules

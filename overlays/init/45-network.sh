@@ -45,11 +45,36 @@ fr_net_down() {
 	fr_fail network "$1" "$2"
 }
 
+# Ethernet controllers (PCI class 0x0200) no driver of the initramfs took: the build leaves the
+# drivers of NICs few boxes booting from a stick have to the stick (src/initramfs/stick-drivers.ts),
+# read here and only here. Wi-Fi (0x0280) is not looked for: no wireless driver is carried at all.
+fr_nic_drivers_from_stick() {
+	[ -n "$FR_STICK_DRIVERS" ] || return 0
+	fr_aliases=
+	for fr_d in "$FR_PCI_DEVICES"/*; do
+		read -r fr_class 2>/dev/null <"$fr_d/class" || continue
+		case "$fr_class" in 0x0200*) ;; *) continue ;; esac
+		[ ! -e "$fr_d/driver" ] && read -r fr_alias 2>/dev/null <"$fr_d/modalias" || continue
+		fr_aliases="$fr_aliases $fr_alias"
+		fr_nic=${fr_d##*/}
+	done
+	[ -n "$fr_aliases" ] || return 0
+	fr_log "no driver in the initramfs for the network controller at $fr_nic: loading it from the stick ($FR_STICK_DRIVERS)"
+	fr_mount_medium
+	# shellcheck disable=SC2086 # one word per alias
+	fr_with_modules_image "$FR_MEDIUM_MNT$FR_STICK_DRIVERS" modprobe -qa $fr_aliases ||
+		fr_fail network "cannot mount the stick's drivers $FR_STICK_DRIVERS" "the stick may be damaged: write it again with flashroot write"
+	# As without them: a network lower leaves the stick unmounted (46-channel.sh mounts it again).
+	umount -l "$FR_MEDIUM_MNT"
+	FR_MEDIUM_DEV=
+}
+
 fr_step_network() {
 	fr_lower_is_networked || return 0
 	# The client's layer needs no network: it is mounted and read while the NIC comes up.
 	[ ! -f "$FR_NET_LAYER" ] || fr_net_layer
 	fr_coldplug_nics
+	fr_nic_drivers_from_stick
 	fr_ip_addr='' fr_ip_gw='' fr_ip_mask='' fr_ip_dev='' fr_ip_dns=''
 	case "${FR_IP:-dhcp}" in
 	dhcp | on | any | '') ;;

@@ -17,11 +17,12 @@ import { assembleInit, loadFragments, renderDefaults, SYSTEM_TOOLS_DIR, SYSTEM_T
 import { MODULE_GROUPS, type ModuleGroupName } from './module-groups.js';
 import { resolveModules, type ModuleRequest, type ResolvedModules } from './modules.js';
 import { stageModulesImage } from './modules-image.js';
+import { makeStickDrivers, type StickDrivers } from './stick-drivers.js';
 import { entriesFromDir } from './tree.js';
 
 export interface InitramfsOptions {
   modulesDir: string;
-  defaults: Omit<InitDefaults, 'modules' | 'drivers'>;
+  defaults: Omit<InitDefaults, 'modules' | 'drivers' | 'stickDrivers'>;
   compressor: InitrdCompressor;
   /** The squashfs compressor of the modules image (the root's: the kernel reads it). */
   imageCompressor: Compressor;
@@ -31,6 +32,11 @@ export interface InitramfsOptions {
   extraModuleGroups?: readonly ModuleGroupName[];
   /** The drivers of the box the stick will boot (--hardware). */
   hardware?: Omit<ModuleRequest, 'groups'>;
+  /**
+   * What the initramfs and the stick carry together when --hardware leaves some drivers to the
+   * stick (HardwareRequest.withStick), and where to write the stick's image of them.
+   */
+  driversOnStick?: { hardware: Omit<ModuleRequest, 'groups'>; out: string };
   /** Called with the staging directory before it is archived, to add files (keys, settings, the network layer). */
   stageExtra?: (root: string) => Promise<void>;
 }
@@ -41,6 +47,8 @@ export interface Initramfs {
   /** Uncompressed bytes per part, for the build summary; the modules as they lie in the initramfs (mostly their image), and as .ko files. */
   parts: { busybox: number; modules: number; moduleFiles: number; init: number };
   modules: ResolvedModules;
+  /** The drivers left to the stick, to put on its FAT at `path`. */
+  stickDrivers?: StickDrivers;
 }
 
 // Modprobe options the early boot wants: usb-storage waits 1 s per device by default.
@@ -120,11 +128,15 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
   try {
     await mkdir(root);
     const { bytes: busyboxBytes, applets } = await stageBusybox(root);
-    const moduleBytes = await stageModulesImage(modules, o.modulesDir, root, { work: base, compressor: o.imageCompressor, epoch: o.epoch });
+    const imageOptions = { work: base, compressor: o.imageCompressor, epoch: o.epoch };
+    const moduleBytes = await stageModulesImage(modules, o.modulesDir, root, imageOptions);
+    const stickDrivers = o.driversOnStick
+      ? await makeStickDrivers(modules, await initramfsModules({ ...o, hardware: o.driversOnStick.hardware }, init), o.driversOnStick.out, imageOptions)
+      : undefined;
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'newroot', 'etc/modprobe.d']) await mkdir(join(root, d), { recursive: true });
     // 'wx' (O_EXCL) never writes through a symlink: the applet links point at the host's busybox.
     await writeFile(join(root, 'etc/modprobe.d/flashroot.conf'), MODPROBE_CONF, { flag: 'wx' });
-    await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, ...byName }), { flag: 'wx' });
+    await writeFile(join(root, 'etc/flashroot.conf'), renderDefaults({ ...o.defaults, ...byName, stickDrivers: stickDrivers?.path ?? '' }), { flag: 'wx' });
     await writeFile(join(root, 'init'), init.text, { mode: 0o755, flag: 'wx' });
     await stageSystemTools(root, applets);
     await o.stageExtra?.(root);
@@ -134,6 +146,7 @@ export async function buildInitramfs(o: InitramfsOptions): Promise<Initramfs> {
       uncompressedBytes: cpio.length,
       parts: { busybox: busyboxBytes, modules: moduleBytes.inInitramfs, moduleFiles: moduleBytes.modules, init: Buffer.byteLength(init.text) },
       modules,
+      ...(stickDrivers ? { stickDrivers } : {}),
     };
   } finally {
     await rm(base, { recursive: true, force: true });

@@ -73,6 +73,8 @@ export interface InitDefaults {
   modules: readonly string[];
   /** Drivers of the devices the init waits for (stick, NIC, keyboard), loaded in the background after them. */
   drivers: readonly string[];
+  /** The image of drivers left to the stick ('' for none): stacked over the initramfs's modules when a NIC needs one. */
+  stickDrivers: string;
   /** build --persist: the paths saved to the stick's saves area and applied at boot (none: no saves). */
   persist?: readonly string[];
   /** Save when the booted system shuts down cleanly. */
@@ -103,6 +105,7 @@ export function renderDefaults(d: InitDefaults): string {
     ['FR_KMODS', d.kmods],
     ['FR_MODULES', d.modules.join(' ')],
     ['FR_DRIVERS', d.drivers.join(' ')],
+    ['FR_STICK_DRIVERS', d.stickDrivers],
     ['FR_SLOTS_FILE', d.slotsFile],
     ['FR_CONFIRM_AFTER', String(d.confirmAfter)],
     // The state line's printf format and each loader's default line (path|format;…), from src/stick/slots.ts.

@@ -81,14 +81,30 @@ export interface DriverClass {
   paths: readonly string[];
   /** Prefixes left out of `paths`. */
   except: readonly string[];
+  /**
+   * Prefixes of `paths` kept out of the initramfs and carried on the stick instead, as an image the
+   * init stacks over the initramfs's modules only when a device has no driver there (45-network.sh):
+   * every megabyte of initramfs is read through the firmware's disk services at every boot.
+   */
+  onStick: readonly string[];
   networkOnly: boolean;
 }
+
+/** NIC drivers (under kernel/drivers/net/ethernet/) of adapters a box booting from a stick rarely has. */
+const RARE_NICS = [
+  // 10 GbE and faster server adapters: 26 of the 38 MB of NIC drivers on 6.1.
+  ...['mellanox/', 'chelsio/', 'qlogic/', 'netronome/', 'cavium/', 'sfc/', 'broadcom/bnx2x/', 'broadcom/bnxt/', 'intel/ice/', 'intel/i40e/', 'intel/iavf/', 'intel/ixgbe/', 'intel/ixgbevf/', 'intel/igbvf/', 'intel/ixgb/', 'intel/fm10k/'],
+  ...['huawei/', 'emulex/', 'pensando/', 'fungible/', 'marvell/octeontx2/', 'marvell/prestera/', 'brocade/', 'neterion/', 'myricom/', 'cisco/', 'amazon/', 'google/', 'microsoft/', 'tehuti/', 'amd/xgbe/'],
+  // PCI cards of the 1990s (10/100 Mbit/s) and Sun's own.
+  ...['3com/', '8390/', 'dec/', 'amd/pcnet32', 'amd/amd8111e', 'adaptec/', 'alteon/', 'packetengines/', 'natsemi/', 'xircom/', 'fealnx', 'smsc/epic100', 'sun/'],
+].map((d) => `kernel/drivers/net/ethernet/${d}`);
 
 export const DRIVER_CLASSES = {
   storage: {
     why: 'every storage controller: SATA/PATA, SCSI/SAS HBAs, NVMe, SD/MMC, USB host controllers and mass storage, virtio',
     paths: ['kernel/drivers/ata/', 'kernel/drivers/scsi/', 'kernel/drivers/nvme/host/', 'kernel/drivers/mmc/', 'kernel/drivers/usb/host/', 'kernel/drivers/usb/storage/', 'kernel/drivers/message/fusion/', 'kernel/drivers/block/virtio_blk'],
     // Fibre Channel and iSCSI HBAs reach storage over a network, never a boot medium: 9 of the 22 MB of drivers/scsi on 6.1.
+    onStick: [],
     except: ['lpfc/', 'qla2xxx/', 'qla4xxx/', 'bfa/', 'cxgbi/', 'csiostor/', 'libfc/', 'qedf/', 'qedi/', 'bnx2fc/', 'bnx2i/', 'be2iscsi/', 'fcoe/', 'fnic/', 'snic/', 'elx/'].map((d) => `kernel/drivers/scsi/${d}`),
     networkOnly: false,
   },
@@ -96,12 +112,14 @@ export const DRIVER_CLASSES = {
     why: 'every keyboard for the rescue shell: USB HID and PS/2',
     paths: ['kernel/drivers/hid/', 'kernel/drivers/input/keyboard/', 'kernel/drivers/input/serio/'],
     except: [],
+    onStick: [],
     networkOnly: false,
   },
   nic: {
-    why: 'every wired and USB network card, to reach a network lower',
+    why: 'every wired and USB network card, to reach a network lower (server adapters of 10 GbE and up and 1990s PCI cards from the stick)',
     paths: ['kernel/drivers/net/ethernet/', 'kernel/drivers/net/usb/'],
     except: [],
+    onStick: RARE_NICS,
     networkOnly: true,
   },
 } as const satisfies Record<string, DriverClass>;

@@ -28,19 +28,25 @@ export interface ModulesImageBytes {
   inInitramfs: number;
 }
 
-/** Stages `resolved` into the initramfs tree `root` as the image plus the mount's own modules; `work` holds the image's tree meanwhile. */
-export async function stageModulesImage(resolved: ResolvedModules, modulesDir: string, root: string, o: { work: string; compressor: Compressor; epoch: number }): Promise<ModulesImageBytes> {
+/** `resolved` (its files and database) as a squashfs at `image`; `work` holds its tree meanwhile. Returns the bytes of the .ko files. */
+export async function makeModulesSquashfs(resolved: ResolvedModules, image: string, o: { work: string; compressor: Compressor; epoch: number }): Promise<number> {
   const tree = await mkdtemp(join(o.work, 'modules-'));
   try {
-    const { bytes: modules } = await stageModules(resolved, tree);
-    const image = join(root, MODULES_IMAGE_PATH);
+    const { bytes } = await stageModules(resolved, tree);
     await mkdir(dirname(image), { recursive: true });
     await makeSquashfs({ source: join(tree, 'lib/modules', resolved.kernelVersion), output: image, compressor: o.compressor, excludes: [], allRoot: true, epoch: o.epoch, level: IMAGE_LEVEL });
-    const forMount = new Set((await resolveModules(modulesDir, { names: MOUNT_MODULES })).loadOrder);
-    const { bytes: plain } = await stageModules({ ...resolved, files: resolved.files.filter((f) => forMount.has(moduleNameFromPath(f.dest))) }, root);
-    const db = Object.values(resolved.moduleDb).reduce((sum, text) => sum + Buffer.byteLength(text), 0);
-    return { modules, inInitramfs: (await stat(image)).size + plain + db };
+    return bytes;
   } finally {
     await rm(tree, { recursive: true, force: true });
   }
+}
+
+/** Stages `resolved` into the initramfs tree `root` as the image plus the mount's own modules; `work` holds the image's tree meanwhile. */
+export async function stageModulesImage(resolved: ResolvedModules, modulesDir: string, root: string, o: { work: string; compressor: Compressor; epoch: number }): Promise<ModulesImageBytes> {
+  const image = join(root, MODULES_IMAGE_PATH);
+  const modules = await makeModulesSquashfs(resolved, image, o);
+  const forMount = new Set((await resolveModules(modulesDir, { names: MOUNT_MODULES })).loadOrder);
+  const { bytes: plain } = await stageModules({ ...resolved, files: resolved.files.filter((f) => forMount.has(moduleNameFromPath(f.dest))) }, root);
+  const db = Object.values(resolved.moduleDb).reduce((sum, text) => sum + Buffer.byteLength(text), 0);
+  return { modules, inInitramfs: (await stat(image)).size + plain + db };
 }

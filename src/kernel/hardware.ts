@@ -84,16 +84,25 @@ export interface HardwareRequest {
   /** One line for the summary. */
   describe: string;
   modules: ModuleRequest;
+  /**
+   * What the initramfs and the stick carry together, when some drivers of the choice are left to
+   * the stick (DriverClass.onStick): the stick's image holds those and the database of all.
+   */
+  withStick?: ModuleRequest;
 }
 
 /** What a --hardware value asks of the initramfs, on top of the module groups the init needs anyway. */
 export async function hardwareRequest(choice: HardwareChoice, networkLower: boolean, sys = '/sys'): Promise<HardwareRequest> {
   if (choice === 'generic') {
-    const classes = genericClasses(networkLower);
+    const classes = genericClasses(networkLower).map((c) => DRIVER_CLASSES[c]);
+    const include = classes.flatMap((c) => c.paths);
+    const except = classes.flatMap((c) => c.except);
+    const onStick = classes.flatMap((c) => c.onStick);
     return {
       choice,
-      describe: `generic: ${classes.map((c) => DRIVER_CLASSES[c].why).join('; ')}`,
-      modules: { paths: { include: classes.flatMap((c) => DRIVER_CLASSES[c].paths), except: classes.flatMap((c) => DRIVER_CLASSES[c].except) } },
+      describe: `generic: ${classes.map((c) => c.why).join('; ')}`,
+      modules: { paths: { include, except: [...except, ...onStick] } },
+      ...(onStick.length > 0 ? { withStick: { paths: { include, except } } } : {}),
     };
   }
   if (choice === 'host') {

@@ -58,7 +58,15 @@ export interface BuildResult {
   slot: SlotManifest;
   initramfs: { bytes: number; uncompressedBytes: number; parts: Initramfs['parts']; modules: number };
   /** The --hardware choice, and what the others would carry (module files as the kernel ships them). */
-  hardware: { choice: string; describe: string; modules: number; bytes: number; alternatives: { choice: string; modules: number; bytes: number }[] };
+  hardware: {
+    choice: string;
+    describe: string;
+    modules: number;
+    bytes: number;
+    alternatives: { choice: string; modules: number; bytes: number }[];
+    /** The drivers left to the stick: its image there, read only when a NIC needs one of them. */
+    onStick?: { path: string; bytes: number; modules: number; moduleBytes: number };
+  };
   kernel: { image: string; version: string; modulesDir: string; why: string };
   /**
    * Where the booted system finds its kernel's modules: its own, a layer the stick carries
@@ -335,6 +343,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
           saveEvery: saves?.saveEvery ?? 0,
         },
         hardware: ctx.hardware.modules,
+        ...(ctx.hardware.withStick ? { driversOnStick: { hardware: ctx.hardware.withStick, out: join(ctx.work, 'stick-drivers.sqfs') } } : {}),
         ...networkInitramfsHooks(lower, net, netFiles, layerBuild),
       }),
     );
@@ -379,11 +388,13 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       // A network root stays off the stick: the stick carries only what boots and finds it.
       ...(lower.kind === 'local' ? [{ path: sqfsPath, content: { hostPath: sqfs } }] : []),
       ...(kmods ? [{ path: kmodsPath, content: { hostPath: kmods.file } }] : []),
+      ...(initramfs.stickDrivers ? [{ path: initramfs.stickDrivers.path, content: { hostPath: initramfs.stickDrivers.file } }] : []),
       // Version 0: the first manifest the stick meets sets it; the init rewrites this sector in place.
       ...(channel ? [{ path: CHANNEL_FLOOR_PATH, content: renderFloor(channel.name, 0) }] : []),
     ];
     if (lower.kind === 'local') slotFile(sqfsPath, 'root', squashfsBytes, squashfsSha256);
     if (kmods && kmodsSha256) slotFile(kmodsPath, 'modules', kmods.bytes, kmodsSha256);
+    if (initramfs.stickDrivers) slotFile(initramfs.stickDrivers.path, 'drivers', initramfs.stickDrivers.bytes, initramfs.stickDrivers.sha256);
     const bios = o.boot !== 'uefi';
     const menuName = o.demo ? 'flashroot demo' : 'flashroot';
     const menu = { name: menuName, cmdline, rescueCmdline: rescueCmdline(o), timeoutSeconds: o.menuTimeout };
@@ -443,7 +454,14 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
       squashfsPath: sqfsPath,
       slot,
       initramfs: { bytes: initramfs.data.length, uncompressedBytes: initramfs.uncompressedBytes, parts: initramfs.parts, modules: initramfs.modules.files.length },
-      hardware: { choice: o.hardware, describe: ctx.hardware.describe, modules: initramfs.modules.files.length, bytes: initramfs.modules.totalBytes, alternatives },
+      hardware: {
+        choice: o.hardware,
+        describe: ctx.hardware.describe,
+        modules: initramfs.modules.files.length,
+        bytes: initramfs.modules.totalBytes,
+        alternatives,
+        ...(initramfs.stickDrivers ? { onStick: { path: initramfs.stickDrivers.path, bytes: initramfs.stickDrivers.bytes, modules: initramfs.stickDrivers.modules, moduleBytes: initramfs.stickDrivers.moduleBytes } } : {}),
+      },
       kernel: { image: kernel.image, version: kernel.version, modulesDir: kernel.modulesDir, why: kernel.why },
       rootModules: kmods
         ? { from: 'layer', path: kmodsPath, dest: kmods.dest, bytes: kmods.bytes, modules: kmods.modules }
@@ -525,7 +543,9 @@ function printSummary(report: Reporter, r: BuildResult, o: BuildOptions): void {
       `  initramfs:  ${formatBytes(r.initramfs.bytes)} ${o.initrdComp} (${formatBytes(r.initramfs.uncompressedBytes)} unpacked: busybox ${formatBytes(p.busybox)}, ${r.initramfs.modules} modules ${formatBytes(p.moduleFiles)} as a ${formatBytes(p.modules)} squashfs, init ${formatBytes(p.init)}${
         r.netLayer ? `, the network client as a squashfs ${formatBytes(r.netLayer.bytes)} (${formatBytes(r.netLayer.clientBytes)} unpacked), mounted where it lies` : ''
       }${networkRuntimeBytes(r) ? `, network tools and the client's settings ${formatBytes(networkRuntimeBytes(r))}` : ''})`,
-      `  hardware:   ${r.hardware.describe}: ${r.hardware.modules} modules (${formatBytes(r.hardware.bytes)})${r.hardware.alternatives
+      `  hardware:   ${r.hardware.describe}: ${r.hardware.modules} modules (${formatBytes(r.hardware.bytes)})${
+        r.hardware.onStick ? `, and ${r.hardware.onStick.modules} more (${formatBytes(r.hardware.onStick.moduleBytes)}) on the stick as ${r.hardware.onStick.path} (${formatBytes(r.hardware.onStick.bytes)}), read only for a NIC that needs one` : ''
+      }${r.hardware.alternatives
         .map((a) => `; --hardware ${a.choice} would carry ${a.modules} (${formatBytes(a.bytes)})`)
         .join('')}`,
       ...(r.saves

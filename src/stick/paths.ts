@@ -31,6 +31,8 @@ export const squashfsPath = (sha256: string): string => `/live/root-${sha256.sli
 export const CHANNEL_FLOOR_PATH = '/live/channel.floor';
 /** The kernel's modules, for a root without them (src/kernel/modules-layer.ts). */
 export const modulesLayerPath = (sha256: string): string => `/live/modules-${sha256.slice(0, 16)}.sqfs`;
+/** Drivers the initramfs leaves to the stick (src/initramfs/stick-drivers.ts), read only when a device needs one. */
+export const stickDriversPath = (sha256: string): string => `/live/drivers-${sha256.slice(0, 16)}.sqfs`;
 /** What a slot holds (src/stick/slots.ts): its build, its files with their sha256; read by inspect and update. */
 export const slotManifestPath = (slot: SlotId): string => `/live/slot-${slot}.json`;
 /** Which slot is current, which is on trial and its tries left: one sector, rewritten in place. */

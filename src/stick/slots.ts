@@ -88,7 +88,9 @@ export function defaultSlotOf(d: DefaultLine, config: Buffer | string): SlotId |
 }
 
 /** What a slot's file is for. */
-export type SlotFileRole = 'root' | 'modules' | 'kernel' | 'initrd' | 'uki' | 'uki-rescue';
+export type SlotFileRole = 'root' | 'modules' | 'drivers' | 'kernel' | 'initrd' | 'uki' | 'uki-rescue';
+/** The roles of squashfs images named by their content: the same file serves both slots when it is the same. */
+export const IMAGE_ROLES: readonly SlotFileRole[] = ['root', 'modules', 'drivers'];
 
 export interface SlotFile {
   path: string;

@@ -45,6 +45,7 @@ export function targetPath(f: NewFile, slot: SlotId): string {
       return ukiPath(ukiId(slot, true));
     case 'root':
     case 'modules':
+    case 'drivers':
       return f.path;
   }
 }

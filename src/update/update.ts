@@ -22,7 +22,7 @@ import { probeStickImage } from '../disk/probe.js';
 import { mapImage } from '../drives/image-map.js';
 import { slotManifestPath, SLOT_STATE_PATH, type SlotId } from '../stick/paths.js';
 import { readSlots, type StickSlots } from '../stick/read.js';
-import { DEFAULT_TRIES, defaultLine, MAX_TRIES, renderState, type SlotFileRole, type SlotManifest, type SlotState } from '../stick/slots.js';
+import { DEFAULT_TRIES, defaultLine, IMAGE_ROLES, MAX_TRIES, renderState, type SlotFileRole, type SlotManifest, type SlotState } from '../stick/slots.js';
 import { formatBytes, formatMs, Reporter } from '../util/log.js';
 import { sha256File } from '../util/hash.js';
 import { preflight } from '../util/tools.js';
@@ -79,7 +79,7 @@ async function readSource(image: string, target: SlotId, work: string): Promise<
     if (!manifest) throw new InputError(image, `${image} has no slot manifest`, 'give an image built by this flashroot (flashroot build), or --root DIR');
     const files: Source[] = [];
     for (const f of manifest.files) {
-      if (f.role === 'root' || f.role === 'modules') {
+      if (IMAGE_ROLES.includes(f.role)) {
         const hostPath = join(work, `${f.role}.sqfs`);
         files.push({
           ...f,

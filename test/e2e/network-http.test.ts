@@ -10,7 +10,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { build, type BuildResult } from '../../src/pipeline/build.js';
 import { Reporter } from '../../src/util/log.js';
 import { describeImageLower } from '../helpers/net-image.js';
-import { NET_DONE, NET_STOP_SERVER } from '../helpers/net-root.js';
+import { NET_BOOTED, NET_DONE, NET_STOP_SERVER } from '../helpers/net-root.js';
 
 describeImageLower('http', { build: { reproducible: true } }, (s) => {
   let toramStick: BuildResult;
@@ -27,5 +27,18 @@ describeImageLower('http', { build: { reproducible: true } }, (s) => {
     expect(text).toContain('flashroot: toram: the root runs from RAM; the server is no longer needed');
     expect(text).toMatch(/net-test: read after server stop ok/);
     expect(await nginx.bytesServed()).toBeGreaterThanOrEqual(s.net.bytes);
+  }, 200_000);
+
+  it("brings up a NIC whose driver the initramfs leaves to the stick (pcnet32) with the stick's drivers image, and leaves the stick unmounted", async () => {
+    const onStick = s.stick.hardware.onStick;
+    expect(onStick?.path).toMatch(/^\/live\/drivers-[0-9a-f]{16}\.sqfs$/);
+    expect(s.stick.slot.files.find((f) => f.role === 'drivers')?.path).toBe(onStick?.path);
+    await s.serve('stick-nic');
+    const r = await s.boot(NET_BOOTED, { nicModel: 'pcnet' });
+    const text = r.console.join('\n');
+    expect(r.matched, text).toBe(true);
+    expect(text).toMatch(new RegExp(`flashroot: no driver in the initramfs for the network controller at \\S+: loading it from the stick \\(${onStick?.path}\\)`));
+    expect(text).toMatch(/flashroot: network eth0 10\.0\.2\.15\//);
+    expect(text).toContain('net-test: nic driver pcnet32; stick mounts 0');
   }, 200_000);
 });

@@ -27,6 +27,7 @@ export const TEST_DEFAULTS: InitDefaults = {
   confirmAfter: 60,
   modules: ['loop', 'squashfs'],
   drivers: ['usb_storage'],
+  stickDrivers: '',
 };
 
 export interface InitSandbox {

@@ -158,11 +158,12 @@ export class ImageLower {
     this.server = undefined;
   }
 
-  boot(expectText: string, o: { failOn?: readonly string[]; onLine?: (line: string) => void; image?: string; uefi?: boolean; timeoutSec?: number } = {}): Promise<BootResult> {
+  boot(expectText: string, o: { failOn?: readonly string[]; onLine?: (line: string) => void; image?: string; uefi?: boolean; timeoutSec?: number; nicModel?: string } = {}): Promise<BootResult> {
     return bootImage({
       image: o.image ?? this.stick.image,
       uefi: o.uefi,
       network: true,
+      nicModel: o.nicModel,
       expect: expectText,
       failOn: o.failOn ?? BOOT_FAILURES,
       timeoutSec: o.timeoutSec ?? 150,
@@ -229,6 +230,9 @@ export function describeImageLower(transport: ImageTransport, options: ImageLowe
       // The client runs from the initramfs: the boot never waits for the stick's USB drivers.
       expect(text).toMatch(/flashroot: network layer \/lib\/flashroot\/net-layer\.sqfs \(\d+ MiB\)/);
       expect(text).not.toContain('flashroot: medium');
+      // A common NIC's driver is in the initramfs: the stick's drivers image is never read.
+      expect(text).toContain('net-test: nic driver virtio_net; stick mounts 0');
+      expect(text).not.toContain('loading it from the stick');
       // The CA file (https) sat there: the booted system sees an empty directory (the client keeps its chroot).
       expect(text).toContain('net-test: runtime root hidden');
       expect(text).toContain(`net-test: big-a ${createHash('sha256').update(s.root.bigA).digest('hex')}`);

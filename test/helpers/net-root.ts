@@ -82,6 +82,7 @@ echo "net-test: lower $(awk '$2 == "/run/flashroot/lower" { print $1, $3 }' /pro
 echo "net-test: fidelity chain=$(readlink -f /srv/chain-1) links=$(stat -c %h /srv/hl-1) suid=$(stat -c %a /srv/suid) owner=$(stat -c %u:%g:%a /srv/owned)"
 echo "net-test: ssh key $([ -e /run/flashroot/rt/etc/flashroot/ssh/id ] && echo visible || echo hidden)"
 echo "net-test: runtime root $([ -e /run/flashroot/rt/etc ] && echo visible || echo hidden)"
+echo "net-test: nic driver $(basename "$(readlink /sys/class/net/eth0/device/driver)"); stick mounts $(grep -c ' vfat ' /proc/mounts)"
 echo "net-test: command lines naming the secret: $(grep -l -a -e '${NET_SECRET.slice(0, -1)}[${NET_SECRET.slice(-1)}]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l)"
 echo "${NET_BOOTED}"
 sleep 3

@@ -30,6 +30,7 @@ beforeAll(async () => {
   modulesDir = await makeModulesDir('6.1.0-hw', {
     dep: {
       'kernel/drivers/net/ethernet/intel/igc/igc.ko': [],
+      'kernel/drivers/net/ethernet/mellanox/mlx5/core/mlx5_core.ko': [],
       'kernel/drivers/net/usb/r8152.ko': [],
       'kernel/drivers/usb/host/xhci-pci.ko': ['kernel/drivers/usb/host/xhci-hcd.ko'],
       'kernel/drivers/usb/host/xhci-hcd.ko': [],
@@ -96,7 +97,14 @@ describe('what each --hardware choice puts in the initramfs', () => {
     expect(await names('generic', false)).toEqual(['hid_logitech_dj', 'mpt3sas', 'usb_storage', 'xhci_hcd', 'xhci_pci']);
   });
 
-  it('generic for a network lower: every wired and USB NIC too', async () => {
+  it('generic for a network lower: every wired and USB NIC too, a server adapter only on the stick', async () => {
     expect(await names('generic', true)).toEqual(['hid_logitech_dj', 'igc', 'mpt3sas', 'r8152', 'usb_storage', 'xhci_hcd', 'xhci_pci']);
+    const withStick = (await hardwareRequest('generic', true, sys)).withStick;
+    expect(withStick && (await resolveModules(modulesDir, withStick)).loadOrder.sort()).toEqual(['hid_logitech_dj', 'igc', 'mlx5_core', 'mpt3sas', 'r8152', 'usb_storage', 'xhci_hcd', 'xhci_pci']);
+  });
+
+  it('leaves nothing to the stick for a local lower, nor for the drivers of one box', async () => {
+    expect((await hardwareRequest('generic', false, sys)).withStick).toBeUndefined();
+    expect((await hardwareRequest('host', true, sys)).withStick).toBeUndefined();
   });
 });

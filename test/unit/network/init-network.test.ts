@@ -74,6 +74,68 @@ fr_step_network`, { lower: 'http://10.0.0.2/root.sqfs' });
   });
 });
 
+describe("init: a NIC whose driver the build left to the stick", () => {
+  const STICK_DRIVERS = '/live/drivers-0123456789abcdef.sqfs';
+  const STUBS = () => `
+fr_mount_medium() { echo "mount the stick"; }
+fr_with_modules_image() { echo "with $*"; }
+umount() { echo "umount $*"; }
+udhcpc() { echo "flashroot: network eth1 (dhcp)"; }
+`;
+
+  it("mounts the stick, loads the unbound controller's alias with the stick's image stacked, and unmounts the stick again", async () => {
+    const r = await sb.run(`${FAKES()}${STUBS()}
+fr_step_network`, { lower: 'http://10.0.0.2/root.sqfs', stickDrivers: STICK_DRIVERS });
+    expect(r.stdout.trim().split('\n').slice(0, 4)).toEqual([
+      `flashroot: no driver in the initramfs for the network controller at 0000:00:03.0: loading it from the stick (${STICK_DRIVERS})`,
+      'mount the stick',
+      `with /run/flashroot/medium${STICK_DRIVERS} modprobe -qa ${NIC_ALIAS}`,
+      'umount -l /run/flashroot/medium',
+    ]);
+  });
+
+  it('reads nothing from the stick when a driver of the initramfs took every Ethernet controller (Wi-Fi is not looked for)', async () => {
+    const pci = join(sb.dir, 'pci-bound');
+    for (const [dev, cls] of [['0000:00:03.0', '0x020000'], ['0000:00:04.0', '0x028000']] as const) {
+      await mkdir(join(pci, dev), { recursive: true });
+      await writeFile(join(pci, dev, 'class'), `${cls}\n`);
+      await writeFile(join(pci, dev, 'modalias'), `${NIC_ALIAS}\n`);
+    }
+    await mkdir(join(pci, '0000:00:03.0', 'driver'));
+    const r = await sb.run(`${FAKES()}${STUBS()}
+FR_PCI_DEVICES=${pci}
+fr_step_network`, { lower: 'http://10.0.0.2/root.sqfs', stickDrivers: STICK_DRIVERS });
+    expect(r.stdout).not.toContain('mount the stick');
+    expect(r.stdout).toContain('flashroot: network eth1 (dhcp)');
+  });
+
+  it('fails with one line when the image on the stick does not mount', async () => {
+    const r = await sb.run(`${FAKES()}${STUBS()}
+fr_with_modules_image() { return 1; }
+FR_ONFAIL=poweroff
+fr_step_network`, { lower: 'http://10.0.0.2/root.sqfs', stickDrivers: STICK_DRIVERS });
+    expect(r.stdout).toContain(`flashroot: FAIL network: cannot mount the stick's drivers ${STICK_DRIVERS} — the stick may be damaged: write it again with flashroot write`);
+    expect(r.exitCode).toBe(42);
+  });
+
+  it('stacks the image over the modules as an overlay for the command only, and lets go of both lazily', async () => {
+    const r = await sb.run(`
+mkdir() { :; }
+mount() { echo "mount $*"; }
+umount() { echo "umount $*"; }
+FR_MODULES_DIR=/lib/modules/6.1.0-test
+fr_with_modules_image /run/flashroot/medium${STICK_DRIVERS} echo loading; echo "rc $?"`);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      `mount -t squashfs -o ro,loop /run/flashroot/medium${STICK_DRIVERS} /run/flashroot/modules-extra`,
+      'mount -t overlay -o ro,lowerdir=/run/flashroot/modules-extra:/lib/modules/6.1.0-test overlay /lib/modules/6.1.0-test',
+      'loading',
+      'umount -l /lib/modules/6.1.0-test',
+      'umount -l -d /run/flashroot/modules-extra',
+      'rc 0',
+    ]);
+  });
+});
+
 describe("init: the client's layer", () => {
   it('is mounted and read ahead before the wait for the NIC, once, and the runtime root waits for the read', async () => {
     const r = await sb.run(`${FAKES()}
