@@ -55,6 +55,20 @@ fr_coldplug_done; echo "again"`);
     expect(r.stdout.trim().split('\n')).toEqual(['found /dev/sdb1, pass running: yes', 'pass done', 'seen: pci:cdrom ', 'again']);
   });
 
+  it("loads the steps' modules with one modprobe, and names the ones that did not load only in debug mode", async () => {
+    const script = (debug: string) => `
+modprobe() { echo "modprobe $*" >>${sb.dir}/modprobe-${debug}.log; case "$*" in *crc32c_intel*) return 1 ;; esac; }
+fr_coldplug_pass() { :; }
+fr_mount_modules() { :; }
+FR_MODULES='fuse crc32c_intel loop'; FR_DRIVERS=; FR_DEBUG=${debug}; FR_SEEN_FILE=${sb.dir}/coldplug.seen
+fr_step_modules; fr_coldplug_done; cat ${sb.dir}/modprobe-${debug}.log`;
+    const quiet = await sb.run(script('0'));
+    expect(quiet.stdout.trim().split('\n')).toEqual(['modprobe -qa fuse crc32c_intel loop']);
+    const debug = await sb.run(script('1'));
+    expect(debug.stdout).toContain('flashroot: debug: module crc32c_intel not loaded');
+    expect(debug.stdout).not.toContain('module fuse not loaded');
+  });
+
   it('does not coldplug a second time while the background pass runs, and does once it has ended', async () => {
     const r = await sb.run(`
 fr_coldplug() { echo "foreground pass"; }
