@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import type { InitramfsOptions } from '../initramfs/build.js';
 import { sha256File } from '../util/hash.js';
 import type { Compressor } from '../squashfs/mksquashfs.js';
-import { networkTools, stageNetworkLower, type ChannelStage, type ImageTrust, type NetworkLowerStage } from './initramfs.js';
+import { isImageLower, networkTools, stageNetworkLower, type ChannelStage, type ImageTrust, type NetworkLowerStage } from './initramfs.js';
 import { buildNetworkLayer, NET_LAYER_PATH, type NetLayer } from './net-layer.js';
 import { IMAGE_NAME, imageName, imageUrl, type LowerSpec } from './lower.js';
 import type { S3Credentials } from './s3.js';
@@ -81,7 +81,7 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
   const stage = networkStage(lower, img, files);
   if (!stage) return {};
   return {
-    extraModuleGroups: ['network', 'nic', 'verity', ...(stage.kind === 'nbdkit' ? (['nbd'] as const) : [])],
+    extraModuleGroups: ['network', 'nic', ...(isImageLower(stage.kind) ? (['verity'] as const) : []), ...(stage.kind === 'nbdkit' ? (['nbd'] as const) : [])],
     ...(layer
       ? {
           stageExtra: async (root: string) => {

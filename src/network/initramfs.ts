@@ -27,6 +27,13 @@ const UDHCPC_SCRIPT = fileURLToPath(new URL('../../overlays/network/udhcpc.sh', 
 
 /** Tools run in the initramfs itself, before switch_root: dmsetup maps an image lower. */
 const INITRAMFS_TOOLS = ['dmsetup'] as const;
+
+/** An image lower (checked by dm-verity), not a tree lower (sshfs, s3fs: the server's files as they are). */
+export function isImageLower(kind: NetworkLowerStage['kind']): boolean {
+  return kind !== 'sshfs' && kind !== 's3fs';
+}
+
+const initramfsTools = (kind: NetworkLowerStage['kind']): readonly string[] => (isImageLower(kind) ? INITRAMFS_TOOLS : []);
 /**
  * The client of each kind (and what it runs), run from the runtime root for the life of the
  * system. nbdkit (https) serves the image to the kernel's NBD client (nbd-client attaches it);
@@ -52,7 +59,7 @@ const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 /** Host tools a build with this network lower needs. */
 export function networkTools(kind: NetworkLowerStage['kind'], channel = false): string[] {
-  return [...INITRAMFS_TOOLS, ...(channel ? [CHANNEL_VERIFIER] : []), ...LOWER_CLIENT[kind]];
+  return [...initramfsTools(kind), ...(channel ? [CHANNEL_VERIFIER] : []), ...LOWER_CLIENT[kind]];
 }
 
 /** The client of `kind` with its libraries, copied into the network layer's runtime root at `dir`. */
@@ -205,7 +212,7 @@ async function renderChannelConf(c: ChannelStage): Promise<string> {
 /** The network lower's files in the initramfs besides its client (the network layer, staged by build-lower.ts). */
 export async function stageNetworkLower(root: string, s: NetworkLowerStage): Promise<void> {
   const channel = 'channel' in s ? s.channel : undefined;
-  await copyElfClosure(await Promise.all([...INITRAMFS_TOOLS, ...(channel ? [CHANNEL_VERIFIER] : [])].map(resolveTool)), root);
+  await copyElfClosure(await Promise.all([...initramfsTools(s.kind), ...(channel ? [CHANNEL_VERIFIER] : [])].map(resolveTool)), root);
   const rt = join(root, RUNTIME_TEMPLATE);
   // run: nbdkit's socket.
   for (const d of ['etc', 'dev', 'mnt', 'proc', 'run']) await mkdir(join(rt, d), { recursive: true });

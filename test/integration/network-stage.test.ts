@@ -56,6 +56,22 @@ describe('staging an s3 lower into the initramfs', () => {
   }, 60_000);
 });
 
+describe('staging a tree lower (s3fs) into the initramfs', () => {
+  it('carries no dmsetup and no glibc of its own: there is no image for dm-verity to map', async () => {
+    const root = join(work, 's3fs');
+    await stageNetworkLower(root, { kind: 's3fs', endpoint: 'http://10.0.2.2:9000' });
+    for (const path of ['usr/sbin/dmsetup', 'sbin/dmsetup', 'usr/lib/x86_64-linux-gnu']) expect(await lstat(join(root, path)).catch(() => undefined), path).toBeUndefined();
+    expect(await readFile(join(root, 'etc/flashroot/network.conf'), 'utf8')).toContain("FR_NET_S3_URL='http://10.0.2.2:9000'");
+  }, 60_000);
+
+  it('beside an image lower, which carries dmsetup with its libraries', async () => {
+    const root = join(work, 'image');
+    await stageNetworkLower(root, { kind: 'httpfs2', verity: VERITY });
+    const { stdout } = await run('find', [root, '-name', 'dmsetup']);
+    expect(stdout.trim()).not.toBe('');
+  }, 60_000);
+});
+
 describe('staging a channel lower into the initramfs', () => {
   it('carries signify with its libraries, the key and the channel, and no root hash', async () => {
     const root = join(work, 'channel');
