@@ -16,7 +16,7 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--init <path>', "the root's init, run after switch_root", '/sbin/init')
     .option('--kernel <file>', "kernel image (default: the root's own newest ROOT/boot/vmlinuz-* with its modules; the host's newest /boot/vmlinuz-* for a root without one)")
     .option('--modules <dir>', "the kernel's modules (default: lib/modules/<version read from the kernel> beside the kernel's boot/, else the host's)")
-    .option('--hardware <what>', "drivers the initramfs carries: generic (every storage controller and keyboard, and every wired/USB NIC for a network lower), host (this box's devices) or a FILE from flashroot hardware --save", 'generic')
+    .option('--hardware <what>', "drivers the initramfs carries: generic (every storage controller and keyboard, and every wired/USB NIC for a network lower, server and 1990s NICs from an image on the stick), host (this box's devices) or a FILE from flashroot hardware --save", 'generic')
     .option('--out <file>', 'image file to write', 'images/flashroot.img')
     .option('--comp <name>', 'squashfs compressor: zstd, xz, gzip, lz4', 'zstd')
     .option('--initrd-comp <name>', 'initramfs compressor: zstd, xz, gzip', 'zstd')
