@@ -1,6 +1,6 @@
 /**
  * The drivers a build leaves to the stick (DriverClass.onStick: NICs few boxes booting from a stick
- * have) as a squashfs of their own beside the kernel, with the module database of everything the
+ * have) as a squashfs of their own on the stick's FAT, with the module database of everything the
  * initramfs and it carry. The init stacks it over the initramfs's modules only when a network
  * controller found no driver there (45-network.sh), so the common boot never reads it, and the
  * firmware reads a smaller initramfs at every boot.

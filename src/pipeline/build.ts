@@ -21,6 +21,7 @@ import { checkSigningKey, signEspFiles } from '../boot/sign.js';
 import { assembleImage, stableId, type ImageFile } from '../disk/image.js';
 import { checkFreeSpace, checkImageSize } from '../disk/space.js';
 import { buildInitramfs, type Initramfs } from '../initramfs/build.js';
+import type { StickDrivers } from '../initramfs/stick-drivers.js';
 import { chooseKernel, type ChosenKernel } from '../kernel/choose.js';
 import { checkBootMedium, checkKernelFeatures } from '../kernel/features.js';
 import { buildModulesLayer, planModulesLayer, type ModulesLayerPlan } from '../kernel/modules-layer.js';
@@ -64,8 +65,8 @@ export interface BuildResult {
     modules: number;
     bytes: number;
     alternatives: { choice: string; modules: number; bytes: number }[];
-    /** The drivers left to the stick: its image there, read only when a NIC needs one of them. */
-    onStick?: { path: string; bytes: number; modules: number; moduleBytes: number };
+    /** The drivers left to the stick: its image there, read only when a NIC needs one of them (not the build host's file). */
+    onStick?: Omit<StickDrivers, 'file' | 'sha256'>;
   };
   kernel: { image: string; version: string; modulesDir: string; why: string };
   /**
