@@ -171,13 +171,14 @@ fr_rclone() {
 
 # rclone mounts a directory it learns from a listing (a file URL mounts as an empty directory),
 # so the image must show up in it: else unmount (which ends rclone) and let the caller retry. The
-# flags keep reads lazy (defaults fetch tens of MB ahead). rclone runs in the foreground of its own
-# session, its errors (a read that failed, and why) on the console: --daemon would start the
-# binary a second time, 1.5 s of a boot under emulation. rclone reads /proc/mounts to see its
-# mount come up.
+# flags keep reads lazy (defaults fetch tens of MB ahead); the listing's time stands for the
+# image's (--use-server-modtime), so no HEAD of it precedes the first read. rclone runs in the
+# foreground of its own session, its errors (a read that failed, and why) on the console: --daemon
+# would start the binary a second time, 1.5 s of a boot under emulation. rclone reads /proc/mounts
+# to see its mount come up.
 fr_rclone_mount() {
 	[ -e "$FR_RT/proc/mounts" ] || mount -t proc proc "$FR_RT/proc" || return 1
-	FR_RCLONE_VIA=setsid fr_rclone mount /mnt --read-only --allow-other \
+	FR_RCLONE_VIA=setsid fr_rclone mount /mnt --read-only --allow-other --use-server-modtime \
 		--buffer-size 0 --vfs-read-chunk-size 128k --vfs-read-chunk-size-limit 2M --vfs-cache-mode off </dev/null 2>/dev/console &
 	fr_rclone_pid=$!
 	fr_client_ready rclone "$fr_rclone_pid" 15 "mount $FR_RT/mnt" fr_is_mounted "$FR_RT/mnt" || return 1
@@ -203,10 +204,12 @@ fr_rclone_web() {
 	fr_rclone_mount
 }
 
-# s3://BUCKET/PREFIX/IMAGE: the endpoint, and the key of a private bucket, are in the config.
+# s3://BUCKET/PREFIX/IMAGE: the endpoint, and the key of a private bucket, are in the config. The
+# trailing slash says the prefix is a directory: without it rclone first asks (a HEAD) whether it
+# is an object.
 fr_rclone_s3() {
 	fr_s3_path=${FR_LOWER#s3://}
-	FR_RCLONE_REMOTE="lower:${fr_s3_path%/*}"
+	FR_RCLONE_REMOTE="lower:${fr_s3_path%/*}/"
 	FR_RCLONE_CONFIG=/etc/flashroot/rclone.conf
 	fr_rclone_mount
 }
