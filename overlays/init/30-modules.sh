@@ -49,13 +49,8 @@ fr_coldplug_nics() {
 	[ $# -eq 0 ] || fr_coldplug "$@"
 }
 
-# The device drivers the build named (the USB path first), then whatever else coldplug finds, at
-# the lowest priority: on one CPU it took the time from the network lower's client (rclone started
-# 1.6 s later on average), and where it is on the way (the stick's USB driver) the init has nothing
-# else to run. Its modprobes inherit it; the kernel's own threads (USB and SCSI scans) keep theirs.
-# read: /proc/self of this subshell, not of the init ($$).
+# The device drivers the build named (the USB path first), then whatever else coldplug finds.
 fr_coldplug_pass() {
-	read -r fr_self _ </proc/self/stat && renice -n 19 -p "$fr_self" >/dev/null 2>&1
 	# shellcheck disable=SC2086 # one word per module
 	[ -z "$FR_DRIVERS" ] || modprobe -qa $FR_DRIVERS 2>/dev/null
 	fr_coldplug

@@ -36,22 +36,13 @@ export function defaultConfigPath(modulesDir: string): string {
 
 /** CONFIG_X=y lines; a missing config file is not an error, modules.builtin usually suffices. */
 async function builtinConfigOptions(configPath: string): Promise<Set<string>> {
-  return (await configOptionsSet(configPath)) ?? new Set();
-}
-
-async function configOptionsSet(configPath: string): Promise<Set<string> | undefined> {
   let text: string;
   try {
     text = await readFile(configPath, 'utf8');
   } catch {
-    return undefined;
+    return new Set();
   }
   return new Set([...text.matchAll(/^(CONFIG_\w+)=y$/gm)].map((m) => m[1] ?? ''));
-}
-
-/** Whether the kernel's config sets the boolean `option` (=y); undefined when it has no config file. */
-export async function kernelConfigSets(modulesDir: string, option: string, configPath = defaultConfigPath(modulesDir)): Promise<boolean | undefined> {
-  return (await configOptionsSet(configPath))?.has(option);
 }
 
 function provision(db: ModuleDb, configY: Set<string>, f: Feature): 'module' | 'builtin' | undefined {

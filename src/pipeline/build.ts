@@ -23,7 +23,7 @@ import { checkFreeSpace, checkImageSize } from '../disk/space.js';
 import { buildInitramfs, type Initramfs } from '../initramfs/build.js';
 import type { StickDrivers } from '../initramfs/stick-drivers.js';
 import { chooseKernel, type ChosenKernel } from '../kernel/choose.js';
-import { checkBootMedium, checkKernelFeatures, kernelConfigSets } from '../kernel/features.js';
+import { checkBootMedium, checkKernelFeatures } from '../kernel/features.js';
 import { buildModulesLayer, planModulesLayer, type ModulesLayerPlan } from '../kernel/modules-layer.js';
 import { HARDWARE_KINDS, hardwareRequest, type HardwareRequest } from '../kernel/hardware.js';
 import { initramfsModules } from '../initramfs/build.js';
@@ -33,7 +33,7 @@ import { makeDemoRoot } from '../root/demo-root.js';
 import { makeSquashfs } from '../squashfs/mksquashfs.js';
 import { writePseudoFile } from '../squashfs/pseudo.js';
 import { makeNetworkImage, networkBuildTools, networkInitramfsHooks, type LayerBuild, type NetworkImage } from '../network/build-lower.js';
-import { layerCompressor, type NetLayer } from '../network/net-layer.js';
+import type { NetLayer } from '../network/net-layer.js';
 import { formatFidelity, treeFidelity, type FidelityLoss, type TreeBackend } from '../network/fidelity.js';
 import { parseLower } from '../network/lower.js';
 import { credentialsFromEnv, type S3Credentials } from '../network/s3.js';
@@ -314,7 +314,7 @@ export async function build(input: BuildOptionsInput, report = new Reporter(Bool
     const copyBytes = net && o.offlineCopy ? copyAreaBytes(o.offlineCopy.bytes, net.bytes) : undefined;
     const netFiles = { ...o, channel, s3Credentials: ctx.s3Credentials };
     let netLayer: NetLayer | undefined;
-    const layerBuild: LayerBuild = { work: ctx.work, compressor: layerCompressor(await kernelConfigSets(kernel.modulesDir, 'CONFIG_SQUASHFS_LZ4'), o.comp), epoch: epoch ?? FAT_EPOCH_MIN, built: (l) => (netLayer = l) };
+    const layerBuild: LayerBuild = { work: ctx.work, compressor: o.comp, epoch: epoch ?? FAT_EPOCH_MIN, built: (l) => (netLayer = l) };
     const initramfs = await report.step(`Building the initramfs for ${kernel.version}`, () =>
       buildInitramfs({
         modulesDir: kernel.modulesDir,

@@ -21,8 +21,6 @@ export interface SquashfsOptions {
   allRoot?: boolean;
   /** zstd or gzip level; mksquashfs's default zstd level (15) is ~50x slower than 3 for ~15% less. */
   level?: number;
-  /** lz4 only: its high-compression mode (-Xhc), ~20 % smaller and as fast to decode. */
-  lz4hc?: boolean;
   onProgress?: (percent: number) => void;
 }
 
@@ -31,7 +29,6 @@ export function mksquashfsArgs(o: SquashfsOptions): string[] {
   if (o.compressor === 'xz') args.push('-Xbcj', 'x86');
   if (o.allRoot) args.push('-all-root');
   if (o.level !== undefined && (o.compressor === 'zstd' || o.compressor === 'gzip')) args.push('-Xcompression-level', String(o.level));
-  if (o.lz4hc && o.compressor === 'lz4') args.push('-Xhc');
   if (o.epoch !== undefined) args.push('-mkfs-time', String(o.epoch), '-all-time', String(o.epoch));
   if (o.pseudoFile) args.push('-pf', o.pseudoFile);
   // Everything after -e is read as an exclude, so it goes last.

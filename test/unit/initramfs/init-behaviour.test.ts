@@ -69,21 +69,6 @@ fr_step_modules; fr_coldplug_done; cat ${sb.dir}/modprobe-${debug}.log`;
     expect(debug.stdout).not.toContain('module fuse not loaded');
   });
 
-  it("runs the background pass's modprobes at the lowest priority, the steps' at the init's", async () => {
-    const log = `${sb.dir}/nice.log`;
-    const r = await sb.run(`
-# Field 19 of stat: the nice value of the process modprobe runs in (a child inherits it).
-modprobe() { fr_what=$*; set -- $(cat /proc/self/stat); echo "$fr_what: \${19}" >>${log}; }
-fr_coldplug() { modprobe -qa pci:v00001AF4d00001000; }
-fr_mount_modules() { :; }
-rm -f ${log}; FR_MODULES='loop'; FR_DRIVERS='xhci_pci'; FR_SEEN_FILE=${sb.dir}/coldplug.seen
-set -- $(cat /proc/self/stat); echo "init: \${19}"
-fr_step_modules; fr_coldplug_done; cat ${log}`);
-    const lines = r.stdout.trim().split('\n');
-    const init = lines[0]?.replace('init: ', '') ?? '';
-    expect(lines.slice(1).sort()).toEqual([`-qa loop: ${init}`, '-qa pci:v00001AF4d00001000: 19', '-qa xhci_pci: 19']);
-  });
-
   it('does not coldplug a second time while the background pass runs, and does once it has ended', async () => {
     const r = await sb.run(`
 fr_coldplug() { echo "foreground pass"; }

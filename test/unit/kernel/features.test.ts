@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { KernelError } from '../../../src/errors.js';
-import { checkKernelFeatures, kernelConfigSets } from '../../../src/kernel/features.js';
+import { checkKernelFeatures } from '../../../src/kernel/features.js';
 import { installedKernel } from '../../helpers/kernels.js';
 import { makeModulesDir, removeModulesDirs } from './fixtures.js';
 
@@ -59,16 +59,5 @@ describe('checkKernelFeatures', () => {
     expect(err).toBeInstanceOf(KernelError);
     expect((err as KernelError).message).toMatch(/modules\.dep/);
     expect((err as KernelError).hint).toMatch(/depmod|linux-image/);
-  });
-});
-
-describe('kernelConfigSets', () => {
-  it('reads =y as set, "is not set" and =m as not, and knows nothing without a config file', async () => {
-    const dir = await makeModulesDir('6.1.0-nolz4', { dep: ALL_AS_MODULES, config: '# CONFIG_SQUASHFS_LZ4 is not set\nCONFIG_SQUASHFS_ZSTD=y\nCONFIG_FUSE_FS=m\n' });
-    expect(await kernelConfigSets(dir, 'CONFIG_SQUASHFS_ZSTD')).toBe(true);
-    expect(await kernelConfigSets(dir, 'CONFIG_SQUASHFS_LZ4')).toBe(false);
-    expect(await kernelConfigSets(dir, 'CONFIG_FUSE_FS')).toBe(false);
-    const bare = await makeModulesDir('6.1.0-noconfig', { dep: ALL_AS_MODULES });
-    expect(await kernelConfigSets(bare, 'CONFIG_SQUASHFS_LZ4')).toBeUndefined();
   });
 });
