@@ -26,8 +26,9 @@ DEBIAN_PACKAGES=(
   cryptsetup-bin dmsetup  # network lowers: dm-verity tree at build time, dm table at boot
   signify-openbsd       # channels: publish signs manifests, the init checks them (Ed25519)
   httpfs2               # network lowers: the HTTP range-request FUSE client staged into the initramfs
-  rclone fuse3          # signed S3 and --http-client rclone: the FUSE client (and its fusermount3) on the stick
+  rclone fuse3          # --http-client rclone: the FUSE client (and its fusermount3) on the stick
   nbdkit nbd-client curl  # https:// lowers: the curl plugin's NBD server, the NBD attach tool, the manifest fetcher
+  nbdkit-plugin-perl libwww-curl-perl  # signed S3: nbdkit runs flashroot's S3 reader, libcurl signs its reads
   nginx-light           # tests: the web server network images are booted from
   sshfs openssh-client  # sshfs lowers: the FUSE client and ssh, staged into the initramfs
   openssh-server        # tests: the sshd sshfs lowers are booted from

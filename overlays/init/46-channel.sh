@@ -112,21 +112,28 @@ fr_ch_date() {
 }
 
 # Fetches the manifest to $FR_CH_FILE: busybox wget for http://, the runtime root's curl (TLS,
-# only the stick's CA) for https://, its rclone (which signs S3 requests) for s3://. One request
-# either way.
+# only the stick's CA) for https:// and for s3:// (the object's path-style URL under the endpoint,
+# signed with the stick's key by libcurl). One request either way.
 fr_channel_fetch() {
 	rm -f "$FR_CH_FILE"
 	case "$FR_CH_DIR" in
 	http://*) timeout 20 wget -q --header 'Cache-Control: no-cache' -O "$FR_CH_FILE" "$FR_CH_URL" ;;
-	https://*) chroot "$FR_RT" /usr/bin/curl -sSf --proto =https --cacert /etc/flashroot/ca.pem -H 'Cache-Control: no-cache' \
-		--connect-timeout 5 --max-time 20 "$FR_CH_URL" >"$FR_CH_FILE" ;;
-	s3://*) fr_s3_path=${FR_CH_DIR#s3://}
-		chroot "$FR_RT" /usr/bin/rclone cat "lower:$fr_s3_path$FR_CH_OBJECT" --config /etc/flashroot/rclone.conf --ca-cert /etc/flashroot/ca.pem \
-			--low-level-retries 1 --retries 1 --timeout 10s --contimeout 5s >"$FR_CH_FILE" ;;
+	https://*) fr_channel_curl "$FR_CH_URL" ;;
+	s3://*) fr_net_conf "rebuild with flashroot build --channel"
+		# shellcheck disable=SC2046 # no key: no argument
+		fr_channel_curl "$FR_NET_S3_URL/${FR_CH_URL#s3://}" $(fr_s3_key -K) ;;
 	*) echo "no way to fetch $FR_CH_URL"; return 1 ;;
 	esac || return 1
-	# rclone cat of a missing object prints an error but may exit 0 with nothing written.
-	[ -s "$FR_CH_FILE" ] || { echo "$FR_CH_URL is empty or missing"; return 1; }
+	[ -s "$FR_CH_FILE" ] || { echo "$FR_CH_URL is empty"; return 1; }
+}
+
+# The URL "$1" to $FR_CH_FILE by the runtime root's curl, "$2…" added (how to sign); a refusal
+# fails (-f), naming the HTTP status.
+fr_channel_curl() {
+	fr_cc_url=$1
+	shift
+	chroot "$FR_RT" /usr/bin/curl -sSf "$@" --proto "=${fr_cc_url%%://*}" --cacert /etc/flashroot/ca.pem -H 'Cache-Control: no-cache' \
+		--connect-timeout 5 --max-time 20 "$fr_cc_url" >"$FR_CH_FILE"
 }
 
 # Points the image lower at the image the verified manifest (FR_CH_*) names.

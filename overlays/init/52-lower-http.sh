@@ -1,5 +1,6 @@
 # Lower layers "http", "https" and "s3": a squashfs image on a web server or in a bucket, read
-# lazily with range requests by a client (httpfs2; nbdkit for https; rclone for signed S3) running
+# lazily with range requests by a client (httpfs2 or rclone for http; nbdkit for https, and with
+# flashroot's S3 reader for signed S3) running
 # from a runtime root in /run, exposed as one file or block device, loop-attached, checked block by block by dm-verity
 # against the root hash baked into this initramfs, mounted read-only. Nothing here is ever written
 # to the server. With flashroot.toram the whole image is downloaded to RAM first (when MemAvailable
@@ -155,9 +156,8 @@ fr_httpfs_mount() {
 	chroot "$FR_RT" /usr/bin/httpfs2 -c /dev/console -t 10 "$FR_LOWER" /mnt -o ro,allow_other
 }
 
-# rclone in the runtime root on the image's directory FR_RCLONE_REMOTE (the server's HTML index
-# for https, a bucket prefix for S3, set by the lower kind), with what every call needs: its
-# config (FR_RCLONE_CONFIG), only the stick's CA, and bounded waits (one retry, 10 s without
+# rclone in the runtime root on the image's directory FR_RCLONE_REMOTE (the server's HTML index),
+# with what every call needs: no config, only the stick's CA, and bounded waits (one retry, 10 s without
 # data, 5 s to connect and handshake): a refused server is an error within seconds, a stalled one
 # within minutes (docs/network.md, fault catalogue) instead of rclone's default retries.
 # FR_RCLONE_VIA: a command to run it through (setsid).
@@ -165,7 +165,7 @@ fr_rclone() {
 	fr_verb=$1
 	shift
 	$FR_RCLONE_VIA chroot "$FR_RT" /usr/bin/rclone "$fr_verb" "$FR_RCLONE_REMOTE" \
-		--config "$FR_RCLONE_CONFIG" --ca-cert /etc/flashroot/ca.pem \
+		--config /dev/null --ca-cert /etc/flashroot/ca.pem \
 		--low-level-retries 1 --timeout 10s --contimeout 5s "$@"
 }
 
@@ -200,17 +200,6 @@ fr_rclone_mount() {
 # refuses them); nothing else to configure.
 fr_rclone_web() {
 	FR_RCLONE_REMOTE=":http,url='${FR_LOWER%/*}/':"
-	FR_RCLONE_CONFIG=/dev/null
-	fr_rclone_mount
-}
-
-# s3://BUCKET/PREFIX/IMAGE: the endpoint, and the key of a private bucket, are in the config. The
-# trailing slash says the prefix is a directory: without it rclone first asks (a HEAD) whether it
-# is an object.
-fr_rclone_s3() {
-	fr_s3_path=${FR_LOWER#s3://}
-	FR_RCLONE_REMOTE="lower:${fr_s3_path%/*}/"
-	FR_RCLONE_CONFIG=/etc/flashroot/rclone.conf
 	fr_rclone_mount
 }
 
@@ -239,40 +228,97 @@ fr_is_mounted() {
 	return 1
 }
 
-# nbdkit's curl plugin serves the https:// image over a socket in the runtime root; the kernel's
-# NBD client (attached by nbd-client, which then exits) makes it /dev/nbd0. No FUSE: a read is one
-# range request, a refused one is EIO at once, a stalled one after timeout=10 s (curl's whole
-# request), and the next read reconnects. nbdkit starts once, in the foreground of its own
-# session (daemonized, it would drop its messages instead of giving them to the console). It
-# opens the URL (a HEAD for the size) per NBD connection, so a failed attach says nothing: curl
-# asks the same and tells why, on one line.
+# nbdkit serves the image to the kernel's NBD client (attached by nbd-client, which then exits)
+# as /dev/nbd0. No FUSE: a read is one range request, a refused one is EIO at once, a stalled one
+# after 10 s (curl's whole request), and the next read reconnects. nbdkit runs in the foreground
+# of its own session, its messages on the console (daemonized, it would drop them).
 FR_NBD_DEV=/dev/nbd0
-FR_NBD_SOCK=/run/nbdkit.sock
-fr_nbdkit_start() {
-	[ -S "$FR_RT$FR_NBD_SOCK" ] && return 0
-	setsid chroot "$FR_RT" /usr/bin/nbdkit --foreground --readonly --unix "$FR_NBD_SOCK" --log=stderr \
-		curl "url=$FR_LOWER" cainfo=/etc/flashroot/ca.pem protocols=https timeout=10 </dev/null 2>/dev/console &
-	fr_nbdkit_pid=$!
-	fr_client_ready nbdkit "$fr_nbdkit_pid" 10 "open its socket" [ -S "$FR_RT$FR_NBD_SOCK" ]
+
+# Attaches /dev/nbd0 to the nbdkit that nbd-client reaches with "$@" (its server arguments).
+fr_nbd_attach() {
+	[ -e "$FR_RT$FR_NBD_DEV" ] || mknod "$FR_RT$FR_NBD_DEV" b 43 0
+	chroot "$FR_RT" /usr/sbin/nbd-client "$@" "$FR_NBD_DEV" -readonly -block-size 4096 >/dev/null 2>&1 || return 1
+	FR_NET_IMG=$FR_NBD_DEV
+	FR_NET_RELEASE=fr_nbdkit_release
 }
 
-fr_nbdkit_mount() {
-	[ -e "$FR_RT$FR_NBD_DEV" ] || mknod "$FR_RT$FR_NBD_DEV" b 43 0
-	fr_nbdkit_start || return 1
-	chroot "$FR_RT" /usr/sbin/nbd-client -unix "$FR_NBD_SOCK" "$FR_NBD_DEV" -readonly -block-size 4096 >/dev/null 2>&1 && {
-		FR_NET_IMG=$FR_NBD_DEV
-		FR_NET_RELEASE=fr_nbdkit_release
-		return 0
-	}
-	chroot "$FR_RT" /usr/bin/curl -sS --head -o /dev/null --cacert /etc/flashroot/ca.pem --proto =https \
-		--connect-timeout 5 --max-time 10 "$FR_LOWER" 2>&1 &&
-		echo "nbd-client could not attach $FR_LOWER, though the server answers (nbdkit's messages are above)"
+# Says on one line why nbdkit could not open the URL "$1": nbdkit opens it per NBD connection, so
+# a failed attach says nothing. curl asks the same (the first byte; "$2…": how to sign) and tells:
+# its error (refused, timed out, a certificate not from the stick's CA) or the server's refusal.
+fr_nbd_why() {
+	fr_why_url=$1
+	shift
+	if fr_why_status=$(chroot "$FR_RT" /usr/bin/curl -sS "$@" --proto "=${fr_why_url%%://*}" --cacert /etc/flashroot/ca.pem \
+		--connect-timeout 5 --max-time 10 -r 0-0 -o /run/why.body -w '%{http_code}' "$fr_why_url" 2>"$FR_RT/run/why.err"); then
+		case "$fr_why_status" in
+		2*) echo "nbd-client could not attach $fr_why_url, though the server answers (nbdkit's messages are above)" ;;
+		# S3 says why in the body (SignatureDoesNotMatch, AccessDenied, NoSuchKey).
+		*) echo "HTTP $fr_why_status $(sed -n 's|.*<Code>\([^<]*\)</Code>.*|\1|p' "$FR_RT/run/why.body")" ;;
+		esac
+	else
+		tail -n 1 "$FR_RT/run/why.err"
+	fi
 	return 1
 }
 
-# flashroot.toram has the image in RAM: detach it and end nbdkit, which has nothing left to serve.
+# https://: nbdkit's curl plugin, on a socket in the runtime root. It starts once; each attach is
+# a connection.
+FR_NBD_SOCK=/run/nbdkit.sock
+fr_nbdkit_mount() {
+	if [ ! -S "$FR_RT$FR_NBD_SOCK" ]; then
+		setsid chroot "$FR_RT" /usr/bin/nbdkit --foreground --readonly --unix "$FR_NBD_SOCK" --log=stderr \
+			curl "url=$FR_LOWER" cainfo=/etc/flashroot/ca.pem protocols=https timeout=10 </dev/null 2>/dev/console &
+		fr_nbdkit_pid=$!
+		fr_client_ready nbdkit "$fr_nbdkit_pid" 10 "open its socket" [ -S "$FR_RT$FR_NBD_SOCK" ] || return 1
+	fi
+	fr_nbd_attach -unix "$FR_NBD_SOCK" || fr_nbd_why "$FR_LOWER"
+}
+
+# s3://BUCKET/PREFIX/IMAGE, signed: nbdkit's Perl plugin runs flashroot's S3 reader (libcurl signs
+# each ranged GET with the key in the runtime root; none: a public object). WWW::Curl needs Perl's
+# thread context, which only nbdkit's main thread has: nbdkit serves the one connection on its
+# stdin (-s), which busybox nc accepts on loopback and hands to it (nbd-client has no other way to
+# a process it did not start). nc listens on 127.0.0.1 alone, for one connection: nothing off this
+# box can reach it, and nothing else runs in the initramfs yet. The booted root must keep lo up (every
+# Debian network stack does: ifupdown's stop leaves lo alone).
+FR_NBD_PORT=10809
+fr_nbdkit_s3_mount() {
+	fr_s3_url=$FR_NET_S3_URL/${FR_LOWER#s3://}
+	ip link set lo up
+	# shellcheck disable=SC2046 # no key: no argument
+	setsid nc -l -p "$FR_NBD_PORT" 127.0.0.1 -e chroot "$FR_RT" /usr/bin/nbdkit -s --readonly --log=stderr \
+		perl script=/usr/lib/flashroot/s3-reader.pl "url=$fr_s3_url" cainfo=/etc/flashroot/ca.pem $(fr_s3_key credentials=) </dev/null 2>/dev/console &
+	fr_nbdkit_pid=$!
+	# nc listens at once; nbd-client tries once, so wait for the port.
+	fr_client_ready nc "$fr_nbdkit_pid" 10 "listen on 127.0.0.1:$FR_NBD_PORT" fr_listening "$FR_NBD_PORT" || return 1
+	fr_nbd_attach 127.0.0.1 "$FR_NBD_PORT" && return 0
+	kill "$fr_nbdkit_pid" 2>/dev/null
+	# shellcheck disable=SC2046 # no key: no argument
+	fr_nbd_why "$fr_s3_url" $(fr_s3_key -K)
+}
+
+# The stick's key for signed S3 reads: a curl config file in the runtime root (none: a public
+# bucket, read unsigned), named after "$1" (credentials= for the S3 reader, -K for curl).
+FR_S3_CURLRC=/etc/flashroot/s3.curlrc
+fr_s3_key() {
+	[ -e "$FR_RT$FR_S3_CURLRC" ] && echo "$1$FR_S3_CURLRC"
+	return 0
+}
+
+# True when a TCP socket listens on 127.0.0.1:"$1" (read with the shell alone: this is polled).
+fr_listening() {
+	fr_ls_want=$(printf '0100007F:%04X' "$1")
+	while read -r _ fr_ls_local _ fr_ls_state _; do
+		[ "$fr_ls_local" = "$fr_ls_want" ] && [ "$fr_ls_state" = 0A ] && return 0
+	done </proc/net/tcp
+	return 1
+}
+
+# flashroot.toram has the image in RAM: detach it and end nbdkit, which has nothing left to serve
+# (the S3 reader's nbdkit ends with its connection).
 fr_nbdkit_release() {
-	chroot "$FR_RT" /usr/sbin/nbd-client -d "$FR_NBD_DEV" >/dev/null && kill "$fr_nbdkit_pid"
+	chroot "$FR_RT" /usr/sbin/nbd-client -d "$FR_NBD_DEV" >/dev/null && kill "$fr_nbdkit_pid" 2>/dev/null
+	return 0
 }
 
 # Mounts the image with the client "$1" (chrooted, retried; it sets FR_NET_IMG, the image as a
@@ -316,5 +362,5 @@ fr_lower_https() {
 }
 
 fr_lower_s3() {
-	fr_lower_image fr_rclone_s3 "check the endpoint is up and the object is published there; a private bucket must let the stick's key (--signed-reads) list the prefix and read the object"
+	fr_lower_image fr_nbdkit_s3_mount "check the endpoint is up and the object is published there; a private bucket must let the stick's key (--signed-reads) read the object"
 }

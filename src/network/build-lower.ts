@@ -111,7 +111,7 @@ function imageStage(lower: Extract<LowerSpec, { kind: 'image' }>, trust: ImageTr
     case 'rclone-http':
     case 'nbdkit':
       return { kind: lower.transport, ...trust, caCert: files.caCert };
-    case 'rclone-s3':
-      return { kind: 'rclone-s3', ...trust, caCert: files.caCert, endpoint: lower.s3.endpoint, credentials: lower.s3.signed ? files.s3Credentials : undefined };
+    case 'nbdkit-s3':
+      return { kind: 'nbdkit-s3', ...trust, caCert: files.caCert, endpoint: lower.s3.endpoint, credentials: lower.s3.signed ? files.s3Credentials : undefined };
   }
 }

@@ -1,14 +1,15 @@
 /**
  * What a networked lower adds to the initramfs: the DHCP script, dmsetup (run before switch_root,
  * for an image lower) and a runtime root template: what the client reads besides its binaries (for
- * sshfs, ssh's key; for https and S3, the CA bundle it trusts and rclone's config; for s3fs, its
+ * sshfs, ssh's key; for https and S3, the CA bundle it trusts (and for signed S3 the key, as curl's
+ * config); for s3fs, its
  * passwd file when reads are signed). The init stacks the template over the client's binaries
  * from the network layer (net-layer.ts, a squashfs in the initramfs) in a tmpfs under /run and runs
  * the client chrooted there: switch_root deletes the initramfs, and a daemon whose own files
  * vanished cannot reconnect (or SIGBUSes).
  */
 import { constants } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlashrootError, InputError, ToolMissingError, UsageError } from '../errors.js';
@@ -37,23 +38,28 @@ const initramfsTools = (kind: NetworkLowerStage['kind']): readonly string[] => (
 /**
  * The client of each kind (and what it runs), run from the runtime root for the life of the
  * system. nbdkit (https) serves the image to the kernel's NBD client (nbd-client attaches it);
- * curl fetches a channel's manifest and says why a server cannot be reached. rclone (signed S3,
- * and http when chosen: httpfs2 speaks plain HTTP only) mounts through fusermount3.
+ * curl fetches a channel's manifest and says why a server cannot be reached. nbdkit-s3 is the same
+ * with nbdkit's Perl plugin running flashroot's S3 reader (its Perl modules staged by
+ * stageS3Reader). rclone (http when chosen: httpfs2 speaks plain HTTP only) mounts through
+ * fusermount3.
  */
 const LOWER_CLIENT = {
   httpfs2: ['httpfs2'],
   'rclone-http': ['rclone', 'fusermount3'],
   nbdkit: ['nbdkit', 'nbd-client', 'curl'],
-  'rclone-s3': ['rclone', 'fusermount3'],
+  'nbdkit-s3': ['nbdkit', 'nbd-client', 'curl'],
   sshfs: ['sshfs', 'ssh'],
   s3fs: ['s3fs'],
 } as const;
-/** nbdkit's plugin for http(s) URLs, loaded from nbdkit's plugin directory (`nbdkit --dump-config`). */
-const NBDKIT_PLUGIN = 'nbdkit-curl-plugin.so';
+/** nbdkit's plugin for http(s) URLs, and the one that runs the S3 reader, in nbdkit's plugin directory (`nbdkit --dump-config`). */
+const NBDKIT_PLUGIN = { nbdkit: 'nbdkit-curl-plugin.so', 'nbdkit-s3': 'nbdkit-perl-plugin.so' } as const;
+/** The S3 reader (a Perl script for nbdkit's Perl plugin), and where the runtime root has it. */
+const S3_READER = fileURLToPath(new URL('../../overlays/network/s3-reader.pl', import.meta.url));
+const S3_READER_PATH = 'usr/lib/flashroot/s3-reader.pl';
 /** Where the https and S3 clients find the only CA certificates they trust, inside the runtime root. */
 const CA_FILE = 'etc/flashroot/ca.pem';
-/** rclone's configuration for an S3 lower (endpoint, and the key of a private bucket). */
-const RCLONE_CONFIG = 'etc/flashroot/rclone.conf';
+/** The key of a private bucket, as a curl config file (-K): the S3 reader and curl read it. */
+const S3_CURLRC = 'etc/flashroot/s3.curlrc';
 /** Go's default bundle path on Debian: what a build without --ca-cert trusts. */
 const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
@@ -65,18 +71,43 @@ export function networkTools(kind: NetworkLowerStage['kind'], channel = false): 
 /** The client of `kind` with its libraries, copied into the network layer's runtime root at `dir`. */
 export async function stageLowerClient(kind: NetworkLowerStage['kind'], dir: string): Promise<void> {
   const binaries = await Promise.all(LOWER_CLIENT[kind].map(resolveTool));
-  await copyElfClosure(kind === 'nbdkit' ? [...binaries, await nbdkitPlugin()] : binaries, dir);
+  if (kind === 'nbdkit') await copyElfClosure([...binaries, await nbdkitPlugin(kind)], dir);
+  else if (kind === 'nbdkit-s3') await stageS3Reader(binaries, dir);
+  else await copyElfClosure(binaries, dir);
   // rclone 1.60 runs `fusermount` from PATH; fuse3 ships it only as fusermount3.
-  if (kind === 'rclone-http' || kind === 'rclone-s3') await symlink('fusermount3', join(dir, 'usr/bin/fusermount'));
+  if (kind === 'rclone-http') await symlink('fusermount3', join(dir, 'usr/bin/fusermount'));
 }
 
-/** The curl plugin, at the path nbdkit was built to load it from (the runtime root keeps that path). */
-async function nbdkitPlugin(): Promise<string> {
+/** nbdkit's plugin for `kind`, at the path nbdkit was built to load it from (the runtime root keeps that path). */
+async function nbdkitPlugin(kind: keyof typeof NBDKIT_PLUGIN): Promise<string> {
   const { stdout } = await run(await resolveTool('nbdkit'), ['--dump-config']);
   const dir = /^plugindir=(.+)$/m.exec(stdout)?.[1];
-  const plugin = dir && join(dir, NBDKIT_PLUGIN);
-  if (!plugin || !(await stat(plugin).catch(() => undefined))) throw new ToolMissingError(NBDKIT_PLUGIN, toolInfo('nbdkit').why, toolInfo('nbdkit').apt);
+  const plugin = dir && join(dir, NBDKIT_PLUGIN[kind]);
+  const tool = kind === 'nbdkit' ? 'nbdkit' : 'nbdkit-plugin-perl';
+  if (!plugin || !(await stat(plugin).catch(() => undefined))) throw new ToolMissingError(NBDKIT_PLUGIN[kind], toolInfo(tool).why, toolInfo(tool).apt);
   return plugin;
+}
+
+/**
+ * The S3 reader with what nbdkit's Perl plugin loads for it: the modules it uses and their XS
+ * libraries, as the plugin itself finds them (the perl command's @INC differs: Debian's perl-base
+ * directory is not in libperl's), with the ELF closure of those and of `binaries`.
+ */
+async function stageS3Reader(binaries: string[], dir: string): Promise<void> {
+  const lister = join(dir, '..', 'list-s3-reader-modules.pl');
+  await writeFile(lister, `do ${JSON.stringify(S3_READER)}; die $@ if $@; print "flashroot-module=$_\\n" for values(%INC), @DynaLoader::dl_shared_objects;\n`);
+  const { stdout } = await run(await resolveTool('nbdkit'), ['--dump-plugin', 'perl', `script=${lister}`]).catch((e: Error) => {
+    throw new ToolMissingError('WWW::Curl', `${toolInfo('libwww-curl-perl').why} (nbdkit: ${e.message.split('\n').at(-1) ?? ''})`, toolInfo('libwww-curl-perl').apt);
+  });
+  await rm(lister);
+  const files = [...stdout.matchAll(/^flashroot-module=(\/.+)$/gm)].map((m) => m[1] ?? '');
+  await copyElfClosure([...binaries, await nbdkitPlugin('nbdkit-s3'), ...files.filter((f) => f.endsWith('.so'))], dir);
+  for (const f of files.filter((f) => f.endsWith('.pm'))) {
+    await mkdir(dirname(join(dir, f)), { recursive: true });
+    await copyFile(f, join(dir, f), constants.COPYFILE_EXCL);
+  }
+  await mkdir(dirname(join(dir, S3_READER_PATH)), { recursive: true });
+  await copyFile(S3_READER, join(dir, S3_READER_PATH));
 }
 
 /**
@@ -101,7 +132,7 @@ export type NetworkLowerStage =
   | ({ kind: 'httpfs2' } & ImageTrust)
   | ({ kind: 'rclone-http'; caCert?: string } & ImageTrust)
   | ({ kind: 'nbdkit'; caCert?: string } & ImageTrust)
-  | ({ kind: 'rclone-s3'; caCert?: string; endpoint: string; credentials?: S3Credentials } & ImageTrust)
+  | ({ kind: 'nbdkit-s3'; caCert?: string; endpoint: string; credentials?: S3Credentials } & ImageTrust)
   | { kind: 'sshfs'; sshKey: string; knownHosts?: string }
   | { kind: 's3fs'; endpoint: string; caCert?: string; credentials?: S3Credentials };
 /** What the channel step reads (46-channel.sh), in the initramfs itself: it runs before switch_root. */
@@ -174,6 +205,8 @@ function networkVars(s: NetworkLowerStage): [string, string][] {
           : []),
         // Which client reads the image (http:// has a choice: httpfs2 or rclone-http).
         ['FR_NET_CLIENT', s.kind],
+        // Where a signed S3 image is read from: path-style object URLs under it.
+        ...(s.kind === 'nbdkit-s3' ? ([['FR_NET_S3_URL', s.endpoint.replace(/\/+$/, '')]] as [string, string][]) : []),
       ];
   }
 }
@@ -228,13 +261,13 @@ export async function stageNetworkLower(root: string, s: NetworkLowerStage): Pro
     await copyFile(channel.trustKey, join(root, CHANNEL_KEY), constants.COPYFILE_EXCL);
   }
   // One device, and no partition scan reading the image at attach: busybox modprobe reads this.
-  if (s.kind === 'nbdkit') {
+  if (s.kind === 'nbdkit' || s.kind === 'nbdkit-s3') {
     await mkdir(join(root, 'etc/modprobe.d'), { recursive: true });
     await writeFile(join(root, 'etc/modprobe.d/nbd.conf'), 'options nbd nbds_max=1 max_part=0\n', { flag: 'wx' });
   }
   if (s.kind === 'sshfs') await stageSsh(rt, s);
-  if (s.kind === 'rclone-http' || s.kind === 'nbdkit' || s.kind === 'rclone-s3') await stageCa(rt, s.caCert, CA_FILE);
-  if (s.kind === 'rclone-s3') await writeRcloneS3Config(rt, s.endpoint, s.credentials);
+  if (s.kind === 'rclone-http' || s.kind === 'nbdkit' || s.kind === 'nbdkit-s3') await stageCa(rt, s.caCert, CA_FILE);
+  if (s.kind === 'nbdkit-s3' && s.credentials) await writeS3Curlrc(rt, s.credentials);
   if (s.kind === 's3fs') await stageS3fs(rt, s.credentials, s.caCert);
 }
 
@@ -264,28 +297,24 @@ async function stageS3fs(rt: string, credentials: S3Credentials | undefined, caC
 }
 
 /**
- * The S3 remote the init mounts (as "lower:BUCKET/PREFIX"), in a file rather than on rclone's
- * command line: /proc/PID/cmdline is readable by every user of the booted system, the runtime
- * root only by root (and hidden after mounting). Unsigned (no key) reads a public bucket.
+ * The key of a private bucket as a curl config file: libcurl signs each request with it (SigV4 for
+ * S3, the payload left unsigned as S3 allows for reads), for the S3 reader and for curl (-K: a
+ * channel's manifest, the reason a server refuses). In a file rather than on a command line:
+ * /proc/PID/cmdline is readable by every user of the booted system, the runtime root only by root
+ * (and hidden after mounting).
  */
-async function writeRcloneS3Config(rt: string, endpoint: string, creds: S3Credentials | undefined): Promise<void> {
+async function writeS3Curlrc(rt: string, creds: S3Credentials): Promise<void> {
   const settings: [string, string][] = [
-    ['type', 's3'],
-    ['provider', 'Other'],
-    ['endpoint', endpoint],
-    ['force_path_style', 'true'],
-    ['env_auth', 'false'],
-    ...(creds
-      ? ([
-          ['region', creds.region],
-          ['access_key_id', creds.accessKeyId],
-          ['secret_access_key', creds.secretAccessKey],
-        ] as [string, string][])
-      : []),
+    ['user', `${creds.accessKeyId}:${creds.secretAccessKey}`],
+    ['aws-sigv4', `aws:amz:${creds.region}:s3`],
+    ['header', 'x-amz-content-sha256: UNSIGNED-PAYLOAD'],
   ];
-  const bad = settings.find(([, v]) => /[\r\n]/.test(v));
-  if (bad) throw new UsageError(`the S3 ${bad[0]} holds a line break`, 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION and --endpoint');
-  await writeFile(join(rt, RCLONE_CONFIG), `[lower]\n${settings.map(([k, v]) => `${k} = ${v}`).join('\n')}\n`, { flag: 'wx', mode: 0o600 });
+  // curl's config quotes take backslash escapes; the reader takes none: refuse what would need one.
+  if (settings.some(([, v]) => /["\\\r\n]/.test(v))) {
+    throw new UsageError('the S3 key or region holds a quote, a backslash or a line break', 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION');
+  }
+  await mkdir(dirname(join(rt, S3_CURLRC)), { recursive: true });
+  await writeFile(join(rt, S3_CURLRC), settings.map(([k, v]) => `${k} = "${v}"\n`).join(''), { flag: 'wx', mode: 0o600 });
 }
 
 async function stageSsh(rt: string, s: Extract<NetworkLowerStage, { kind: 'sshfs' }>): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * What `--lower` names: the squashfs on the stick (local), an image on a server (read over http by
  * httpfs2, https by nbdkit's curl plugin, or from an S3 bucket: public-read as a web object, a
- * private bucket by rclone's S3 client, which signs its requests), or a directory tree on an SSH server (sshfs, file-level: see
+ * private bucket by nbdkit with flashroot's S3 reader, which has libcurl sign each read), or a directory tree on an SSH server (sshfs, file-level: see
  * fidelity.ts for what it loses) or in a bucket (s3fs, file-level too).
  * Network images are content-addressed: their file name carries the sha256 of their bytes, so a
  * published object is never replaced by a different one under the same name (lazily read ranges
@@ -13,12 +13,13 @@ import { objectUrl, parseS3Url } from './s3.js';
  * How the init reads an image: the client and what it speaks. httpfs2 (FUSE, plain HTTP, ~1 MB)
  * waits while a server stalls and resumes when it answers; nbdkit's curl plugin (a block device
  * through the kernel's NBD client, a 9 MiB layer with libcurl) speaks TLS and turns a stalled server
- * into I/O errors within about a minute (10 s per request); rclone (FUSE, one 54 MB Go binary) speaks TLS and signed S3 and turns
- * a stalled server into I/O errors within 1-3 minutes.
+ * into I/O errors within about a minute (10 s per request); nbdkit-s3 is the same with a Perl plugin
+ * (overlays/network/s3-reader.pl) whose reads libcurl signs (SigV4); rclone (FUSE, one 54 MB Go
+ * binary) speaks TLS and turns a stalled server into I/O errors within 1-3 minutes.
  */
-export type ImageTransport = 'httpfs2' | 'rclone-http' | 'nbdkit' | 'rclone-s3';
+export type ImageTransport = 'httpfs2' | 'rclone-http' | 'nbdkit' | 'nbdkit-s3';
 
-/** The client for http:// images (https:// always uses nbdkit, signed S3 reads rclone). */
+/** The client for http:// images (https:// and signed S3 reads always use nbdkit). */
 export const HTTP_CLIENTS = ['httpfs2', 'rclone'] as const;
 export type HttpClient = (typeof HTTP_CLIENTS)[number];
 
@@ -37,8 +38,8 @@ export interface S3Reader {
 
 export type LowerSpec =
   | { kind: 'local' }
-  | { kind: 'image'; transport: Exclude<ImageTransport, 'rclone-s3'>; url: string }
-  | { kind: 'image'; transport: 'rclone-s3'; url: string; s3: S3Reader }
+  | { kind: 'image'; transport: Exclude<ImageTransport, 'nbdkit-s3'>; url: string }
+  | { kind: 'image'; transport: 'nbdkit-s3'; url: string; s3: S3Reader }
   | { kind: 'sshfs'; url: string }
   | { kind: 's3fs'; url: string };
 
@@ -86,8 +87,7 @@ function s3Problem(value: string, scheme: 's3' | 's3fs'): string | undefined {
 
 /**
  * An s3:// lower in a public-read bucket is read as a plain web object (as http:// or https://);
- * a private bucket needs rclone's S3 client, which signs its requests (and lists the prefix to
- * find the object).
+ * a private bucket needs signed reads (nbdkit-s3: libcurl signs each ranged GET of the object).
  */
 export function parseLower(value: string, { endpoint, signedReads = false, httpClient = 'httpfs2' }: LowerReadOptions = {}): LowerSpec {
   const web = (url: string): LowerSpec => ({ kind: 'image', transport: url.startsWith('https://') ? 'nbdkit' : httpClient === 'rclone' ? 'rclone-http' : 'httpfs2', url });
@@ -95,7 +95,7 @@ export function parseLower(value: string, { endpoint, signedReads = false, httpC
   if (value.startsWith('sshfs://')) return { kind: 'sshfs', url: value };
   if (value.startsWith('s3fs://')) return { kind: 's3fs', url: value };
   if (value.startsWith('s3://') && endpoint) {
-    if (signedReads) return { kind: 'image', transport: 'rclone-s3', url: value, s3: { endpoint, signed: signedReads } };
+    if (signedReads) return { kind: 'image', transport: 'nbdkit-s3', url: value, s3: { endpoint, signed: signedReads } };
     const [, bucket = '', key = ''] = /^s3:\/\/([^/]+)\/(.*)$/.exec(value) ?? [];
     return web(`${objectUrl(endpoint, bucket, key).href}${key === '' ? '/' : ''}`);
   }

@@ -1,7 +1,7 @@
 /**
- * What the initramfs of an S3 lower carries: rclone's configuration with the endpoint, and the key
- * only for a private bucket, readable by root alone (the booted system's users never see the
- * runtime root; the key is never on a command line).
+ * What the initramfs of an S3 lower carries: the endpoint, and the key only for a private bucket
+ * (as curl's config, which the S3 reader reads too), readable by root alone (the booted system's
+ * users never see the runtime root; the key is never on a command line).
  */
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { run } from '../../src/util/run.js';
 
 const VERITY: VerityInfo = { rootHash: 'ab'.repeat(32), salt: 'cd'.repeat(32), dataBlocks: 100, hashStartBlock: 100, imageBytes: 4096 * 102 };
 const KEY = { accessKeyId: 'AKIAREADONLY', secretAccessKey: 'read/only+secret', region: 'eu-west-1' };
-const CONFIG = 'usr/lib/flashroot/rt/etc/flashroot/rclone.conf';
+const CURLRC = 'usr/lib/flashroot/rt/etc/flashroot/s3.curlrc';
 let work: string;
 
 beforeAll(async () => {
@@ -26,33 +26,38 @@ beforeAll(async () => {
 afterAll(() => rm(work, { recursive: true, force: true }));
 
 describe('staging an s3 lower into the initramfs', () => {
-  it('signed: the key in an rclone config of mode 0600, with rclone and its CA in the runtime root', async () => {
+  it('signed: the key in a curl config of mode 0600, with the CA in the runtime root and the endpoint in network.conf', async () => {
     const root = join(work, 'signed');
-    await stageNetworkLower(root, { kind: 'rclone-s3', verity: VERITY, endpoint: 'http://10.0.2.2:9000', credentials: KEY });
-    expect((await stat(join(root, CONFIG))).mode & 0o777).toBe(0o600);
-    expect(await readFile(join(root, CONFIG), 'utf8')).toBe(
-      '[lower]\ntype = s3\nprovider = Other\nendpoint = http://10.0.2.2:9000\nforce_path_style = true\nenv_auth = false\nregion = eu-west-1\naccess_key_id = AKIAREADONLY\nsecret_access_key = read/only+secret\n',
+    await stageNetworkLower(root, { kind: 'nbdkit-s3', verity: VERITY, endpoint: 'http://10.0.2.2:9000/', credentials: KEY });
+    expect((await stat(join(root, CURLRC))).mode & 0o777).toBe(0o600);
+    expect(await readFile(join(root, CURLRC), 'utf8')).toBe(
+      'user = "AKIAREADONLY:read/only+secret"\naws-sigv4 = "aws:amz:eu-west-1:s3"\nheader = "x-amz-content-sha256: UNSIGNED-PAYLOAD"\n',
     );
-    // rclone itself is in the network layer, a squashfs beside the template, not in it.
-    expect(await stat(join(root, 'usr/lib/flashroot/rt/usr/bin/rclone')).catch(() => undefined)).toBeUndefined();
+    // The client is in the network layer, a squashfs beside the template, not in it.
+    expect(await stat(join(root, 'usr/lib/flashroot/rt/usr/bin/nbdkit')).catch(() => undefined)).toBeUndefined();
     expect((await stat(join(root, 'usr/lib/flashroot/rt/etc/flashroot/ca.pem'))).size).toBeGreaterThan(0);
     const net = await readFile(join(root, 'etc/flashroot/network.conf'), 'utf8');
     expect(net).toContain(`FR_NET_BYTES='${VERITY.imageBytes}'`);
     expect(net).toMatch(/FR_NET_VERITY='0 \d+ verity 1 @DEV@ @DEV@ 4096 4096 100 100 sha256 (ab){32} (cd){32}'/);
+    // The init appends /BUCKET/KEY: no doubled slash.
+    expect(net).toContain("FR_NET_S3_URL='http://10.0.2.2:9000'\n");
+    expect(net).toContain("FR_NET_CLIENT='nbdkit-s3'");
+    expect(await readFile(join(root, 'etc/modprobe.d/nbd.conf'), 'utf8')).toBe('options nbd nbds_max=1 max_part=0\n');
   }, 60_000);
 
   it('public: no key at all', async () => {
     const root = join(work, 'public');
-    await stageNetworkLower(root, { kind: 'rclone-s3', verity: VERITY, endpoint: 'https://s3.example' });
-    const conf = await readFile(join(root, CONFIG), 'utf8');
-    expect(conf).toContain('endpoint = https://s3.example\n');
-    expect(conf).not.toMatch(/access_key_id|secret_access_key/);
+    await stageNetworkLower(root, { kind: 'nbdkit-s3', verity: VERITY, endpoint: 'https://s3.example' });
+    expect(await stat(join(root, CURLRC)).catch(() => undefined)).toBeUndefined();
+    expect(await readFile(join(root, 'etc/flashroot/network.conf'), 'utf8')).toContain("FR_NET_S3_URL='https://s3.example'");
   }, 60_000);
 
-  it('refuses a key holding a line break, which would smuggle settings into the config', async () => {
-    await expect(
-      stageNetworkLower(join(work, 'bad'), { kind: 'rclone-s3', verity: VERITY, endpoint: 'http://h', credentials: { ...KEY, secretAccessKey: 'x\ntype = local' } }),
-    ).rejects.toThrow(/secret_access_key holds a line break/);
+  it('refuses a key holding a quote or a line break, which would smuggle settings into the config', async () => {
+    for (const [i, secretAccessKey] of ['x\nurl = "http://elsewhere/"', 'x" -o "/etc/passwd'].entries()) {
+      await expect(stageNetworkLower(join(work, `bad${i}`), { kind: 'nbdkit-s3', verity: VERITY, endpoint: 'http://h', credentials: { ...KEY, secretAccessKey } })).rejects.toThrow(
+        /the S3 key or region holds a quote, a backslash or a line break/,
+      );
+    }
   }, 60_000);
 });
 
@@ -95,17 +100,17 @@ describe('staging a channel lower into the initramfs', () => {
 
 describe('the network layer (a squashfs in the initramfs)', () => {
   it('holds rclone, its libraries and the fusermount name it runs, not its settings', async () => {
-    const layer = await buildNetworkLayer('rclone-s3', work, { compressor: 'zstd', epoch: 315532800 });
+    const layer = await buildNetworkLayer('rclone-http', work, { compressor: 'zstd', epoch: 315532800 });
     const { stdout } = await run('unsquashfs', ['-lls', layer.file]);
     expect(stdout).toMatch(/^drwxr-xr-x root\/root .* squashfs-root$/m);
     expect(stdout).toMatch(/squashfs-root\/usr\/bin\/rclone\n/);
     expect(stdout).toMatch(/squashfs-root\/usr\/bin\/fusermount -> fusermount3/);
     expect(stdout).toMatch(/squashfs-root\/usr\/lib\/x86_64-linux-gnu\/libc\.so\.6/);
-    expect(stdout).not.toMatch(/ca\.pem|rclone\.conf/);
+    expect(stdout).not.toMatch(/ca\.pem/);
     expect(layer.clientBytes).toBeGreaterThan(2 * layer.bytes);
     // The same build again gives the same file (the stick's image is reproducible).
     await mkdir(join(work, 'again'));
-    const again = await buildNetworkLayer('rclone-s3', join(work, 'again'), { compressor: 'zstd', epoch: 315532800 });
+    const again = await buildNetworkLayer('rclone-http', join(work, 'again'), { compressor: 'zstd', epoch: 315532800 });
     expect(await sha256File(again.file)).toBe(await sha256File(layer.file));
   }, 120_000);
 
@@ -119,6 +124,27 @@ describe('the network layer (a squashfs in the initramfs)', () => {
       expect(stdout).toContain(`squashfs-root/${path}`);
     expect(stdout).not.toMatch(/rclone|ca\.pem/);
     // What the initramfs carries instead of rclone's 54 MB.
+    expect(layer.clientBytes).toBeLessThan(30e6);
+  }, 120_000);
+
+  it("for signed S3: nbdkit's Perl plugin, the S3 reader, the Perl modules it loads and WWW::Curl's libcurl, which load in a chroot of the layer alone", async () => {
+    await mkdir(join(work, 's3'));
+    const layer = await buildNetworkLayer('nbdkit-s3', join(work, 's3'), { compressor: 'zstd', epoch: 315532800 });
+    const { stdout: config } = await run('nbdkit', ['--dump-config']);
+    const plugindir = /^plugindir=(.+)$/m.exec(config)?.[1] ?? '';
+    const { stdout } = await run('unsquashfs', ['-lls', layer.file]);
+    for (const path of ['usr/bin/nbdkit', `${plugindir.slice(1)}/nbdkit-perl-plugin.so`, 'usr/lib/flashroot/s3-reader.pl', 'usr/sbin/nbd-client', 'usr/bin/curl'])
+      expect(stdout).toContain(`squashfs-root/${path}`);
+    expect(stdout).toMatch(/\/WWW\/Curl\/Easy\.pm\n/);
+    expect(stdout).toMatch(/\/auto\/WWW\/Curl\/Curl\.so\n/);
+    expect(stdout).toMatch(/\/libperl\.so\.5\.\d+/);
+    expect(stdout).not.toMatch(/rclone|ca\.pem|s3\.curlrc/);
+    // The proof that nothing is missing: nbdkit loads the plugin and the reader's modules from the
+    // layer alone (it stops at the url it needs, after the script has compiled).
+    const tree = join(work, 's3', 'tree');
+    await run('unsquashfs', ['-q', '-d', tree, layer.file]);
+    const loaded = await run('chroot', [tree, '/usr/bin/nbdkit', '--dump-plugin', 'perl', 'script=/usr/lib/flashroot/s3-reader.pl']);
+    expect(loaded.stdout).toMatch(/^name=perl$/m);
     expect(layer.clientBytes).toBeLessThan(30e6);
   }, 120_000);
 });

@@ -62,19 +62,19 @@ describe('--lower values', () => {
     expect((err as Error).message).toMatch(/--label:/);
   });
 
-  it('boots s3://BUCKET/PREFIX/ from --endpoint, which it requires: public-read as a web object (http or https), private signed by rclone', () => {
+  it('boots s3://BUCKET/PREFIX/ from --endpoint, which it requires: public-read as a web object (http or https), private signed by the S3 reader in nbdkit', () => {
     expect(lowerProblem('s3://boot/sticks/')).toBeUndefined();
     expect(lowerProblem(`s3://boot/sticks/root-${SHA}.sqfs`)).toBeUndefined();
     expect(lowerProblem('s3://B/')).toMatch(/s3:\/\/BUCKET\/PREFIX\//);
     expect(parseLower('s3://boot/sticks/', { endpoint: 'http://10.0.2.2:9000' })).toEqual({ kind: 'image', transport: 'httpfs2', url: 'http://10.0.2.2:9000/boot/sticks/' });
     expect(parseLower('s3://boot/sticks/', { endpoint: 'http://10.0.2.2:9000', signedReads: true })).toEqual({
       kind: 'image',
-      transport: 'rclone-s3',
+      transport: 'nbdkit-s3',
       url: 's3://boot/sticks/',
       s3: { endpoint: 'http://10.0.2.2:9000', signed: true },
     });
     expect(parseLower('s3://boot/sticks/', { endpoint: 'https://s3.example' })).toEqual({ kind: 'image', transport: 'nbdkit', url: 'https://s3.example/boot/sticks/' });
-    expect(parseLower('s3://boot/sticks/', { endpoint: 'https://s3.example', signedReads: true })).toMatchObject({ transport: 'rclone-s3', s3: { endpoint: 'https://s3.example', signed: true } });
+    expect(parseLower('s3://boot/sticks/', { endpoint: 'https://s3.example', signedReads: true })).toMatchObject({ transport: 'nbdkit-s3', s3: { endpoint: 'https://s3.example', signed: true } });
     expect(() => parseBuildOptions({ lower: 's3://boot/sticks/' })).toThrow(/--endpoint: required with --lower s3:/);
     expect(() => parseBuildOptions({ lower: 'http://b/p/', signedReads: true })).toThrow(/--signed-reads: only used with an S3 lower/);
     expect(() => parseBuildOptions({ lower: 's3://boot/sticks/', endpoint: 'ftp://s3.example' })).toThrow(/--endpoint:/);
