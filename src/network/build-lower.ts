@@ -81,7 +81,7 @@ export function networkInitramfsHooks(lower: LowerSpec, img: NetworkImage | unde
   const stage = networkStage(lower, img, files);
   if (!stage) return {};
   return {
-    extraModuleGroups: ['network', 'nic', ...(isImageLower(stage.kind) ? (['verity'] as const) : []), ...(stage.kind === 'nbdkit' ? (['nbd'] as const) : [])],
+    extraModuleGroups: ['network', 'nic', ...(isImageLower(stage.kind) ? (['verity'] as const) : []), ...(stage.kind === 'nbdkit' || stage.kind === 'nbdkit-s3' ? (['nbd'] as const) : [])],
     ...(layer
       ? {
           stageExtra: async (root: string) => {

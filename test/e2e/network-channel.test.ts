@@ -290,7 +290,7 @@ describe('the same over https (the manifest fetched by curl from the runtime roo
   }, 300_000);
 });
 
-describe('the same from a private bucket over https (rclone cat, signed)', () => {
+describe('the same from a private bucket over https (curl, signed)', () => {
   const creds: S3Credentials = { accessKeyId: 'FLASHROOTTEST', secretAccessKey: 'not-a-real-secret', region: 'us-east-1' };
   let s3Stick: BuildResult;
   let s3: TestS3;
