@@ -175,7 +175,7 @@ const RULES: readonly Rule[] = [
       const byDefault = parseLower(o.lower, { ...o, httpClient: undefined });
       return when(
         byDefault.kind !== 'image' || byDefault.transport !== 'httpfs2',
-        '--http-client: only for images read over plain http:// (https:// always uses nbdkit, signed S3 reads rclone)',
+        '--http-client: only for images read over plain http:// (https:// and signed S3 reads always use nbdkit)',
       );
     },
   },

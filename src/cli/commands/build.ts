@@ -34,7 +34,7 @@ export const register: RegisterCommand = (program: Command) => {
     .option('--uefi-loader <name>', 'shim (Microsoft-signed shim and Debian-signed grub: boots with Secure Boot on and stock keys; the default) or systemd-boot (UKIs; the default with --sign-key)')
     .option('--cmdline <text>', 'extra kernel command line', '')
     .option('--lower <where>', "the root's lower layer: local (squashfs on the stick), http(s)://HOST/PATH/ or s3://BUCKET/PREFIX/ (image published there, see flashroot publish), sshfs://USER@HOST[:PORT]/PATH or s3fs://BUCKET/PREFIX/ (tree)", 'local')
-    .option('--endpoint <url>', 'with --lower s3://BUCKET/PREFIX/ or s3fs://BUCKET/PREFIX/: the S3 endpoint the stick reads from (s3://: public-read objects are read without signing, like an http:// or https:// image; --signed-reads goes through rclone)')
+    .option('--endpoint <url>', 'with --lower s3://BUCKET/PREFIX/ or s3fs://BUCKET/PREFIX/: the S3 endpoint the stick reads from (s3://: public-read objects are read without signing, like an http:// or https:// image; --signed-reads goes through nbdkit with the S3 reader of flashroot, which signs each read)')
     .option('--http-client <name>', 'what reads an http:// image at boot: httpfs2 (~1 MB; reads wait while the server stalls and go on when it answers) or rclone (+16 MB; a stalled server becomes I/O errors within 1-3 minutes)')
     .option('--signed-reads', 'the bucket is private: the stick signs its reads with the key in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (give it a read-only one; where it lives on the stick: docs/network.md)')
     .option('--ca-cert <file>', "with --lower https://… or an https:// --endpoint: the only CA certificates (PEM) the stick trusts for the server (default: this host's bundle)")
