@@ -279,7 +279,7 @@ fr_nbdkit_mount() {
 # thread context, which only nbdkit's main thread has: nbdkit serves the one connection on its
 # stdin (-s), which busybox nc accepts on loopback and hands to it (nbd-client has no other way to
 # a process it did not start). nc listens on 127.0.0.1 alone, for one connection: nothing off this
-# box can reach it, and nothing else runs in the initramfs yet. The booted root must keep lo up (every
+# box can reach it, and nothing but the init's own processes runs yet. The booted root must keep lo up (every
 # Debian network stack does: ifupdown's stop leaves lo alone).
 FR_NBD_PORT=10809
 fr_nbdkit_s3_mount() {
