@@ -15,7 +15,6 @@ import { inspectImage } from '../../src/inspect/inspect.js';
 import { makeNetworkImage } from '../../src/network/build-lower.js';
 import { manifestName, parseFloor } from '../../src/network/channel.js';
 import { publishChannelToDir, publishChannelToS3, type ChannelPublish } from '../../src/network/publish.js';
-import type { S3Credentials } from '../../src/network/s3.js';
 import { build, type BuildResult } from '../../src/pipeline/build.js';
 import type { BuildOptionsInput } from '../../src/pipeline/options.js';
 import { bootImage, type BootResult } from '../../src/qemu/boot.js';
@@ -24,6 +23,7 @@ import { makeSquashfs } from '../../src/squashfs/mksquashfs.js';
 import { CHANNEL_FLOOR_PATH } from '../../src/stick/paths.js';
 import { Reporter } from '../../src/util/log.js';
 import { run } from '../../src/util/run.js';
+import { NET_S3_KEY, s3KeyEnv } from '../helpers/net-root.js';
 import { freePort, startNginx, type Nginx } from '../helpers/nginx.js';
 import { startTestS3, type TestS3 } from '../helpers/s3-server.js';
 import { makeTestCa } from '../helpers/tls.js';
@@ -291,7 +291,7 @@ describe('the same over https (the manifest fetched by curl from the runtime roo
 });
 
 describe('the same from a private bucket over https (curl, signed)', () => {
-  const creds: S3Credentials = { accessKeyId: 'FLASHROOTTEST', secretAccessKey: 'not-a-real-secret', region: 'us-east-1' };
+  const creds = NET_S3_KEY;
   let s3Stick: BuildResult;
   let s3: TestS3;
   let ca: Buffer;
@@ -303,7 +303,7 @@ describe('the same from a private bucket over https (curl, signed)', () => {
     s3Stick = await build(
       channelStick({ lower: 's3://boot/fleet/', endpoint: `https://10.0.2.2:${s3Port}`, signedReads: true, caCert: tls.ca, timeout: 20, out: join(work, 's3', 'stick.img') }),
       new Reporter(true),
-      { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey, AWS_REGION: creds.region },
+      s3KeyEnv(creds),
     );
     s3 = await startTestS3(s3Port, creds, { private: true, tls });
   }, 400_000);

@@ -1,5 +1,6 @@
 /**
- * The image lowers, http:// (httpfs2, or rclone) and https:// (nbdkit), share everything after the client:
+ * The image lowers, http:// (httpfs2, or rclone), https:// (nbdkit) and signed s3:// (nbdkit with
+ * flashroot's S3 reader), share everything after the client:
  * the size check, loop, dm-verity, squashfs. `describeImageLower` builds one stick per transport
  * and runs the same scenarios on either, with the same assertions where the clients behave alike:
  * a good boot with the server stopped (connections refused) and then stalled (connections
@@ -8,7 +9,7 @@
  * what only its transport has.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, open, rm, truncate } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readFile, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,17 +18,19 @@ import type { BuildOptionsInput } from '../../src/pipeline/options.js';
 import { bootImage, type BootResult } from '../../src/qemu/boot.js';
 import { Reporter } from '../../src/util/log.js';
 import { BOOT_FAILURES } from './demo.js';
-import { BIG_FILE_BYTES, makeNetRoot, NET_BOOTED, NET_DONE, NET_INIT, NET_RESTART_SERVER, NET_RESUME_SERVER, NET_STALL_SERVER, NET_STOP_SERVER, type NetRoot } from './net-root.js';
+import { BIG_FILE_BYTES, makeNetRoot, NET_BOOTED, NET_DONE, NET_INIT, NET_RESTART_SERVER, NET_RESUME_SERVER, NET_S3_KEY, NET_STALL_SERVER, NET_STOP_SERVER, s3KeyEnv, type NetRoot } from './net-root.js';
 import { freePort, startNginx, type Nginx } from './nginx.js';
+import { startTestS3, type TestS3 } from './s3-server.js';
 import { makeTestCa, type TestCa } from './tls.js';
 
-/** http (httpfs2), https (nbdkit), and http read by rclone (--http-client rclone). */
-export type ImageTransport = 'http' | 'https' | 'http-rclone';
+/** http (httpfs2), https (nbdkit), http read by rclone (--http-client rclone), a private S3 bucket read signed. */
+export type ImageTransport = 'http' | 'https' | 'http-rclone' | 's3';
 
 /** What the two clients do differently, as far as the console shows it. */
 interface TransportTraits {
   title: string;
-  scheme: 'http' | 'https';
+  /** How the stick names the image: a web URL, or an object in a private bucket behind an https:// endpoint (the test S3 server). */
+  scheme: 'http' | 'https' | 's3';
   /** What the stick is built with for this client. */
   build?: Partial<BuildOptionsInput>;
   /**
@@ -45,6 +48,8 @@ interface TransportTraits {
   stalledLine: RegExp;
   /** How long the booted root waits for a read under the stalled server before calling it blocked. */
   stallWaitSec: number;
+  /** Every request the boot makes, up to the root's init, is `GET <the image's path>` (no listing, no HEAD). */
+  onlyGets?: boolean;
 }
 
 export const TRANSPORTS: Record<ImageTransport, TransportTraits> = {
@@ -84,7 +89,29 @@ export const TRANSPORTS: Record<ImageTransport, TransportTraits> = {
     stallWaitSec: 300,
     stalledLine: /ERROR : .*timeout awaiting response headers/,
   },
+  s3: {
+    title: "root image in a private S3 bucket over HTTPS (nbdkit running flashroot's S3 reader, every read signed + kernel NBD + loop + dm-verity + squashfs)",
+    scheme: 's3',
+    // The faults at boot after the client are https's (same NBD path); the refused key is network-s3's.
+    bootFaults: false,
+    downError: /curl: \(7\) Failed to connect to 10\.0\.2\.2 port \d+ after \d+ ms: Couldn't connect to server/,
+    refusedLine: /nbdkit: perl\S*: error: GET https:\/\/10\.0\.2\.2:\d+\/images\/root-\w+\.sqfs: Couldn't connect to server/,
+    // The reader gives up on a request after 10 s, as the curl plugin: the same retries above it.
+    stall: 'fails',
+    stallWaitSec: 150,
+    stalledLine: /nbdkit: perl\S*: error: GET https:\/\/10\.0\.2\.2:\d+\/images\/root-\w+\.sqfs: Timeout was reached/,
+    onlyGets: true,
+  },
 };
+
+/** The build options naming the image's place, on a server at 10.0.2.2:port, under /images/ (for S3: bucket `images`). */
+function lowerOptions(scheme: TransportTraits['scheme'], port: number): Partial<BuildOptionsInput> {
+  if (scheme === 's3') return { lower: 's3://images/', endpoint: `https://10.0.2.2:${port}`, signedReads: true };
+  return { lower: `${scheme}://10.0.2.2:${port}/images/` };
+}
+
+/** The server an image lower reads: nginx, or the test S3 server. */
+type ImageServer = Nginx | TestS3;
 
 /** The init's flashroot.timeout for these sticks: how long the server may be down at boot. */
 const TIMEOUT = 12;
@@ -107,7 +134,7 @@ export class ImageLower {
   tls: TestCa | undefined;
   /** What the stick was built with, to build another stick of the same image. */
   buildOptions!: BuildOptionsInput;
-  server: Nginx | undefined;
+  server: ImageServer | undefined;
 
   constructor(
     readonly transport: ImageTransport,
@@ -119,12 +146,12 @@ export class ImageLower {
   async setup(): Promise<void> {
     this.work = await mkdtemp(join(tmpdir(), `flashroot-${this.transport}-`));
     this.root = await makeNetRoot(join(this.work, 'root'), { faults: ['stop', 'stall'], readWaitSec: this.traits.stallWaitSec });
-    this.tls = this.traits.scheme === 'https' ? await makeTestCa(this.work) : undefined;
+    this.tls = this.traits.scheme === 'http' ? undefined : await makeTestCa(this.work);
     this.port = await freePort();
     this.buildOptions = {
       root: this.root.dir,
       init: NET_INIT,
-      lower: `${this.traits.scheme}://10.0.2.2:${this.port}/images/`,
+      ...lowerOptions(this.traits.scheme, this.port),
       caCert: this.tls?.ca,
       boot: this.options.goodBootUefi ? 'hybrid' : 'bios',
       menuTimeout: 0,
@@ -133,7 +160,9 @@ export class ImageLower {
       ...this.traits.build,
       ...this.options.build,
     };
-    this.stick = await build({ ...this.buildOptions, out: join(this.work, 'stick.img') }, new Reporter(true));
+    // The S3 key as a user gives it: in the environment, never on the command line.
+    const env = this.traits.scheme === 's3' ? s3KeyEnv(NET_S3_KEY) : process.env;
+    this.stick = await build({ ...this.buildOptions, out: join(this.work, 'stick.img') }, new Reporter(true), env);
     this.net = this.stick.network as NonNullable<BuildResult['network']>;
   }
 
@@ -142,14 +171,26 @@ export class ImageLower {
     if (this.work) await rm(this.work, { recursive: true, force: true });
   }
 
-  /** Serves the image (as `prepare` leaves it) from its own web root under /images/. */
-  async serve(name: string, prepare?: (file: string) => Promise<void>): Promise<Nginx> {
+  /** The image's path on the server (for S3: /bucket/key). */
+  get imagePath(): string {
+    return `/images/${basename(this.net.path)}`;
+  }
+
+  /** Serves the image (as `prepare` leaves it) from its own web root under /images/, or as object `imagePath` of the S3 server. */
+  async serve(name: string, prepare?: (file: string) => Promise<void>): Promise<ImageServer> {
     const dir = join(this.work, name, 'images');
     await mkdir(dir, { recursive: true });
     const file = join(dir, basename(this.net.path));
     await copyFile(this.net.path, file);
     await prepare?.(file);
-    this.server = await startNginx(join(this.work, name), this.port, join(this.work, `${name}-nginx`), this.tls);
+    if (this.traits.scheme === 's3') {
+      const s3 = await startTestS3(this.port, NET_S3_KEY, { private: true, tls: this.tls });
+      // Stored as any writer of the bucket would: publish names an object by its content, a changed image included.
+      s3.put(this.imagePath, await readFile(file));
+      this.server = s3;
+    } else {
+      this.server = await startNginx(join(this.work, name), this.port, join(this.work, `${name}-nginx`), this.tls);
+    }
     return this.server;
   }
 
@@ -189,7 +230,7 @@ export function describeImageLower(transport: ImageTransport, options: ImageLowe
     afterAll(() => s.cleanup());
 
     it('builds a stick without the root on it and a content-addressed image beside it', () => {
-      expect(s.net.url).toBe(`${t.scheme}://10.0.2.2:${s.port}/images/root-${s.net.sha256}.sqfs`);
+      expect(s.net.url).toBe(`${t.scheme === 's3' ? 's3:/' : `${t.scheme}://10.0.2.2:${s.port}`}/images/root-${s.net.sha256}.sqfs`);
       expect(basename(s.net.path)).toBe(`root-${s.net.sha256}.sqfs`);
       expect(s.net.bytes).toBeGreaterThan(3 * BIG_FILE_BYTES);
       process.stdout.write(`${transport}: network image ${s.net.bytes} bytes; initramfs ${s.stick.initramfs.bytes} bytes zstd\n`);
@@ -198,8 +239,9 @@ export function describeImageLower(transport: ImageTransport, options: ImageLowe
     const firmware = options.goodBootUefi ? 'UEFI' : 'BIOS';
     const stalled = t.stall === 'fails' ? 'fail with EIO in bounded time' : 'wait for it';
     it(`boots (${firmware}) to the root init with exact POSIX metadata, fetching a fraction of the image; reads fail with EIO once the server stops, ${stalled} while it stalls, and work again once it is back`, async () => {
-      const nginx = await s.serve('good');
+      const server = await s.serve('good');
       let bytesAtBoot = -1;
+      let bootRequests: string[] = [];
       let after = -1;
       let msToInit = -1;
       const t0 = Date.now();
@@ -213,8 +255,11 @@ export function describeImageLower(transport: ImageTransport, options: ImageLowe
         timeoutSec: 200 + t.stallWaitSec,
         onLine: (line) => {
           if (line.includes(NET_BOOTED)) msToInit = Date.now() - t0;
-          on(line, NET_BOOTED, async () => (bytesAtBoot = await nginx.bytesServed()));
-          on(line, NET_STOP_SERVER, async () => ((after = await nginx.bytesServed()), await s.stopServer()));
+          on(line, NET_BOOTED, async () => {
+            bytesAtBoot = await server.bytesServed();
+            if ('objects' in server) bootRequests = [...server.requests];
+          });
+          on(line, NET_STOP_SERVER, async () => ((after = await server.bytesServed()), await s.stopServer()));
           on(line, NET_RESTART_SERVER, () => s.serve('good'));
           on(line, NET_STALL_SERVER, () => s.server?.pause());
           on(line, NET_RESUME_SERVER, () => s.server?.resume());
@@ -239,6 +284,12 @@ export function describeImageLower(transport: ImageTransport, options: ImageLowe
       expect(bytesAtBoot).toBeGreaterThan(0);
       expect(bytesAtBoot).toBeLessThan(s.net.bytes / 3);
       expect(after - bytesAtBoot).toBeGreaterThanOrEqual(BIG_FILE_BYTES * 0.9);
+      if (t.onlyGets) {
+        expect(bootRequests[0]).toBe(`GET ${s.imagePath}`);
+        expect(bootRequests.every((q) => q === `GET ${s.imagePath}`)).toBe(true);
+      }
+      // The key baked into a signed stick: the test init looks for its secret on every process's command line.
+      if (t.scheme === 's3') expect(text).toContain('net-test: command lines naming the secret: 0');
 
       const stop = timedRead(text, 'read after server stop');
       const stall = timedRead(text, 'read while server stalled');

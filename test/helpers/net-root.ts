@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, copyFile, link, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { S3Credentials } from '../../src/network/s3.js';
 import { makeDemoRoot } from '../../src/root/demo-root.js';
 
 export const NET_INIT = '/sbin/net-test-init';
@@ -24,6 +25,10 @@ export const BIG_FILE_BYTES = 4 * 1024 * 1024;
  * command line (readable by all users), with a pattern that does not match grep's own.
  */
 export const NET_SECRET = 'not-a-real-secret';
+/** The S3 key of the tests' private buckets. */
+export const NET_S3_KEY: S3Credentials = { accessKeyId: 'FLASHROOTTEST', secretAccessKey: NET_SECRET, region: 'us-east-1' };
+/** The environment a user gives a key in (flashroot never takes one on its command line). */
+export const s3KeyEnv = (c: S3Credentials): NodeJS.ProcessEnv => ({ ...process.env, AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey, AWS_REGION: c.region });
 /** How long the init waits for one read, by default, before it reports the read as blocked (and moves on). */
 export const READ_WAIT_SEC = 75;
 

@@ -31,6 +31,11 @@ export interface TestS3 {
   requests: string[];
   /** Object bytes sent in GET answers. */
   bytesServed(): number;
+  /** Takes requests and holds their answers, as a hung server (nginx's pause, in this process). */
+  pause(): void;
+  /** Answers what it held, and from then on at once. */
+  resume(): void;
+  /** Stops listening and drops open connections (a client's kept-alive one too): refused from now on. */
   stop(): Promise<void>;
 }
 
@@ -100,10 +105,12 @@ export async function startTestS3(port: number, creds: S3Credentials, opts: Test
   const objects = new Map<string, StoredObject>();
   const requests: string[] = [];
   let served = 0;
+  let held: (() => void)[] | undefined;
   const handle: RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', () => (held ? held.push(respond) : respond()));
+    const respond = (): void => {
       const body = Buffer.concat(chunks);
       const url = new URL(req.url ?? '/', 'http://x');
       const key = decodeURIComponent(url.pathname);
@@ -154,7 +161,7 @@ export async function startTestS3(port: number, creds: S3Credentials, opts: Test
       if (req.method === 'HEAD') return answer(res, range ? 206 : 200, headers);
       served += part.length;
       return answer(res, range ? 206 : 200, headers, part);
-    });
+    };
   };
   const server: Server = opts.tls ? createTlsServer({ cert: await readFile(opts.tls.cert), key: await readFile(opts.tls.key) }, handle) : createServer(handle);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -164,6 +171,17 @@ export async function startTestS3(port: number, creds: S3Credentials, opts: Test
     requests,
     put: (key, data, meta = {}) => objects.set(key, stored(data, meta)),
     bytesServed: () => served,
-    stop: () => new Promise((resolve) => server.close(() => resolve())),
+    pause: () => (held ??= []),
+    resume: () => {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const respond of waiting) respond();
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        held = undefined;
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
