@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageNetworkLower } from '../../src/network/initramfs.js';
-import { buildNetworkLayer } from '../../src/network/net-layer.js';
+import { buildNetworkLayer, type NetLayer } from '../../src/network/net-layer.js';
 import type { VerityInfo } from '../../src/network/verity.js';
 import { CHANNEL_FLOOR_PATH } from '../../src/stick/paths.js';
 import { sha256File } from '../../src/util/hash.js';
@@ -98,6 +98,16 @@ describe('staging a channel lower into the initramfs', () => {
   }, 60_000);
 });
 
+/** The network layer of an nbdkit client, nbdkit's plugin directory as the layer has it (no leading slash), and the layer's listing. */
+async function nbdkitLayer(kind: 'nbdkit' | 'nbdkit-s3'): Promise<{ layer: NetLayer; plugindir: string; stdout: string }> {
+  await mkdir(join(work, kind));
+  const layer = await buildNetworkLayer(kind, join(work, kind), { compressor: 'zstd', epoch: 315532800 });
+  const { stdout: config } = await run('nbdkit', ['--dump-config']);
+  const plugindir = (/^plugindir=(.+)$/m.exec(config)?.[1] ?? '').slice(1);
+  const { stdout } = await run('unsquashfs', ['-lls', layer.file]);
+  return { layer, plugindir, stdout };
+}
+
 describe('the network layer (a squashfs in the initramfs)', () => {
   it('holds rclone, its libraries and the fusermount name it runs, not its settings', async () => {
     const layer = await buildNetworkLayer('rclone-http', work, { compressor: 'zstd', epoch: 315532800 });
@@ -115,12 +125,8 @@ describe('the network layer (a squashfs in the initramfs)', () => {
   }, 120_000);
 
   it("for https: nbdkit with its curl plugin where nbdkit looks for it, nbd-client and curl, with libcurl's libraries", async () => {
-    await mkdir(join(work, 'nbdkit'));
-    const layer = await buildNetworkLayer('nbdkit', join(work, 'nbdkit'), { compressor: 'zstd', epoch: 315532800 });
-    const { stdout: config } = await run('nbdkit', ['--dump-config']);
-    const plugindir = /^plugindir=(.+)$/m.exec(config)?.[1] ?? '';
-    const { stdout } = await run('unsquashfs', ['-lls', layer.file]);
-    for (const path of ['usr/bin/nbdkit', `${plugindir.slice(1)}/nbdkit-curl-plugin.so`, 'usr/sbin/nbd-client', 'usr/bin/curl', 'usr/lib/x86_64-linux-gnu/libcurl-gnutls.so.4'])
+    const { layer, plugindir, stdout } = await nbdkitLayer('nbdkit');
+    for (const path of ['usr/bin/nbdkit', `${plugindir}/nbdkit-curl-plugin.so`, 'usr/sbin/nbd-client', 'usr/bin/curl', 'usr/lib/x86_64-linux-gnu/libcurl-gnutls.so.4'])
       expect(stdout).toContain(`squashfs-root/${path}`);
     expect(stdout).not.toMatch(/rclone|ca\.pem/);
     // What the initramfs carries instead of rclone's 54 MB.
@@ -128,12 +134,8 @@ describe('the network layer (a squashfs in the initramfs)', () => {
   }, 120_000);
 
   it("for signed S3: nbdkit's Perl plugin, the S3 reader, the Perl modules it loads and WWW::Curl's libcurl, which load in a chroot of the layer alone", async () => {
-    await mkdir(join(work, 's3'));
-    const layer = await buildNetworkLayer('nbdkit-s3', join(work, 's3'), { compressor: 'zstd', epoch: 315532800 });
-    const { stdout: config } = await run('nbdkit', ['--dump-config']);
-    const plugindir = /^plugindir=(.+)$/m.exec(config)?.[1] ?? '';
-    const { stdout } = await run('unsquashfs', ['-lls', layer.file]);
-    for (const path of ['usr/bin/nbdkit', `${plugindir.slice(1)}/nbdkit-perl-plugin.so`, 'usr/lib/flashroot/s3-reader.pl', 'usr/sbin/nbd-client', 'usr/bin/curl'])
+    const { layer, plugindir, stdout } = await nbdkitLayer('nbdkit-s3');
+    for (const path of ['usr/bin/nbdkit', `${plugindir}/nbdkit-perl-plugin.so`, 'usr/lib/flashroot/s3-reader.pl', 'usr/sbin/nbd-client', 'usr/bin/curl'])
       expect(stdout).toContain(`squashfs-root/${path}`);
     expect(stdout).toMatch(/\/WWW\/Curl\/Easy\.pm\n/);
     expect(stdout).toMatch(/\/auto\/WWW\/Curl\/Curl\.so\n/);
@@ -141,7 +143,7 @@ describe('the network layer (a squashfs in the initramfs)', () => {
     expect(stdout).not.toMatch(/rclone|ca\.pem|s3\.curlrc/);
     // The proof that nothing is missing: nbdkit loads the plugin and the reader's modules from the
     // layer alone (it stops at the url it needs, after the script has compiled).
-    const tree = join(work, 's3', 'tree');
+    const tree = join(work, 'nbdkit-s3', 'tree');
     await run('unsquashfs', ['-q', '-d', tree, layer.file]);
     const loaded = await run('chroot', [tree, '/usr/bin/nbdkit', '--dump-plugin', 'perl', 'script=/usr/lib/flashroot/s3-reader.pl']);
     expect(loaded.stdout).toMatch(/^name=perl$/m);
