@@ -31,19 +31,21 @@ FR_SEEN_FILE=/run/flashroot/coldplug.seen
 # itself, in the foreground, while the background pass loads the storage drivers (the NIC is needed
 # first, the stick later), and a box has one of the NIC drivers the initramfs carries, not all.
 # PCI class 0x02; a virtio NIC's PCI function (virtio_pci) brings a virtio device of type 1, which
-# virtio_net drives.
+# virtio_net drives. A device that has its driver already (virtio_pci, from the background pass)
+# is skipped: a modprobe that has nothing to load still reads the module database (0.1 s of a boot
+# under emulation).
 FR_PCI_DEVICES=/sys/bus/pci/devices
 FR_VIRTIO_DEVICES=/sys/bus/virtio/devices
 fr_coldplug_nics() {
 	set --
 	for fr_d in "$FR_PCI_DEVICES"/*; do
-		read -r fr_class 2>/dev/null <"$fr_d/class" || continue
+		[ ! -e "$fr_d/driver" ] && read -r fr_class 2>/dev/null <"$fr_d/class" || continue
 		case "$fr_class" in 0x02*) set -- "$@" "$fr_d/modalias" ;; esac
 	done
 	[ $# -eq 0 ] || fr_coldplug "$@"
 	set --
 	for fr_d in "$FR_VIRTIO_DEVICES"/*; do
-		read -r fr_alias 2>/dev/null <"$fr_d/modalias" || continue
+		[ ! -e "$fr_d/driver" ] && read -r fr_alias 2>/dev/null <"$fr_d/modalias" || continue
 		case "$fr_alias" in virtio:d00000001v*) set -- "$@" "$fr_d/modalias" ;; esac
 	done
 	[ $# -eq 0 ] || fr_coldplug "$@"

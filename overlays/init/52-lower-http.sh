@@ -140,7 +140,10 @@ fr_verity_mount() {
 	fi
 	# shellcheck disable=SC2034 # for flashroot-channel-copy (/run/flashroot/conf)
 	FR_NET_LOOP=$fr_loop
-	fr_log "lower $FR_LOWER${2:+ from the on-stick copy on $1} (dm-verity $(DM_DISABLE_UDEV=1 dmsetup status flashroot-lower | awk '{print $NF}'))"
+	# The root hash as the table gives it, not dm-verity's status: the mount read through the check,
+	# and a second dmsetup is 0.1 s of a boot under emulation.
+	fr_hash=${FR_NET_VERITY#* sha256 }
+	fr_log "lower $FR_LOWER${2:+ from the on-stick copy on $1} (dm-verity, root hash ${fr_hash%% *})"
 }
 
 # Hides the runtime root (and any key or CA in it) from the booted system: the FUSE client keeps

@@ -271,7 +271,7 @@ export function describeImageLower(transport: ImageTransport, options: ImageLowe
       expect(r.matched, text).toBe(true);
       expect(text).toContain('net-test: lower /dev/mapper/flashroot-lower squashfs');
       expect(text).toContain('net-test: fidelity chain=/srv/target links=3 suid=4755 owner=1000:1000:640');
-      expect(text).toContain(`flashroot: lower ${s.net.url} (dm-verity V)`);
+      expect(text).toContain(`flashroot: lower ${s.net.url} (dm-verity, root hash ${s.net.rootHash})`);
       // The client runs from the initramfs: the boot never waits for the stick's USB drivers.
       expect(text).toMatch(/flashroot: network layer \/lib\/flashroot\/net-layer\.sqfs \(\d+ MiB\)/);
       expect(text).not.toContain('flashroot: medium');

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initSandbox, type InitSandbox } from '../../helpers/init-sandbox.js';
@@ -109,7 +109,7 @@ fr_fail lower "cannot mount it" "reflash"`);
 });
 
 describe('init: coldplug', () => {
-  it("loads a network lower's NIC drivers by the class of the PCI devices there are, once", async () => {
+  it("loads a network lower's NIC drivers by the class of the PCI devices there are, once, and none for a device that has its driver", async () => {
     const pci = join(sb.dir, 'pci');
     const dev = async (name: string, cls: string, alias: string) => {
       await mkdir(join(pci, name), { recursive: true });
@@ -121,11 +121,15 @@ describe('init: coldplug', () => {
     await dev('0000:00:05.0', '0x028000', 'pci:v000010ECd00008168sv0000sd0000bc02sc80i00');
     // A virtio NIC: its PCI function's driver (virtio_pci) makes a virtio device of type 1; a virtio disk (type 2) is not a NIC.
     await dev('0000:00:06.0', '0x020000', 'pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00');
+    // A NIC whose driver is bound already (a virtio NIC's PCI function, which the background pass binds): no modprobe for it.
+    await dev('0000:00:07.0', '0x020000', 'pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00-bound');
+    await mkdir(join(sb.dir, 'drivers/virtio-pci'), { recursive: true });
+    await symlink('../../drivers/virtio-pci', join(pci, '0000:00:07.0', 'driver'));
     const virtio = join(sb.dir, 'virtio');
     const r = await sb.run(`
 modprobe() {
 	echo "modprobe $*"
-	case "$*" in *v00001AF4d00001000*) mkdir -p ${virtio}/virtio0 ${virtio}/virtio1; echo virtio:d00000001v00001AF4 >${virtio}/virtio0/modalias; echo virtio:d00000002v00001AF4 >${virtio}/virtio1/modalias ;; esac
+	case "$*" in *v00001AF4d00001000*) mkdir -p ${virtio}/virtio0 ${virtio}/virtio1; echo virtio:d00000001v00001AF4 >${virtio}/virtio0/modalias; echo virtio:d00000002v00001AF4 >${virtio}/virtio1/modalias; mkdir -p ${virtio}/virtio2/driver; echo virtio:d00000001v00001AF4-bound >${virtio}/virtio2/modalias ;; esac
 }
 FR_PCI_DEVICES=${pci} FR_VIRTIO_DEVICES=${virtio}
 fr_coldplug_nics; fr_coldplug_nics; echo "seen:$FR_SEEN_ALIASES"`);
