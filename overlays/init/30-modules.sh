@@ -32,7 +32,7 @@ FR_SEEN_FILE=/run/flashroot/coldplug.seen
 # first, the stick later), and a box has one of the NIC drivers the initramfs carries, not all.
 # PCI class 0x02; a virtio NIC's PCI function (virtio_pci) brings a virtio device of type 1, which
 # virtio_net drives. A device that has its driver already (virtio_pci, from the background pass)
-# is skipped: a modprobe that has nothing to load still reads the module database (0.1 s of a boot
+# is skipped: a modprobe that has nothing to load still reads the module database (about 50 ms
 # under emulation).
 FR_PCI_DEVICES=/sys/bus/pci/devices
 FR_VIRTIO_DEVICES=/sys/bus/virtio/devices
